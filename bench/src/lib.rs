@@ -1,0 +1,2 @@
+//! Measurement harness shared by `bench/` and `weft-lab`: interleaved rounds, medians
+//! and ratios of medians.

@@ -1,0 +1,46 @@
+//! weft's synchronization primitives, built from the futex up.
+//!
+//! The notes (sections 1.2 and 1.3) list the ways threads coordinate over shared
+//! memory: mutual exclusion, spinning versus blocking, reader-writer locks, reentrant
+//! locks, condition variables, semaphores and barriers. This crate implements each on
+//! one small parking layer of its own: [`futex`](crate::futex)-style wait/wake on a
+//! 32-bit word (Linux `futex(2)`; an emulated fallback elsewhere and under loom), and a
+//! one-token [`Parker`] per waiting thread.
+//!
+//! # Which lock?
+//!
+//! | type | waits by | pick it when |
+//! |---|---|---|
+//! | [`Mutex`] | spinning briefly, then sleeping | the default for shared mutable state |
+//! | [`RwLock`] | same | reads far outnumber writes and read sections are long enough to amortize the extra bookkeeping |
+//! | [`ReentrantMutex`] | same | a thread must re-enter code that already holds the lock (gives `&T` only) |
+//! | [`SpinLock`] | spinning only | tiny sections, never more threads than cores |
+//! | atomics | not at all | the shared state is one word (a counter, a flag) |
+//!
+//! # Deadlock detection
+//!
+//! With the `deadlock-detection` feature, every lock records the order in which a
+//! thread takes locks (a cycle in that order is reported the first time it appears,
+//! before it ever deadlocks) and who waits for whom (a cycle there is a deadlock,
+//! found by [`deadlock::check`]). Off by default, and then free.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod backoff;
+mod cache_padded;
+pub mod deadlock;
+pub(crate) mod futex;
+mod parker;
+mod primitive;
+mod spin;
+
+pub use backoff::Backoff;
+pub use cache_padded::CachePadded;
+pub use parker::Parker;
+pub use spin::{SpinLock, SpinLockGuard};
+
+// -- helpers add their modules and re-exports below, each in its own block --
+// [mutex]
+// [rwlock]
+// [event]

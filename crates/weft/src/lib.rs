@@ -1,0 +1,36 @@
+//! weft: a multitasking runtime for Rust.
+//!
+//! *Threading is for working in parallel, async is for waiting in parallel.* weft aims
+//! to do both in one scheduler, with the locks, lock-free structures and channels
+//! underneath written from the futex up. This facade re-exports each room:
+//!
+//! | module | crate | status |
+//! |---|---|---|
+//! | [`sync`] | `weft-sync` | locks, parking, events, semaphores, deadlock detection |
+//! | `lockfree` | `weft-lockfree` | not built yet |
+//! | `channel` | `weft-channel` | not built yet |
+//! | `pool` | `weft-pool` | not built yet |
+//! | `rt` | `weft-rt` | not built yet |
+//! | `process` | `weft-process` | not built yet |
+//!
+//! # Examples
+//!
+//! ```
+//! use weft::sync::Mutex;
+//!
+//! let counter = Mutex::new(0);
+//! std::thread::scope(|s| {
+//!     for _ in 0..4 {
+//!         s.spawn(|| *counter.lock() += 1);
+//!     }
+//! });
+//! assert_eq!(*counter.lock(), 4);
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+/// Locks, parking, notification events and deadlock detection (`weft-sync`).
+pub mod sync {
+    pub use weft_sync::*;
+}
