@@ -99,7 +99,10 @@ mod sys {
         static TABLE: std::sync::OnceLock<Vec<Bucket>> = std::sync::OnceLock::new();
         let table = TABLE.get_or_init(|| {
             (0..BUCKETS)
-                .map(|_| Bucket { lock: StdMutex::new(()), cond: StdCondvar::new() })
+                .map(|_| Bucket {
+                    lock: StdMutex::new(()),
+                    cond: StdCondvar::new(),
+                })
                 .collect()
         });
         &table[(addr >> 2) % BUCKETS]
@@ -136,8 +139,10 @@ mod sys {
                 let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                     return false;
                 };
-                let (_guard, result) =
-                    bucket.cond.wait_timeout(guard, left).unwrap_or_else(|e| e.into_inner());
+                let (_guard, result) = bucket
+                    .cond
+                    .wait_timeout(guard, left)
+                    .unwrap_or_else(|e| e.into_inner());
                 !result.timed_out()
             }
         }

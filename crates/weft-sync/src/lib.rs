@@ -40,7 +40,16 @@ pub use cache_padded::CachePadded;
 pub use parker::Parker;
 pub use spin::{SpinLock, SpinLockGuard};
 
-// -- helpers add their modules and re-exports below, each in its own block --
-// [mutex]
-// [rwlock]
-// [event]
+// Each room of the crate adds its modules and re-exports inside its own block.
+
+// ---- [mutex] Mutex, Condvar, ReentrantMutex ----
+
+// ---- end [mutex] ----
+
+// ---- [rwlock] RwLock ----
+
+// ---- end [rwlock] ----
+
+// ---- [event] Event, Semaphore, Barrier, AsyncMutex, AsyncRwLock ----
+
+// ---- end [event] ----

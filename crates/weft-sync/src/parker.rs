@@ -39,13 +39,17 @@ impl Parker {
     /// Creates a parker with no token.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        Self { state: AtomicU32::new(EMPTY) }
+        Self {
+            state: AtomicU32::new(EMPTY),
+        }
     }
 
     /// Creates a parker with no token.
     #[cfg(loom)]
     pub fn new() -> Self {
-        Self { state: AtomicU32::new(EMPTY) }
+        Self {
+            state: AtomicU32::new(EMPTY),
+        }
     }
 
     /// Consumes the token, sleeping until one is available. May not be called from

@@ -4,23 +4,23 @@
 //! model checker sees every atomic access and every yield. Code elsewhere in the crate
 //! never names `std::sync::atomic` or `std::cell::UnsafeCell` directly.
 
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic;
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic;
-
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Condvar as StdCondvar, Mutex as StdMutex};
+pub(crate) use std::sync::atomic;
+
 #[cfg(loom)]
 pub(crate) use loom::sync::{Condvar as StdCondvar, Mutex as StdMutex};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Condvar as StdCondvar, Mutex as StdMutex};
 
 /// Thread operations that loom must see (a spin loop that never yields to loom's
 /// scheduler would spin forever inside a model).
 pub(crate) mod thread {
-    #[cfg(not(loom))]
-    pub(crate) use std::thread::yield_now;
     #[cfg(loom)]
     pub(crate) use loom::thread::yield_now;
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::yield_now;
 
     /// A CPU spin-loop hint; under loom a yield, so the model can make progress.
     #[inline]

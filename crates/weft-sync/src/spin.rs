@@ -74,14 +74,22 @@ impl<T> SpinLock<T> {
     #[cfg(not(loom))]
     #[track_caller]
     pub const fn new(value: T) -> Self {
-        Self { locked: AtomicBool::new(false), class: LockClass::new(), value: UnsafeCell::new(value) }
+        Self {
+            locked: AtomicBool::new(false),
+            class: LockClass::new(),
+            value: UnsafeCell::new(value),
+        }
     }
 
     /// A new, unlocked spin lock.
     #[cfg(loom)]
     #[track_caller]
     pub fn new(value: T) -> Self {
-        Self { locked: AtomicBool::new(false), class: LockClass::new(), value: UnsafeCell::new(value) }
+        Self {
+            locked: AtomicBool::new(false),
+            class: LockClass::new(),
+            value: UnsafeCell::new(value),
+        }
     }
 
     /// Consumes the lock, returning the value.
@@ -154,7 +162,10 @@ impl<T: ?Sized> SpinLock<T> {
     }
 
     fn guard(&self) -> SpinLockGuard<'_, T> {
-        SpinLockGuard { lock: self, _not_send: PhantomData }
+        SpinLockGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
     }
 
     fn addr(&self) -> usize {

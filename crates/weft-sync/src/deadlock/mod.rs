@@ -19,7 +19,7 @@
 #[cfg(feature = "deadlock-detection")]
 mod detector;
 #[cfg(feature = "deadlock-detection")]
-pub use detector::*;
+pub(crate) use detector::*;
 
 /// How a lock is held, for the wait-for graph (shared holders are many).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
