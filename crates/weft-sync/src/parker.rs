@@ -78,10 +78,7 @@ impl Parker {
             }
             if !woke {
                 // Timed out: withdraw unless a token arrived in between.
-                return match self.state.swap(EMPTY, Ordering::Acquire) {
-                    NOTIFIED => true,
-                    _ => false,
-                };
+                return self.state.swap(EMPTY, Ordering::Acquire) == NOTIFIED;
             }
         }
     }

@@ -142,13 +142,16 @@ impl<T: ?Sized> SpinLock<T> {
     #[inline]
     #[track_caller]
     pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
-        self.locked
+        // Not `.ok().map(..)`: a closure would hide the caller from `#[track_caller]`.
+        if self
+            .locked
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .ok()
-            .map(|_| {
-                deadlock::on_acquire(self.addr(), &self.class, Access::TryExclusive);
-                self.guard()
-            })
+            .is_err()
+        {
+            return None;
+        }
+        deadlock::on_acquire(self.addr(), &self.class, Access::TryExclusive);
+        Some(self.guard())
     }
 
     /// Whether some thread holds the lock (a snapshot, for diagnostics).
