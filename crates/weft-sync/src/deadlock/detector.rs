@@ -8,7 +8,7 @@
 //! | held locks, awaited lock, generation | one `ThreadRecord` per thread, behind its own `std::sync::Mutex` | the owning thread's hooks | the owning thread; `check` |
 //! | edges this thread has already recorded | thread-local `Local::known_edges` | the owning thread | the owning thread |
 //! | lock-order graph, inversion log | `ORDER`, a global `std::sync::Mutex` | a thread meeting an edge it has not recorded before | the same, `lock_order_violations` |
-//! | live thread records | `REGISTRY`, a global `std::sync::Mutex` | a thread's first hook call, its thread-local destructor | `check` |
+//! | live thread records | `REGISTRY`, a global `std::sync::Mutex` | a thread's first hook call, its thread-local destructor | `check`, a release of a hold taken on another thread |
 //!
 //! All detector locks are `std`'s: the detector must not use the locks it
 //! instruments, or every acquisition would recurse into it. They never nest, and no
@@ -215,15 +215,38 @@ fn add_edges_slow(edges: Vec<OrderEdge>) {
 
 /// This thread let go of the lock at `lock` (in any order: guards drop in any order).
 pub(crate) fn on_release(lock: usize) {
-    let _ = LOCAL.try_with(|local| {
+    let released_here = LOCAL.try_with(|local| {
         let mut state = local.record.state();
         let held = &mut state.locks.held;
         // The most recent hold: a reentrant lock releases its inner holds first.
-        if let Some(pos) = held.iter().rposition(|h| h.address == lock) {
-            held.remove(pos);
-            state.generation += 1;
-        }
+        let Some(pos) = held.iter().rposition(|h| h.address == lock) else {
+            return false;
+        };
+        held.remove(pos);
+        state.generation += 1;
+        true
     });
+    if released_here == Ok(false) {
+        release_elsewhere_slow(lock);
+    }
+}
+
+/// A guard that was sent to this thread (an owned `Arc` guard, say) releases a hold
+/// taken by another thread: remove it there, or that thread would go on "holding"
+/// the lock. Not done while this thread's own record is being torn down: it is out
+/// of the registry then, and a shared lock's other holders are not its holds.
+#[cold]
+#[inline(never)]
+fn release_elsewhere_slow(lock: usize) {
+    let records: Vec<Arc<ThreadRecord>> = lock_ignoring_poison(&REGISTRY).clone();
+    for record in records {
+        let mut state = record.state();
+        if let Some(pos) = state.locks.held.iter().rposition(|h| h.address == lock) {
+            state.locks.held.remove(pos);
+            state.generation += 1;
+            return;
+        }
+    }
 }
 
 /// Every lock-order inversion reported so far in this process, oldest first.
@@ -346,4 +369,106 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
             (Deadlock { threads }, key)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+    use std::thread;
+
+    /// A fresh address no real lock uses while the test runs.
+    fn fake_lock() -> usize {
+        Box::leak(Box::new(0u64)) as *const u64 as usize
+    }
+
+    fn holds_of(id: ThreadId) -> Vec<usize> {
+        let records = lock_ignoring_poison(&REGISTRY).clone();
+        records
+            .iter()
+            .filter(|r| r.info.id == id)
+            .flat_map(|r| {
+                r.state()
+                    .locks
+                    .held
+                    .iter()
+                    .map(|h| h.address)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn deadlocks_on(lock: usize) -> Vec<Deadlock> {
+        check()
+            .into_iter()
+            .filter(|d| d.threads.iter().any(|t| t.waits_for.address == lock))
+            .collect()
+    }
+
+    /// Drives the hooks by hand on two threads: no real lock, no timing.
+    #[test]
+    fn check_sees_a_recorded_cycle_until_a_wait_is_aborted() {
+        let class = LockClass::new();
+        let (x, y) = (fake_lock(), fake_lock());
+        let step = Barrier::new(3);
+        thread::scope(|s| {
+            for (own, other) in [(x, y), (y, x)] {
+                let (class, step) = (&class, &step);
+                s.spawn(move || {
+                    on_acquire(own, class, Access::Exclusive);
+                    on_wait(other, class);
+                    step.wait(); // 1: both "blocked"
+                    step.wait(); // 2: checked
+                    on_wait_abort(other);
+                    step.wait(); // 3: both gave up
+                    step.wait(); // 4: checked
+                    on_release(own);
+                });
+            }
+            step.wait();
+            let found = deadlocks_on(x);
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].threads.len(), 2);
+            step.wait();
+            step.wait();
+            assert!(deadlocks_on(x).is_empty());
+            step.wait();
+        });
+    }
+
+    #[test]
+    fn a_hold_released_on_another_thread_leaves_its_taker() {
+        let class = LockClass::new();
+        let lock = fake_lock();
+        let step = Barrier::new(2);
+        thread::scope(|s| {
+            let taker = s.spawn(|| {
+                on_acquire(lock, &class, Access::Exclusive);
+                step.wait(); // taken
+                step.wait(); // released elsewhere
+            });
+            step.wait();
+            let id = taker.thread().id();
+            assert_eq!(holds_of(id), [lock]);
+            on_release(lock);
+            assert!(holds_of(id).is_empty());
+            step.wait();
+        });
+    }
+
+    #[test]
+    fn a_reentrant_hold_is_released_innermost_first() {
+        let class = LockClass::new();
+        let (outer, inner) = (fake_lock(), fake_lock());
+        on_acquire(outer, &class, Access::Exclusive);
+        on_acquire(inner, &class, Access::Exclusive);
+        on_acquire(outer, &class, Access::Exclusive);
+        let me = std::thread::current().id();
+        assert_eq!(holds_of(me), [outer, inner, outer]);
+        on_release(outer);
+        assert_eq!(holds_of(me), [outer, inner]);
+        on_release(outer);
+        on_release(inner);
+        assert!(holds_of(me).is_empty());
+    }
 }

@@ -119,9 +119,12 @@
 //!    retry is fine;
 //! 3. calls `on_acquire` (itself `#[track_caller]`, so make the calling lock method
 //!    `#[track_caller]` too, and call it outside closures) once it holds the lock, with
-//!    how it holds it;
+//!    how it holds it. `Try*` only for acquisitions that cannot have waited: a timed
+//!    one (`try_lock_for`) waits, and passes `Exclusive`/`Shared`;
 //! 4. calls `on_release` when it lets go (guard drop, `unlock_fair`, `Condvar::wait`
-//!    releasing the mutex, ...), before the lock is actually free.
+//!    releasing the mutex, ...), before the lock is actually free. Releasing on
+//!    another thread than the one that acquired (a `Send` guard) is allowed, and
+//!    slower.
 //!
 //! `lock` is the lock's address (`self as *const _ as usize`), stable while it is held.
 
