@@ -374,6 +374,7 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deadlock::LockMode::{Shared, Upgradable};
     use std::sync::Barrier;
     use std::thread;
 
@@ -454,6 +455,42 @@ mod tests {
             assert!(holds_of(id).is_empty());
             step.wait();
         });
+    }
+
+    fn inversion_between(a: &LockClass, b: &LockClass) -> usize {
+        lock_order_violations()
+            .iter()
+            .filter(|inv| {
+                let classes = inv.classes();
+                classes.contains(&a.site) && classes.contains(&b.site)
+            })
+            .count()
+    }
+
+    #[test]
+    fn opposite_read_orders_are_an_inversion_of_their_own() {
+        // Readers queue behind a waiting writer, so two readers in opposite orders
+        // deadlock once a writer waits on each lock: reported (module docs).
+        super::hook::set_hook(|_| {}); // no lib test expects reports on stderr
+        let (a, b) = (LockClass::new(), LockClass::new());
+        let (x, y) = (fake_lock(), fake_lock());
+        on_acquire(x, &a, Access::Shared);
+        on_acquire(y, &b, Access::Shared);
+        on_release(x);
+        on_release(y);
+        assert_eq!(inversion_between(&a, &b), 0);
+        on_acquire(y, &b, Access::Shared);
+        on_acquire(x, &a, Access::Upgradable);
+        on_release(y);
+        on_release(x);
+        assert_eq!(inversion_between(&a, &b), 1);
+        let modes: Vec<_> = lock_order_violations()
+            .into_iter()
+            .filter(|inv| inv.classes().contains(&a.site))
+            .flat_map(|inv| inv.cycle)
+            .map(|e| (e.held.mode, e.then_acquired.mode))
+            .collect();
+        assert_eq!(modes, [(Shared, Shared), (Shared, Upgradable)]);
     }
 
     #[test]
