@@ -1,29 +1,166 @@
 //! Deadlock detection: lock-order checking (potential deadlocks) and a wait-for graph
 //! (actual deadlocks). Opt-in with the `deadlock-detection` cargo feature.
 //!
+//! # Turning it on
+//!
+//! ```toml
+//! [dependencies]
+//! weft-sync = { version = "0.1", features = ["deadlock-detection"] }
+//! # or, through the facade:
+//! weft = { version = "0.1", features = ["deadlock-detection"] }
+//! ```
+//!
+//! With the feature off every hook below is an empty `#[inline(always)]` function,
+//! `LockClass` is zero-sized, and this module's public API does not exist, so the
+//! locks pay nothing. With it on, the locks record what each thread holds and waits
+//! for (see `detector.rs` for the cost: a thread-local and an uncontended `std` lock
+//! per lock operation, no global state on the common path). Under `cfg(loom)` the
+//! detector stays off whatever the feature says: loom runs its threads on one OS
+//! thread, which would mix their thread-local records.
+//!
+//! # Check 1: lock order (potential deadlocks)
+//!
+//! Modelled on the Linux kernel's lockdep (`Documentation/locking/lockdep-design.rst`).
+//! Every lock belongs to a *class*: the place in the source where it was created
+//! (`Mutex::new` and friends are `#[track_caller]`). Whenever a thread acquires lock B
+//! while holding lock A, the edge *class(A) → class(B)* is recorded, with both
+//! acquisition sites, the first time it is seen. When a new edge closes a cycle in
+//! this graph, that is a potential deadlock: threads running those paths at the same
+//! time could each hold one lock and wait for the next. It is reported through the
+//! [hook](set_hook) as [`Report::LockOrderInversion`] the moment the cycle closes, even
+//! if the paths ran minutes apart and nothing ever blocked, and only once per cycle.
+//! [`lock_order_violations`] lists every inversion so far.
+//!
+//! The rules:
+//!
+//! - **Try-acquisitions** (`try_lock`, `try_read`, ...) never wait, so they add no edge
+//!   *into* the lock they take; the lock still counts as held, so acquisitions made
+//!   while holding it add edges *from* it. (Timed acquisitions such as `try_lock_for`
+//!   do wait, and count as blocking ones.)
+//! - **Shared acquisitions are recorded like exclusive ones.** Two threads that
+//!   read-lock A and B in opposite orders cannot deadlock against each other alone,
+//!   but weft's readers (like parking_lot's) queue behind a waiting writer, so with a
+//!   writer waiting on each lock they can; lockdep makes the same call for its
+//!   non-recursive readers. Each edge in a report says how each lock was taken.
+//! - **Nesting two locks of the same class is not checked.** Locks created at one
+//!   site (in a loop, or in a constructor like `Account::new`) are one class, and
+//!   taking two of them nested is usually an ordered traversal (by index, by address)
+//!   that is correct. lockdep reports it as possible recursive locking and needs a
+//!   nesting annotation to silence it; weft has no such annotation yet, so it records
+//!   no edge within a class rather than raise reports that cannot be silenced. An
+//!   inversion *between* two instances of one class (the classic bank-transfer
+//!   deadlock between two accounts) is therefore only found by the wait-for check,
+//!   once it actually happens.
+//! - **Re-acquiring a lock this thread already holds** (a `ReentrantMutex`, a
+//!   recursive read) adds no edge.
+//! - **Releases may come in any order**: each removes the most recent hold of that
+//!   lock from the thread's stack.
+//!
+//! What it cannot find: orders that did not happen in this run (it checks the paths
+//! your tests or program exercised, not all paths), and cycles within one class (see
+//! above). It sees only weft locks.
+//!
+//! # Check 2: wait-for graph (actual deadlocks)
+//!
+//! Each thread's record says which weft locks it holds (exclusively, or as one of
+//! several shared holders) and which one it is blocked on, if any. [`check`] builds
+//! the graph *thread → lock it waits for → each holder of that lock → ...* and
+//! returns each knot of threads that wait for each other as a [`Deadlock`], naming the
+//! threads, the lock each waits for (with its creation site and holders) and the locks
+//! each holds (with where it acquired them). It never reports a knot that did not
+//! exist at one instant (see `waitfor.rs`). [`spawn_watchdog`] runs it periodically
+//! and reports each new deadlock as [`Report::Deadlock`].
+//!
+//! What it cannot find: threads blocked on anything but a weft lock (`std` locks,
+//! channels, `Condvar` waits, I/O, joins), and the part a waiting *writer* plays
+//! between readers: a reader blocked behind a queued writer is taken to wait for the
+//! lock's holders, which finds the deadlock but not the writer's role in it. A thread
+//! that exits while holding a lock (a leaked guard) is no longer counted as its holder.
+//!
+//! # Reports
+//!
+//! Both checks report through one hook: [`set_hook`], [`take_hook`]; the default
+//! prints the report to stderr. The hook never runs inside a detector lock, and a
+//! panicking hook cannot unwind out of a `lock()` call.
+//!
+//! # Examples
+//!
+//! ```
+//! # #[cfg(feature = "deadlock-detection")] {
+//! use std::sync::Mutex;
+//! use weft_sync::{SpinLock, deadlock};
+//!
+//! static FOUND: Mutex<Vec<String>> = Mutex::new(Vec::new());
+//! deadlock::set_hook(|report| FOUND.lock().unwrap().push(report.to_string()));
+//!
+//! let accounts = SpinLock::new(());
+//! let audit_log = SpinLock::new(());
+//! {
+//!     let _a = accounts.lock();
+//!     let _l = audit_log.lock();
+//! }
+//! {
+//!     let _l = audit_log.lock();
+//!     let _a = accounts.lock(); // the opposite order: reported here, nothing blocked
+//! }
+//! let _ = deadlock::take_hook();
+//! assert!(FOUND.lock().unwrap().iter().any(|r| r.contains("potential deadlock")));
+//! # }
+//! ```
+//!
+//! # The contract with the locks
+//!
 //! This file is the contract between the locks and the detector. Every weft lock:
 //!
-//! 1. stores a [`LockClass`] created by `LockClass::new()` inside its `#[track_caller]`
+//! 1. stores a `LockClass` created by `LockClass::new()` inside its `#[track_caller]`
 //!    constructor (the class is the place the lock was created, like lockdep's);
-//! 2. calls [`on_wait`] just before it blocks (parks) for the lock, and
-//!    [`on_wait_abort`] if it then gives up (timeout);
-//! 3. calls [`on_acquire`] (itself `#[track_caller]`, so make the calling lock method
-//!    `#[track_caller]` too) once it holds the lock, with how it holds it;
-//! 4. calls [`on_release`] when it lets go (guard drop, `unlock_fair`, `Condvar::wait`
-//!    releasing the mutex, ...).
+//! 2. calls `on_wait` just before it blocks (parks or spins) for the lock, and
+//!    `on_wait_abort` if it then gives up (timeout); calling `on_wait` again on each
+//!    retry is fine;
+//! 3. calls `on_acquire` (itself `#[track_caller]`, so make the calling lock method
+//!    `#[track_caller]` too, and call it outside closures) once it holds the lock, with
+//!    how it holds it. `Try*` only for acquisitions that cannot have waited: a timed
+//!    one (`try_lock_for`) waits, and passes `Exclusive`/`Shared`;
+//! 4. calls `on_release` when it lets go (guard drop, `unlock_fair`, `Condvar::wait`
+//!    releasing the mutex, ...), before the lock is actually free. Releasing on
+//!    another thread than the one that acquired (a `Send` guard) is allowed, and
+//!    slower.
 //!
 //! `lock` is the lock's address (`self as *const _ as usize`), stable while it is held.
-//! With the feature off every hook is an empty `#[inline(always)]` function and
-//! `LockClass` is zero-sized, so the locks pay nothing.
 
-#[cfg(feature = "deadlock-detection")]
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod detector;
-#[cfg(feature = "deadlock-detection")]
-pub(crate) use detector::*;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod hook;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod order;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod report;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod waitfor;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod watchdog;
+
+// The contract is for every lock; on a checkout without some of them (timed waits,
+// readers), parts of it have no caller yet.
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub use detector::{check, lock_order_violations};
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+#[allow(unused_imports)]
+pub(crate) use detector::{on_acquire, on_release, on_wait, on_wait_abort};
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub use hook::{set_hook, take_hook};
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub use report::{
+    Acquisition, Deadlock, DeadlockedThread, HeldLock, LockMode, LockOrderInversion, OrderEdge,
+    Report, ThreadInfo, WaitedLock,
+};
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub use watchdog::{Watchdog, spawn_watchdog};
 
 /// How a lock is held, for the wait-for graph (shared holders are many).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(not(feature = "deadlock-detection"), allow(dead_code))]
+#[allow(dead_code)] // See the note on the hooks' `use`: some variants may have no caller yet.
 pub(crate) enum Access {
     /// `Mutex`, `SpinLock`, `RwLock::write`, `ReentrantMutex` (first acquisition).
     Exclusive,
@@ -42,6 +179,7 @@ pub(crate) enum Access {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LockClass {
     #[cfg(feature = "deadlock-detection")]
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) site: &'static core::panic::Location<'static>,
 }
 
@@ -57,18 +195,19 @@ impl LockClass {
     }
 }
 
-#[cfg(not(feature = "deadlock-detection"))]
+#[cfg(any(not(feature = "deadlock-detection"), loom))]
 mod hooks {
     use super::{Access, LockClass};
 
     #[inline(always)]
     pub(crate) fn on_wait(_lock: usize, _class: &LockClass) {}
     #[inline(always)]
+    #[allow(dead_code)] // No caller on a checkout without timed locks.
     pub(crate) fn on_wait_abort(_lock: usize) {}
     #[inline(always)]
     pub(crate) fn on_acquire(_lock: usize, _class: &LockClass, _access: Access) {}
     #[inline(always)]
     pub(crate) fn on_release(_lock: usize) {}
 }
-#[cfg(not(feature = "deadlock-detection"))]
+#[cfg(any(not(feature = "deadlock-detection"), loom))]
 pub(crate) use hooks::*;
