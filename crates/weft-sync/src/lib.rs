@@ -52,4 +52,12 @@ pub use spin::{SpinLock, SpinLockGuard};
 
 // ---- [event] Event, Semaphore, Barrier, AsyncMutex, AsyncRwLock ----
 
+mod event;
+pub use event::{Event, EventListener};
+
+mod semaphore;
+pub use semaphore::{
+    Acquire, AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
+
 // ---- end [event] ----
