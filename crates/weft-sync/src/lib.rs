@@ -60,4 +60,7 @@ pub use semaphore::{
     Acquire, AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };
 
+mod barrier;
+pub use barrier::{Barrier, BarrierWaitResult};
+
 // ---- end [event] ----
