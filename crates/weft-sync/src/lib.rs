@@ -63,4 +63,10 @@ pub use semaphore::{
 mod barrier;
 pub use barrier::{Barrier, BarrierWaitResult};
 
+mod async_lock;
+pub use async_lock::{
+    AsyncMutex, AsyncMutexGuard, AsyncMutexGuardArc, AsyncRwLock, AsyncRwLockReadGuard,
+    AsyncRwLockUpgradableReadGuard, AsyncRwLockWriteGuard, MappedAsyncMutexGuard,
+};
+
 // ---- end [event] ----
