@@ -28,8 +28,9 @@ const LOCKED: u32 = 1;
 const CONTENDED: u32 = 2;
 
 /// Spins before sleeping; the list critical sections are a few dozen instructions.
-/// Under loom spinning only multiplies interleavings, so it is off.
-const SPINS: u32 = if cfg!(loom) { 0 } else { 100 };
+/// Under loom spinning only multiplies interleavings, so it is off there.
+#[cfg(not(loom))]
+const SPINS: u32 = 100;
 
 pub(crate) struct Lock<T> {
     state: AtomicU32,
@@ -79,6 +80,7 @@ impl<T> Lock<T> {
     #[cold]
     #[inline(never)]
     fn lock_slow(&self) {
+        #[cfg(not(loom))]
         for _ in 0..SPINS {
             if self.state.load(Ordering::Relaxed) == UNLOCKED
                 && self
