@@ -19,9 +19,13 @@ use std::sync::Arc;
 /// fence and load. A contended waiter listens on an [`Event`](crate::Event). Not fair:
 /// an arriving task may barge ahead of a woken one.
 ///
-/// Pick a blocking `Mutex` instead when no `.await` happens while the lock is held
-/// (cheaper, and spins briefly before sleeping); see the [module doc](self) of the
-/// async locks.
+/// Pick a blocking `Mutex` instead when no `.await` happens while the lock is held:
+/// it is cheaper, spins briefly before sleeping, and a moment's hold does not stall
+/// a worker. Hold a lock across `.await` only with an async lock.
+///
+/// `lock_blocking` reports to the deadlock detector (drop its guard on the same
+/// thread); `lock().await` and `try_lock` do not, because a task's guard may be
+/// released on another worker thread.
 ///
 /// # Examples
 ///
