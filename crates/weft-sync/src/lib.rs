@@ -58,4 +58,21 @@ pub use reentrant::{ReentrantMutex, ReentrantMutexGuard};
 
 // ---- [event] Event, Semaphore, Barrier, AsyncMutex, AsyncRwLock ----
 
+mod event;
+pub use event::{Event, EventListener};
+
+mod semaphore;
+pub use semaphore::{
+    Acquire, AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
+
+mod barrier;
+pub use barrier::{Barrier, BarrierWaitResult};
+
+mod async_lock;
+pub use async_lock::{
+    AsyncMutex, AsyncMutexGuard, AsyncMutexGuardArc, AsyncRwLock, AsyncRwLockReadGuard,
+    AsyncRwLockUpgradableReadGuard, AsyncRwLockWriteGuard, MappedAsyncMutexGuard,
+};
+
 // ---- end [event] ----

@@ -1,0 +1,250 @@
+//! The listener list behind an [`Event`](super::Event): a slab of entries threaded
+//! into a doubly linked FIFO by index.
+//!
+//! A slab instead of heap nodes: a listener is a slot index, so `listen` allocates
+//! nothing once the slab has grown to the event's peak number of listeners (slots are
+//! recycled through a free list), and an `EventListener` can be moved freely (no
+//! pinning, no intrusive pointers into user memory).
+//!
+//! # Invariants (all under the event's lock)
+//!
+//! 1. The notified entries are exactly a prefix of the FIFO: `notify` walks forward
+//!    from `first_unnotified`, new entries are appended at the tail, and removing an
+//!    entry never reorders the rest.
+//! 2. `notified` counts the entries in state `Notified`.
+//! 3. `first_unnotified` is the first entry after that prefix, or `NONE`.
+
+use core::task::Waker;
+
+pub(super) const NONE: usize = usize::MAX;
+
+/// What one slot holds.
+#[derive(Debug)]
+pub(super) enum State {
+    /// A free slot; `Entry::next` links the free list.
+    Vacant,
+    /// A live listener not yet notified, with the waker of its last wait or poll.
+    Waiting(Option<Waker>),
+    /// A live listener that has been notified and has not yet consumed it.
+    /// `additional` says which kind of notification, so that a dropped listener
+    /// passes on the same kind.
+    Notified { additional: bool },
+}
+
+#[derive(Debug)]
+struct Entry {
+    prev: usize,
+    next: usize,
+    state: State,
+}
+
+/// Wakers collected under the lock and woken after it is released: a waker may run
+/// arbitrary code (an executor's queue push, a thread unpark syscall), which must not
+/// extend the critical section or re-enter the event under its own lock.
+pub(super) struct WakeBatch {
+    wakers: [Option<Waker>; WakeBatch::CAPACITY],
+    len: usize,
+}
+
+impl WakeBatch {
+    const CAPACITY: usize = 16;
+
+    pub(super) const fn new() -> Self {
+        Self {
+            wakers: [const { None }; Self::CAPACITY],
+            len: 0,
+        }
+    }
+
+    pub(super) fn is_full(&self) -> bool {
+        self.len == Self::CAPACITY
+    }
+
+    fn push(&mut self, waker: Waker) {
+        self.wakers[self.len] = Some(waker);
+        self.len += 1;
+    }
+
+    pub(super) fn wake(mut self) {
+        for waker in self.wakers[..self.len].iter_mut() {
+            if let Some(waker) = waker.take() {
+                waker.wake();
+            }
+        }
+        self.len = 0;
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct List {
+    entries: Vec<Entry>,
+    head: usize,
+    tail: usize,
+    first_unnotified: usize,
+    free: usize,
+    len: usize,
+    notified: usize,
+}
+
+impl List {
+    pub(super) const fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+            head: NONE,
+            tail: NONE,
+            first_unnotified: NONE,
+            free: NONE,
+            len: 0,
+            notified: 0,
+        }
+    }
+
+    /// What notifiers may read without the lock: the number of notified listeners, or
+    /// `usize::MAX` when there is no listener left to notify. `notify(n)` has nothing
+    /// to do when this is `>= n`, `notify_additional` when it is `usize::MAX`.
+    pub(super) fn hint(&self) -> usize {
+        if self.first_unnotified == NONE {
+            usize::MAX
+        } else {
+            self.notified
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends a new unnotified listener; returns its key.
+    pub(super) fn insert(&mut self) -> usize {
+        let entry = Entry {
+            prev: self.tail,
+            next: NONE,
+            state: State::Waiting(None),
+        };
+        let key = if self.free != NONE {
+            let key = self.free;
+            self.free = self.entries[key].next;
+            self.entries[key] = entry;
+            key
+        } else {
+            self.entries.push(entry);
+            self.entries.len() - 1
+        };
+        if self.tail == NONE {
+            self.head = key;
+        } else {
+            self.entries[self.tail].next = key;
+        }
+        self.tail = key;
+        if self.first_unnotified == NONE {
+            self.first_unnotified = key;
+        }
+        self.len += 1;
+        key
+    }
+
+    /// Unlinks `key` and returns the state it was in (never `Vacant`).
+    pub(super) fn remove(&mut self, key: usize) -> State {
+        let Entry { prev, next, .. } = self.entries[key];
+        let state = core::mem::replace(&mut self.entries[key].state, State::Vacant);
+        debug_assert!(!matches!(state, State::Vacant));
+        if prev == NONE {
+            self.head = next;
+        } else {
+            self.entries[prev].next = next;
+        }
+        if next == NONE {
+            self.tail = prev;
+        } else {
+            self.entries[next].prev = prev;
+        }
+        match state {
+            State::Notified { .. } => self.notified -= 1,
+            _ if self.first_unnotified == key => self.first_unnotified = next,
+            _ => {}
+        }
+        self.entries[key].next = self.free;
+        self.free = key;
+        self.len -= 1;
+        state
+    }
+
+    /// Whether `key` is notified; if not, remembers `waker` (replacing an older one
+    /// unless it would wake the same task).
+    pub(super) fn register(&mut self, key: usize, waker: &Waker) -> bool {
+        match &mut self.entries[key].state {
+            State::Notified { .. } => true,
+            State::Waiting(slot) => {
+                match slot {
+                    Some(old) if old.will_wake(waker) => {}
+                    _ => *slot = Some(waker.clone()),
+                }
+                false
+            }
+            State::Vacant => unreachable!("listener key points at a vacant slot"),
+        }
+    }
+
+    pub(super) fn is_notified(&self, key: usize) -> bool {
+        matches!(self.entries[key].state, State::Notified { .. })
+    }
+
+    /// Notifies listeners from the front of the unnotified part: until `n` are
+    /// notified in total (`additional == false`), or `n` more (`additional == true`).
+    /// Stops early when `batch` is full; returns how many it notified.
+    pub(super) fn notify(&mut self, n: usize, additional: bool, batch: &mut WakeBatch) -> usize {
+        let mut count = 0;
+        loop {
+            let enough = if additional {
+                count >= n
+            } else {
+                self.notified >= n
+            };
+            if enough || self.first_unnotified == NONE || batch.is_full() {
+                return count;
+            }
+            let key = self.first_unnotified;
+            let entry = &mut self.entries[key];
+            let old = core::mem::replace(&mut entry.state, State::Notified { additional });
+            if let State::Waiting(Some(waker)) = old {
+                batch.push(waker);
+            }
+            self.first_unnotified = entry.next;
+            self.notified += 1;
+            count += 1;
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notified_entries_stay_a_prefix_and_slots_are_reused() {
+        let mut list = List::new();
+        let a = list.insert();
+        let b = list.insert();
+        let c = list.insert();
+        let mut batch = WakeBatch::new();
+        assert_eq!(list.notify(1, false, &mut batch), 1);
+        assert!(list.is_notified(a) && !list.is_notified(b));
+        // Already one notified: notify(1) is a no-op, notify_additional(1) is not.
+        assert_eq!(list.notify(1, false, &mut batch), 0);
+        assert_eq!(list.notify(1, true, &mut batch), 1);
+        assert!(list.is_notified(b) && !list.is_notified(c));
+        assert_eq!(list.hint(), 2);
+        assert!(matches!(
+            list.remove(b),
+            State::Notified { additional: true }
+        ));
+        assert_eq!(list.hint(), 1);
+        assert!(matches!(list.remove(c), State::Waiting(None)));
+        assert_eq!(list.hint(), usize::MAX);
+        let d = list.insert();
+        assert_eq!(d, c, "the most recently freed slot is reused first");
+        assert_eq!(list.len(), 2);
+        assert_eq!(list.notify(usize::MAX, false, &mut batch), 1);
+        assert!(list.is_notified(d));
+    }
+}

@@ -1,0 +1,455 @@
+//! `Event`: a notification that blocking threads and async tasks can both wait on.
+//!
+//! Design in the spirit of smol's `event-listener` (listen, check, wait), written
+//! afresh: a lazily allocated shared part holding a slab-backed FIFO of listeners
+//! ([`list`]) under a small futex lock ([`lock`]), and an atomic hint so that notifying
+//! an event nobody is listening to never takes the lock.
+//!
+//! # Why no wake-up is lost: the fence argument
+//!
+//! The protocol is: a waiter calls `listen()`, then checks its condition, then waits;
+//! a notifier changes the condition, then calls `notify`. Each side writes one
+//! location and then reads the other's (the waiter writes the list's hint and reads the
+//! condition; the notifier writes the condition and reads the hint), the store-load
+//! pattern of Dekker's algorithm, which no Acquire/Release pairing can order. So:
+//!
+//! - `listen` stores the new hint (under the lock), then executes `fence(SeqCst)` (F2),
+//!   and only then returns, so the caller's check comes after F2;
+//! - `notify` executes `fence(SeqCst)` (F1) first, then loads the hint.
+//!
+//! F1 and F2 are ordered in the single total order of SeqCst fences. If F1 comes first,
+//! the waiter's condition load (after F2) sees the notifier's condition store (before
+//! F1) or a later one: the check succeeds and the waiter does not wait. If F2 comes
+//! first, the notifier's hint load (after F1) sees the listener's hint store (before F2)
+//! or later: it takes the lock and notifies the listener. Either way the wake-up is
+//! delivered, whatever orderings the caller used for its own condition. This is the
+//! fence-fence rule of the C++20 memory model ([atomics.order] p. 4) that Rust adopts.
+//! "Or later" is fine: a later hint value means some other listener got notified or the
+//! listener went away, and `notify(n)` only promises that `n` listeners are notified.
+//!
+//! The hint itself is read and written `Relaxed`: it only decides whether to take the
+//! lock, the fences order it, and the lock orders the list.
+//!
+//! # Allocation
+//!
+//! `Event::new` allocates nothing. The first `listen` allocates the shared part (one
+//! `Arc`), which listeners keep alive, so an [`EventListener`] is `'static` and can be
+//! stored in a future or a `Stream` beside the `Arc` of the structure it listens to.
+//! After that, `listen` allocates only when the slab must grow past its previous peak.
+
+mod block;
+mod list;
+mod lock;
+
+pub(crate) use block::{block_on, deadline_after};
+pub(crate) use lock::Lock;
+
+use crate::primitive::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::ptr;
+use core::task::{Context, Poll};
+use list::{List, NONE, State, WakeBatch};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A notification that blocking threads and async tasks can wait on, without losing a
+/// wake-up.
+///
+/// To wait for a condition, [`listen`](Self::listen) first, *then* check the condition,
+/// then wait on the listener; to signal, change the condition, *then*
+/// [`notify`](Self::notify). A notification that lands between the check and the wait
+/// is remembered by the listener, so the wait returns at once.
+///
+/// # Cost
+///
+/// - `notify*` on an event nobody listens to: one `SeqCst` fence and one atomic load
+///   (two dependent loads once the event has ever been listened to). No lock, no
+///   read-modify-write.
+/// - `listen`: an `Arc` clone, a short critical section on a futex lock, one fence;
+///   allocation only on the very first listen and when the listener slab grows.
+/// - Each notified waiter: its waker is woken outside the lock.
+///
+/// # Event or Condvar?
+///
+/// A condition variable needs a mutex around the condition, and only threads can wait
+/// on it. `Event` works with any condition (an atomic, a lock-free queue's emptiness),
+/// and a task can `.await` a listener. Pick `Condvar` when the condition lives under a
+/// mutex anyway and only threads wait; pick `Event` to build something that async code
+/// waits on too (channels, async locks, [`Semaphore`](crate::Semaphore)).
+///
+/// # Notification kinds
+///
+/// - [`notify(n)`](Self::notify): make sure at least `n` listeners are notified
+///   (counting those notified earlier that have not yet consumed it). Idempotent, right
+///   for "the state changed, somebody look": an unlock, a new item.
+/// - [`notify_additional(n)`](Self::notify_additional): notify `n` more, for when `n`
+///   separate things became available (permits, items).
+///
+/// Listeners are notified in the order they called `listen`.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use weft_sync::Event;
+///
+/// let ready = Arc::new(AtomicBool::new(false));
+/// let event = Arc::new(Event::new());
+/// let (r, e) = (Arc::clone(&ready), Arc::clone(&event));
+/// let t = std::thread::spawn(move || {
+///     r.store(true, Ordering::Release);
+///     e.notify(usize::MAX);
+/// });
+/// // listen, check, wait: the order that cannot lose the notification.
+/// while !ready.load(Ordering::Acquire) {
+///     let listener = event.listen();
+///     if ready.load(Ordering::Acquire) {
+///         break;
+///     }
+///     listener.wait();
+/// }
+/// t.join().unwrap();
+/// ```
+pub struct Event {
+    /// Null until the first `listen`; then an `Arc<Inner>` turned into a raw pointer,
+    /// owned by the event (one strong count) and never changed again.
+    inner: AtomicPtr<Inner>,
+}
+
+struct Inner {
+    /// `List::hint`, readable without the lock.
+    hint: AtomicUsize,
+    list: Lock<List>,
+}
+
+impl Inner {
+    #[cold]
+    fn notify_slow(&self, mut n: usize, additional: bool) -> usize {
+        let mut total = 0;
+        loop {
+            let mut batch = WakeBatch::new();
+            let count = {
+                let mut list = self.list.lock();
+                let count = list.notify(n, additional, &mut batch);
+                self.hint.store(list.hint(), Ordering::Relaxed);
+                count
+            };
+            let more = batch.is_full();
+            batch.wake();
+            total += count;
+            if additional {
+                n -= count;
+            }
+            if !more || n == 0 {
+                return total;
+            }
+        }
+    }
+}
+
+// SAFETY: `Event` owns an `Arc<Inner>`; `Inner` is `Send + Sync` (its list is behind a
+// lock and holds only `Waker`s, which are `Send + Sync`).
+unsafe impl Send for Event {}
+// SAFETY: as above; every method takes `&self` and synchronizes through `Inner`.
+unsafe impl Sync for Event {}
+
+impl Event {
+    /// Creates an event with no listeners. Allocates nothing.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        Self {
+            inner: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Creates an event with no listeners. Allocates nothing.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Self {
+            inner: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Registers a listener. Check your condition after this and before waiting.
+    pub fn listen(&self) -> EventListener {
+        let inner = self.inner_or_init();
+        let key = {
+            let mut list = inner.list.lock();
+            let key = list.insert();
+            inner.hint.store(list.hint(), Ordering::Relaxed);
+            key
+        };
+        // F2 of the module doc: the caller's condition check comes after this.
+        fence(Ordering::SeqCst);
+        EventListener { inner, key }
+    }
+
+    /// Makes sure at least `n` listeners are notified, counting those already notified
+    /// that have not yet woken; returns how many it notified now.
+    ///
+    /// `notify(usize::MAX)` is [`notify_all`](Self::notify_all).
+    #[inline]
+    pub fn notify(&self, n: usize) -> usize {
+        // F1 of the module doc.
+        fence(Ordering::SeqCst);
+        match self.inner_ref() {
+            Some(inner) if inner.hint.load(Ordering::Relaxed) < n => inner.notify_slow(n, false),
+            _ => 0,
+        }
+    }
+
+    /// Notifies `n` listeners that are not yet notified, in listen order, whether or
+    /// not others are already notified; returns how many it notified.
+    #[inline]
+    pub fn notify_additional(&self, n: usize) -> usize {
+        // F1 of the module doc.
+        fence(Ordering::SeqCst);
+        match self.inner_ref() {
+            Some(inner) if n > 0 && inner.hint.load(Ordering::Relaxed) != usize::MAX => {
+                inner.notify_slow(n, true)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Notifies every current listener; returns how many it notified now.
+    #[inline]
+    pub fn notify_all(&self) -> usize {
+        self.notify(usize::MAX)
+    }
+
+    /// The number of live listeners (a snapshot, for diagnostics and tests).
+    pub fn listener_count(&self) -> usize {
+        self.inner_ref().map_or(0, |inner| inner.list.lock().len())
+    }
+
+    fn inner_ref(&self) -> Option<&Inner> {
+        // Acquire: pairs with the AcqRel CAS in `inner_or_init` that publishes the
+        // initialized `Inner`.
+        let p = self.inner.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer came from `Arc::into_raw` and the event holds
+        // that strong count until it is dropped, which cannot happen while `&self`.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    fn inner_or_init(&self) -> Arc<Inner> {
+        let mut p = self.inner.load(Ordering::Acquire);
+        if p.is_null() {
+            let new = Arc::into_raw(Arc::new(Inner {
+                hint: AtomicUsize::new(usize::MAX),
+                list: Lock::new(List::new()),
+            }))
+            .cast_mut();
+            // AcqRel: Release publishes the new `Inner` to `inner_ref`'s Acquire;
+            // Acquire (also on failure) sees the winner's `Inner`.
+            match self
+                .inner
+                .compare_exchange(p, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => p = new,
+                Err(winner) => {
+                    // SAFETY: `new` came from `Arc::into_raw` above and was never shared.
+                    drop(unsafe { Arc::from_raw(new) });
+                    p = winner;
+                }
+            }
+        }
+        // SAFETY: `p` is the event's own `Arc<Inner>` (see `inner_ref`); adding a strong
+        // count and then taking it back as an `Arc` gives the listener its own share.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        }
+    }
+}
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        // Acquire: as in `inner_ref`.
+        let p = self.inner.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: the event's own strong count, taken in `inner_or_init`.
+            drop(unsafe { Arc::from_raw(p) });
+        }
+    }
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.inner_ref() {
+            None => f.debug_struct("Event").field("listeners", &0).finish(),
+            Some(inner) => {
+                let list = inner.list.lock();
+                f.debug_struct("Event")
+                    .field("listeners", &list.len())
+                    .field("notified", &inner.hint.load(Ordering::Relaxed))
+                    .finish()
+            }
+        }
+    }
+}
+
+/// A registration with an [`Event`]: wait on it (blocking), or `.await` it.
+///
+/// Waiting consumes the notification. A listener that is dropped (or
+/// [`discard`](Self::discard)ed) after it was notified but before it consumed the
+/// notification passes it on to the next listener, with the same kind (`notify` or
+/// `notify_additional`), so cancelling a future that was about to wake never swallows
+/// a wake-up.
+///
+/// As a future it is `Unpin`; polling it again with a different waker replaces the
+/// stored one. Once it has returned `Ready`, further polls return `Ready` at once.
+///
+/// # Examples
+///
+/// ```
+/// use weft_sync::Event;
+///
+/// let event = Event::new();
+/// let listener = event.listen();
+/// assert_eq!(event.notify(1), 1);
+/// assert!(listener.is_notified());
+/// listener.wait(); // returns at once: the notification was remembered
+/// ```
+#[must_use = "a listener does nothing unless waited on or awaited"]
+pub struct EventListener {
+    inner: Arc<Inner>,
+    /// The slab key, or `NONE` once the notification was consumed.
+    key: usize,
+}
+
+impl EventListener {
+    /// Blocks the thread until notified.
+    pub fn wait(self) {
+        self.wait_until(None);
+    }
+
+    /// Blocks until notified or until `timeout` passes; returns whether notified.
+    pub fn wait_timeout(self, timeout: Duration) -> bool {
+        self.wait_until(deadline_after(timeout))
+    }
+
+    /// Blocks until notified or until `deadline`; returns whether notified.
+    pub fn wait_deadline(self, deadline: Instant) -> bool {
+        self.wait_until(Some(deadline))
+    }
+
+    fn wait_until(mut self, deadline: Option<Instant>) -> bool {
+        if self.key == NONE {
+            return true;
+        }
+        block::with_thread_waker(|waker, parker| {
+            loop {
+                if self.register(waker) {
+                    return true;
+                }
+                if !parker.park_until(deadline) {
+                    // Timed out: a notification that arrived in the meantime is
+                    // consumed (we report it), not passed on.
+                    let state = self.remove();
+                    return matches!(state, State::Notified { .. });
+                }
+            }
+        })
+    }
+
+    /// Whether this listener has been notified (and not yet consumed it), or has
+    /// already completed.
+    pub fn is_notified(&self) -> bool {
+        self.key == NONE || self.inner.list.lock().is_notified(self.key)
+    }
+
+    /// Unregisters the listener; returns whether it had been notified, in which case the
+    /// notification was passed on to another listener. Same as dropping it, plus the
+    /// answer.
+    pub fn discard(mut self) -> bool {
+        self.cancel()
+    }
+
+    /// Whether `self` and `event` are the listener and the event of one registration.
+    pub fn listens_to(&self, event: &Event) -> bool {
+        event
+            .inner_ref()
+            .is_some_and(|inner| ptr::eq(inner, &*self.inner))
+    }
+
+    /// If notified, consumes the notification (and returns `true`); otherwise stores
+    /// `waker` to be woken.
+    fn register(&mut self, waker: &core::task::Waker) -> bool {
+        let mut list = self.inner.list.lock();
+        if !list.register(self.key, waker) {
+            return false;
+        }
+        list.remove(self.key);
+        self.inner.hint.store(list.hint(), Ordering::Relaxed);
+        self.key = NONE;
+        true
+    }
+
+    fn remove(&mut self) -> State {
+        let mut list = self.inner.list.lock();
+        let state = list.remove(self.key);
+        self.inner.hint.store(list.hint(), Ordering::Relaxed);
+        self.key = NONE;
+        state
+    }
+
+    fn cancel(&mut self) -> bool {
+        if self.key == NONE {
+            return false;
+        }
+        let mut batch = WakeBatch::new();
+        let notified = {
+            let mut list = self.inner.list.lock();
+            let state = list.remove(self.key);
+            let notified = match state {
+                State::Notified { additional } => {
+                    // Pass it on; one notification never fills the batch.
+                    list.notify(1, additional, &mut batch);
+                    true
+                }
+                _ => false,
+            };
+            self.inner.hint.store(list.hint(), Ordering::Relaxed);
+            notified
+        };
+        self.key = NONE;
+        batch.wake();
+        notified
+    }
+}
+
+impl Future for EventListener {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.key == NONE || self.register(cx.waker()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for EventListener {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+impl fmt::Debug for EventListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventListener")
+            .field("notified", &self.is_notified())
+            .finish()
+    }
+}
