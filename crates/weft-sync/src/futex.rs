@@ -40,6 +40,13 @@ pub(crate) fn wake_all(atomic: &AtomicU32) {
     sys::wake(atomic, i32::MAX as u32);
 }
 
+/// Wakes every thread blocked in [`wait`] on `atomic`, returning how many were woken
+/// (on the emulated backend: 1 if any might have been).
+#[inline]
+pub(crate) fn wake_all_counted(atomic: &AtomicU32) -> usize {
+    sys::wake(atomic, i32::MAX as u32)
+}
+
 #[cfg(all(target_os = "linux", not(loom)))]
 mod sys {
     use super::AtomicU32;

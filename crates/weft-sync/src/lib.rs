@@ -43,6 +43,12 @@ pub use spin::{SpinLock, SpinLockGuard};
 // Each room of the crate adds its modules and re-exports inside its own block.
 
 // ---- [mutex] Mutex, Condvar, ReentrantMutex ----
+mod condvar;
+mod mutex;
+mod reentrant;
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::{MappedMutexGuard, Mutex, MutexGuard};
+pub use reentrant::{ReentrantMutex, ReentrantMutexGuard};
 
 // ---- end [mutex] ----
 

@@ -1,0 +1,427 @@
+//! `RawMutex`: the mutex state machine on one `AtomicU32`, spin-then-park on
+//! [`crate::futex`]. Shared by [`Mutex`](crate::Mutex), [`Condvar`](crate::Condvar)
+//! (which releases and re-takes it) and [`ReentrantMutex`](crate::ReentrantMutex).
+//!
+//! # The state word
+//!
+//! ```text
+//!  31                              3   2          1         0
+//! +---------------------------------+----------+---------+--------+
+//! |         waiter count            | STARVING | HANDOFF | LOCKED |
+//! +---------------------------------+----------+---------+--------+
+//! ```
+//!
+//! - `LOCKED`: some thread owns the lock (or it is reserved for a waiter, see
+//!   `HANDOFF`). Set by the acquiring CAS, cleared by a plain (barging) unlock.
+//! - `HANDOFF`: the lock is owned *on behalf of* the next counted waiter to look.
+//!   Set by a fair unlock instead of clearing `LOCKED`; cleared by the waiter that
+//!   takes the lock over. Only set while the waiter count is non-zero.
+//! - `STARVING`: a waiter has waited longer than [`STARVATION_THRESHOLD`]. While it
+//!   is set every unlock with waiters is a handoff, and newcomers neither spin nor
+//!   barge (they see `LOCKED` and queue up).
+//! - waiter count (`WAITER` = one): threads committed to sleeping on the word. A
+//!   waiter increments it before its first `futex::wait` and decrements it only in the
+//!   same CAS that takes the lock or gives up (timeout). Unlock issues `futex_wake`
+//!   only when the count is non-zero, which is what saves the uncontended-waiter
+//!   syscall that `std`'s 0/1/2 futex mutex makes.
+//!
+//! Invariants (each CAS below preserves them):
+//!
+//! 1. `HANDOFF ⇒ LOCKED ∧ count > 0`, and `STARVING ⇒ LOCKED`.
+//! 2. A counted waiter is always in one of: about to re-read the word, inside
+//!    `futex::wait` with an `expected` value it read, or asleep. A waiter never waits
+//!    on a value with `HANDOFF` set (it takes the lock instead).
+//!
+//! # Transitions
+//!
+//! | from | event | to | who |
+//! |---|---|---|---|
+//! | `!LOCKED` | lock (fast or barging) | `+LOCKED` | any thread |
+//! | `LOCKED` | a thread decides to sleep | `+WAITER` | the waiter |
+//! | `LOCKED, count>0` | waiter waited too long | `+STARVING` | the waiter |
+//! | `LOCKED, count=0` | unlock | `0` (also clears `STARVING`) | owner |
+//! | `LOCKED, count>0, !STARVING` | unlock | `-LOCKED`, then `wake_one` | owner |
+//! | `LOCKED, count>0, STARVING or fair` | unlock | `+HANDOFF`, then `wake_one` | owner |
+//! | `HANDOFF` | a counted waiter looks | `-HANDOFF -WAITER` (it owns the lock) | waiter |
+//! | `!LOCKED, count>0` | a counted waiter looks | `+LOCKED -WAITER` | waiter |
+//! | `LOCKED, !HANDOFF` | waiter times out | `-WAITER` | waiter |
+//!
+//! # Why no wake-up or handoff is lost
+//!
+//! Every change a waiter must react to (`LOCKED` cleared, `HANDOFF` set) is a change
+//! of the word, and a waiter only sleeps through `futex::wait(word, expected)`, which
+//! returns at once if the word no longer equals `expected`. So after an unlock, each
+//! counted waiter is either asleep (and the unlocker's `wake_one` wakes one of them)
+//! or will return from `wait` immediately and re-read. If `wake_one` finds nobody
+//! asleep (every counted waiter is between its CAS and its `wait`), those waiters see
+//! the changed word. If the word changes back (ABA: someone barges in and the word is
+//! equal to `expected` again), the waiter sleeps, but the new owner sees the count and
+//! will wake someone when it unlocks.
+//!
+//! A waiter that times out withdraws only with a CAS that expects `HANDOFF` clear. If
+//! a handoff lands first, the CAS fails, the waiter re-reads, sees `HANDOFF` and takes
+//! the lock (reporting success). So `HANDOFF` is never left with nobody to take it:
+//! it is only set while the count is non-zero, and a counted waiter cannot leave
+//! without looking at it.
+//!
+//! # Fairness
+//!
+//! Plain unlocks let a running thread barge in ahead of a sleeping waiter: that keeps
+//! the lock hot in one core's cache and is why barging locks have the best throughput.
+//! It also allows starvation, which this lock bounds the way Go's `sync.Mutex` does
+//! (starvation mode, Go 1.9): a woken waiter that finds the lock taken again and has
+//! been waiting for more than [`STARVATION_THRESHOLD`] sets `STARVING`. From then on
+//! every unlock hands the lock to a waiter (`HANDOFF`); newcomers cannot take it
+//! because `LOCKED` never clears in between. The waiter that takes a handoff clears
+//! `STARVING` when it was the last waiter or had itself waited less than the
+//! threshold, returning the lock to barging mode. So every waiter gets the lock within
+//! roughly one threshold plus one pass through the other starving waiters.
+//! `unlock_fair` forces a single handoff on demand.
+//!
+//! # Memory orderings
+//!
+//! Every CAS that takes `LOCKED` (or takes over a `HANDOFF`) is `Acquire`; every CAS
+//! that clears `LOCKED` or sets `HANDOFF` is `Release`. They pair: the next owner's
+//! Acquire reads the value written by the previous owner's Release (or a later RMW in
+//! its release sequence, such as a waiter's count increment), so the previous critical
+//! section happens-before the next. Count changes and `STARVING` are `Relaxed`: they
+//! publish no data, and every decision based on them is re-validated by a CAS.
+
+use crate::deadlock::{self, Access, LockClass};
+use crate::futex;
+use crate::primitive::atomic::{AtomicU32, Ordering};
+use crate::primitive::thread;
+use std::time::{Duration, Instant};
+
+const LOCKED: u32 = 1;
+const HANDOFF: u32 = 2;
+const STARVING: u32 = 4;
+/// One unit of the waiter count.
+const WAITER: u32 = 8;
+const WAITERS_MASK: u32 = !(WAITER - 1);
+
+/// How long a waiter may lose to bargers before it switches the lock to handoff mode
+/// (Go uses the same 1 ms).
+pub(crate) const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
+
+/// Rounds of spinning before parking. Round `k` spins `2^k` pause instructions, so
+/// `SPIN_ROUNDS = 6` is 63 pauses in all (a few hundred nanoseconds; tuned by
+/// measurement, see the crate's benchmarks).
+const SPIN_ROUNDS: u32 = 6;
+
+/// The lock without data: a state word and the class the deadlock detector knows it
+/// by. Every acquisition and release calls the `crate::deadlock` hooks, with this
+/// raw lock's address as the lock's identity.
+pub(crate) struct RawMutex {
+    state: AtomicU32,
+    class: LockClass,
+}
+
+impl RawMutex {
+    #[cfg(not(loom))]
+    #[track_caller]
+    #[inline]
+    pub(crate) const fn new() -> Self {
+        Self {
+            state: AtomicU32::new(0),
+            class: LockClass::new(),
+        }
+    }
+
+    #[cfg(loom)]
+    #[track_caller]
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicU32::new(0),
+            class: LockClass::new(),
+        }
+    }
+
+    /// The identity the deadlock detector knows this lock by.
+    #[inline]
+    pub(crate) fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Blocks until the lock is held.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn lock(&self) {
+        // Acquire: pairs with the Release in `unlock`/`unlock_slow`.
+        if self
+            .state
+            .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_slow(None);
+        }
+        deadlock::on_acquire(self.addr(), &self.class, Access::Exclusive);
+    }
+
+    /// Takes the lock if it is free right now (it may have waiters: barging is
+    /// allowed unless a waiter is starving, in which case the lock is never free).
+    #[inline]
+    #[track_caller]
+    pub(crate) fn try_lock(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED != 0 {
+                return false;
+            }
+            // Acquire: pairs with the Release in `unlock`/`unlock_slow`.
+            match self.state.compare_exchange_weak(
+                state,
+                state | LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        deadlock::on_acquire(self.addr(), &self.class, Access::TryExclusive);
+        true
+    }
+
+    /// Blocks until the lock is held or `deadline` passes; `true` if it is held.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn try_lock_until(&self, deadline: Instant) -> bool {
+        // Acquire: pairs with the Release in `unlock`/`unlock_slow`.
+        let locked = self
+            .state
+            .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+            || self.lock_slow(Some(deadline));
+        if locked {
+            deadlock::on_acquire(self.addr(), &self.class, Access::TryExclusive);
+        }
+        locked
+    }
+
+    /// Whether the lock is held (a snapshot, for diagnostics and assertions).
+    #[inline]
+    pub(crate) fn is_locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & LOCKED != 0
+    }
+
+    /// How many threads are counted as waiting (for tests).
+    #[cfg(test)]
+    pub(crate) fn waiter_count(&self) -> u32 {
+        self.state.load(Ordering::Relaxed) / WAITER
+    }
+
+    /// Releases the lock, letting a running thread barge in ahead of the waiters
+    /// unless one of them is starving.
+    ///
+    /// # Safety
+    ///
+    /// The lock must be held, by the caller's guard (or on its behalf).
+    #[inline]
+    pub(crate) unsafe fn unlock(&self) {
+        deadlock::on_release(self.addr());
+        // Release: publishes the critical section to the next owner's Acquire.
+        if self
+            .state
+            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.unlock_slow(false);
+        }
+    }
+
+    /// Releases the lock and, if anyone waits, hands it straight to one waiter: no
+    /// thread can take it in between.
+    ///
+    /// # Safety
+    ///
+    /// The lock must be held, by the caller's guard (or on its behalf).
+    #[inline]
+    pub(crate) unsafe fn unlock_fair(&self) {
+        deadlock::on_release(self.addr());
+        // Release: as in `unlock`.
+        if self
+            .state
+            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.unlock_slow(true);
+        }
+    }
+
+    /// Spins briefly, then registers as a waiter and sleeps on the word. Returns
+    /// `true` once the lock is held, `false` if `deadline` passed first.
+    #[cold]
+    #[inline(never)]
+    fn lock_slow(&self, deadline: Option<Instant>) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+
+        // Phase 1: spin, but only while nobody sleeps (a sleeper means the lock is
+        // held for long, or already handed around by handoff) and never while a waiter
+        // starves (the lock will not be free for us anyway).
+        let mut round = 0;
+        loop {
+            if state & LOCKED == 0 {
+                // Acquire: pairs with the Release in `unlock`/`unlock_slow`.
+                match self.state.compare_exchange_weak(
+                    state,
+                    state | LOCKED,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(actual) => {
+                        state = actual;
+                        continue;
+                    }
+                }
+            }
+            if state & (WAITERS_MASK | STARVING) != 0 || round >= SPIN_ROUNDS {
+                break;
+            }
+            for _ in 0..1u32 << round {
+                thread::spin_loop();
+            }
+            round += 1;
+            state = self.state.load(Ordering::Relaxed);
+        }
+
+        // Phase 2: count ourselves in, unless the lock came free meanwhile.
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return false;
+        }
+        deadlock::on_wait(self.addr(), &self.class);
+        let waiting_since = Instant::now();
+        loop {
+            if state & LOCKED == 0 {
+                // Acquire: pairs with the Release in `unlock`/`unlock_slow`.
+                match self.state.compare_exchange_weak(
+                    state,
+                    state | LOCKED,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(actual) => state = actual,
+                }
+            } else {
+                match self.state.compare_exchange_weak(
+                    state,
+                    state + WAITER,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        state += WAITER;
+                        break;
+                    }
+                    Err(actual) => state = actual,
+                }
+            }
+        }
+
+        // Phase 3: sleep until the word changes, then look again. `state` is the last
+        // value we read: LOCKED, no HANDOFF, and we are counted in it.
+        loop {
+            let woken = futex::wait(&self.state, state, deadline);
+            state = self.state.load(Ordering::Relaxed);
+            loop {
+                let (new, outcome) = if state & HANDOFF != 0 {
+                    // Take the lock over. Leave starvation mode if nobody else waits
+                    // or we did not wait long ourselves (Go's rule).
+                    let mut new = (state & !HANDOFF) - WAITER;
+                    if new & WAITERS_MASK == 0 || !waited_too_long(waiting_since) {
+                        new &= !STARVING;
+                    }
+                    (new, Outcome::Acquired)
+                } else if state & LOCKED == 0 {
+                    ((state | LOCKED) - WAITER, Outcome::Acquired)
+                } else if !woken {
+                    // Timed out. The CAS expects HANDOFF clear, so a handoff that
+                    // lands first makes it fail and we take the lock on the retry.
+                    (state - WAITER, Outcome::Withdrew)
+                } else if state & STARVING == 0 && waited_too_long(waiting_since) {
+                    (state | STARVING, Outcome::SleepAgain)
+                } else {
+                    break;
+                };
+                // Acquire when taking the lock: pairs with the Release CAS that cleared
+                // LOCKED or set HANDOFF in `unlock`/`unlock_slow`.
+                let order = match outcome {
+                    Outcome::Acquired => Ordering::Acquire,
+                    Outcome::Withdrew | Outcome::SleepAgain => Ordering::Relaxed,
+                };
+                match self
+                    .state
+                    .compare_exchange_weak(state, new, order, Ordering::Relaxed)
+                {
+                    Ok(_) => match outcome {
+                        Outcome::Acquired => return true,
+                        Outcome::Withdrew => {
+                            deadlock::on_wait_abort(self.addr());
+                            return false;
+                        }
+                        Outcome::SleepAgain => {
+                            state = new;
+                            break;
+                        }
+                    },
+                    Err(actual) => state = actual,
+                }
+            }
+        }
+    }
+
+    /// Unlock with waiters or `STARVING` set, or a fair unlock.
+    #[cold]
+    #[inline(never)]
+    fn unlock_slow(&self, fair: bool) {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(state & LOCKED != 0 && state & HANDOFF == 0);
+            let waiters = state & WAITERS_MASK != 0;
+            let new = if waiters && (fair || state & STARVING != 0) {
+                // Keep LOCKED: the lock now belongs to whichever waiter looks first.
+                state | HANDOFF
+            } else {
+                state & !(LOCKED | STARVING)
+            };
+            // Release: publishes the critical section to the next owner's Acquire
+            // (a barger's CAS or the waiter taking the handoff).
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if waiters {
+                        futex::wake_one(&self.state);
+                    }
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+}
+
+/// What a counted waiter's CAS in `lock_slow` achieves if it succeeds.
+#[derive(Clone, Copy)]
+enum Outcome {
+    Acquired,
+    Withdrew,
+    SleepAgain,
+}
+
+#[cfg(not(loom))]
+#[inline]
+fn waited_too_long(since: Instant) -> bool {
+    since.elapsed() >= STARVATION_THRESHOLD
+}
+
+/// Under loom there is no time; one lost race counts as starving, so the models
+/// walk through starvation mode and its handoffs.
+#[cfg(loom)]
+#[inline]
+fn waited_too_long(_since: Instant) -> bool {
+    true
+}
