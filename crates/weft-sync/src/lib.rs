@@ -47,7 +47,11 @@ pub use spin::{SpinLock, SpinLockGuard};
 // ---- end [mutex] ----
 
 // ---- [rwlock] RwLock ----
-
+mod rwlock;
+pub use rwlock::{
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock, RwLockReadGuard,
+    RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
 // ---- end [rwlock] ----
 
 // ---- [event] Event, Semaphore, Barrier, AsyncMutex, AsyncRwLock ----
