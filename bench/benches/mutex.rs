@@ -36,6 +36,13 @@ trait Lock: Sync {
     fn with<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R;
 }
 
+impl Lock for weft::sync::Mutex<Shared> {
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R {
+        f(&mut self.lock())
+    }
+}
+
 impl Lock for parking_lot::Mutex<Shared> {
     #[inline]
     fn with<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R {
@@ -60,6 +67,7 @@ impl Lock for SpinLock<Shared> {
 /// One instance of each contender's lock.
 #[derive(Default)]
 struct Locks {
+    weft: weft::sync::Mutex<Shared>,
     parking_lot: parking_lot::Mutex<Shared>,
     std: std::sync::Mutex<Shared>,
     spin: SpinLock<Shared>,
@@ -107,6 +115,7 @@ fn uncontended(args: &BenchArgs) -> Results {
     let mut comparison = Comparison::latency("uncontended lock + unlock, 1 thread")
         .rounds(args.rounds())
         .min_sample(args.min_sample());
+    comparison = add_latency(comparison, "weft", &locks.weft);
     comparison = add_latency(comparison, "parking_lot", &locks.parking_lot);
     comparison = add_latency(comparison, "std", &locks.std);
     comparison = add_latency(comparison, "spin", &locks.spin);
@@ -118,6 +127,7 @@ fn contended(args: &BenchArgs, threads: usize) -> Results {
     let budget = Budget::Duration(args.sample_duration(Duration::from_millis(200)));
     let name = format!("contended throughput, {threads} threads");
     let mut comparison = Comparison::throughput(name, budget).rounds(args.rounds());
+    comparison = add_throughput(comparison, "weft", &locks.weft, threads);
     comparison = add_throughput(comparison, "parking_lot", &locks.parking_lot, threads);
     comparison = add_throughput(comparison, "std", &locks.std, threads);
     comparison = add_throughput(comparison, "spin", &locks.spin, threads);
@@ -125,7 +135,7 @@ fn contended(args: &BenchArgs, threads: usize) -> Results {
 }
 
 /// The contender the summary compares with all the others.
-const CANDIDATE: &str = "spin";
+const CANDIDATE: &str = "weft";
 
 fn main() {
     let args = BenchArgs::from_env();

@@ -40,6 +40,17 @@ trait ReadWrite: Sync {
     fn write<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R;
 }
 
+impl ReadWrite for weft::sync::RwLock<Shared> {
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&Shared) -> R) -> R {
+        f(&self.read())
+    }
+    #[inline]
+    fn write<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R {
+        f(&mut self.write())
+    }
+}
+
 impl ReadWrite for parking_lot::RwLock<Shared> {
     #[inline]
     fn read<R>(&self, f: impl FnOnce(&Shared) -> R) -> R {
@@ -65,6 +76,7 @@ impl ReadWrite for std::sync::RwLock<Shared> {
 /// One instance of each contender's lock.
 #[derive(Default)]
 struct Locks {
+    weft: weft::sync::RwLock<Shared>,
     parking_lot: parking_lot::RwLock<Shared>,
     std: std::sync::RwLock<Shared>,
 }
@@ -139,6 +151,7 @@ fn uncontended(args: &BenchArgs) -> Results {
     let mut comparison = Comparison::latency("uncontended read lock + unlock, 1 thread")
         .rounds(args.rounds())
         .min_sample(args.min_sample());
+    comparison = add_latency(comparison, "weft", &locks.weft);
     comparison = add_latency(comparison, "parking_lot", &locks.parking_lot);
     comparison = add_latency(comparison, "std", &locks.std);
     comparison.run()
@@ -149,13 +162,14 @@ fn contended(args: &BenchArgs, threads: usize, mix: Mix) -> Results {
     let budget = Budget::Duration(args.sample_duration(Duration::from_millis(150)));
     let name = format!("{}, {threads} threads", mix.name);
     let mut comparison = Comparison::throughput(name, budget).rounds(args.rounds());
+    comparison = add_throughput(comparison, "weft", &locks.weft, threads, mix);
     comparison = add_throughput(comparison, "parking_lot", &locks.parking_lot, threads, mix);
     comparison = add_throughput(comparison, "std", &locks.std, threads, mix);
     comparison.run()
 }
 
 /// The contender the summary compares with all the others.
-const CANDIDATE: &str = "std";
+const CANDIDATE: &str = "weft";
 
 fn main() {
     let args = BenchArgs::from_env();

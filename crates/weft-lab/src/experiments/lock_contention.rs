@@ -7,11 +7,14 @@
 //! what the notes mean by bypassing locks. Past the number of cores, threads get
 //! preempted, sometimes while holding the lock: a spinning waiter then burns its time
 //! slice, a blocking one sleeps and lets the holder run.
+//!
+//! weft's `RwLock` runs two mixes: 90 % reads (a read section reads the shared state)
+//! and 10 % reads; its writes are the same section as the mutexes'.
 
 use crate::experiment::{Claim, Config, Experiment, Outcome, Quote, Report, Verdict};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
-use weft::sync::SpinLock;
+use weft::sync::{Mutex, RwLock, SpinLock};
 use weft_bench::format::{format_rate, format_ratio};
 use weft_bench::{Budget, Comparison, Results, Table, Throughput, busy_work, run_threads};
 
@@ -34,6 +37,10 @@ const CLAIM: Claim = Claim {
                    throughput under contention.",
             source: "Multitasking, 1.2 Synchronisation and Memory Ordering",
         },
+        Quote {
+            text: "Reader-writer locks for read-heavy workloads",
+            source: "Multitasking (outline), 2.4 Concurrent Data Structures",
+        },
     ],
 };
 
@@ -52,6 +59,32 @@ pub enum Waits {
     NotAtAll,
 }
 
+/// What a contender is, which decides which claim its row speaks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A spin lock.
+    SpinLock,
+    /// A blocking mutex.
+    Mutex,
+    /// A reader-writer lock, mostly reads.
+    ReadHeavyRwLock,
+    /// A reader-writer lock, mostly writes.
+    WriteHeavyRwLock,
+    /// A plain atomic counter.
+    Atomic,
+}
+
+impl Kind {
+    /// How this kind waits.
+    pub fn waits(self) -> Waits {
+        match self {
+            Kind::SpinLock => Waits::Spins,
+            Kind::Mutex | Kind::ReadHeavyRwLock | Kind::WriteHeavyRwLock => Waits::Blocks,
+            Kind::Atomic => Waits::NotAtAll,
+        }
+    }
+}
+
 impl Waits {
     fn label(self) -> &'static str {
         match self {
@@ -67,8 +100,8 @@ impl Waits {
 pub struct Row {
     /// The contender's name.
     pub name: String,
-    /// How it waits.
-    pub waits: Waits,
+    /// What it is.
+    pub kind: Kind,
     /// Median operations per second at each thread count.
     pub rates: Vec<f64>,
 }
@@ -102,6 +135,8 @@ impl Figures {
 
 /// The atomic must beat the fastest lock by this much for the claim to hold.
 const ATOMIC_WINS: f64 = 1.2;
+/// A read-heavy reader-writer lock must beat the fastest mutex by this much.
+const RWLOCK_WINS: f64 = 1.1;
 /// A primitive keeping less than this share of its throughput when oversubscribed has
 /// collapsed.
 const COLLAPSE: f64 = 0.5;
@@ -121,16 +156,16 @@ pub fn verdict(f: &Figures) -> Verdict {
         };
     }
     let (cores_threads, mut lines, mut shown, mut tested) = (f.threads[c], vec![], 0, 0);
-    let best = |waits: &dyn Fn(Waits) -> bool, value: &dyn Fn(&Row) -> f64| {
+    let best = |kind: &dyn Fn(Kind) -> bool, value: &dyn Fn(&Row) -> f64| {
         f.rows
             .iter()
-            .filter(|r| waits(r.waits))
+            .filter(|r| kind(r.kind))
             .max_by(|a, b| value(a).total_cmp(&value(b)))
     };
 
     // Atomic against the fastest lock, with as many threads as cores.
-    let atomic = best(&|w| w == Waits::NotAtAll, &|r| r.rates[c]);
-    let fastest_lock = best(&|w| w != Waits::NotAtAll, &|r| r.rates[c]);
+    let atomic = best(&|k| k == Kind::Atomic, &|r| r.rates[c]);
+    let fastest_lock = best(&|k| k != Kind::Atomic, &|r| r.rates[c]);
     if let (Some(atomic), Some(lock)) = (atomic, fastest_lock) {
         tested += 1;
         let factor = atomic.rates[c] / lock.rates[c];
@@ -162,8 +197,8 @@ pub fn verdict(f: &Figures) -> Verdict {
             f.cores + 1
         )),
         Some(o) => {
-            let spin = best(&|w| w == Waits::Spins, &|r| kept(r, o));
-            let blocking = best(&|w| w == Waits::Blocks, &|r| kept(r, o));
+            let spin = best(&|k| k.waits() == Waits::Spins, &|r| kept(r, o));
+            let blocking = best(&|k| k.waits() == Waits::Blocks, &|r| kept(r, o));
             if let (Some(spin), Some(blocking)) = (spin, blocking) {
                 tested += 1;
                 let (s, b) = (kept(spin, o), kept(blocking, o));
@@ -197,6 +232,29 @@ pub fn verdict(f: &Figures) -> Verdict {
                     ));
                 }
             }
+        }
+    }
+
+    // A reader-writer lock against the fastest mutex, for a read-heavy mix.
+    let rwlock = best(&|k| k == Kind::ReadHeavyRwLock, &|r| r.rates[c]);
+    let mutex = best(&|k| k == Kind::Mutex, &|r| r.rates[c]);
+    if let (Some(rwlock), Some(mutex)) = (rwlock, mutex) {
+        tested += 1;
+        let factor = rwlock.rates[c] / mutex.rates[c];
+        let figures = format!(
+            "{} did {} the throughput of the fastest mutex ({}) at {cores_threads} threads",
+            rwlock.name,
+            format_ratio(factor),
+            mutex.name
+        );
+        if factor >= RWLOCK_WINS {
+            shown += 1;
+            lines.push(format!("reads in parallel paid off: {figures}"));
+        } else {
+            lines.push(format!(
+                "not reproduced: {figures}; with sections this short, every read lock still \
+                 writes the lock word, so readers contend much as writers do"
+            ));
         }
     }
 
@@ -259,6 +317,12 @@ impl Lock for SpinLock<Shared> {
     }
 }
 
+impl Lock for Mutex<Shared> {
+    fn with(&self, f: impl FnOnce(&mut Shared)) {
+        f(&mut self.lock());
+    }
+}
+
 impl Lock for std::sync::Mutex<Shared> {
     fn with(&self, f: impl FnOnce(&mut Shared)) {
         f(&mut self.lock().unwrap_or_else(|poison| poison.into_inner()));
@@ -282,23 +346,61 @@ fn add_lock<'a, L: Lock>(
     })
 }
 
-/// The contenders, each with how it waits, in table order.
-const CONTENDERS: &[(&str, Waits)] = &[
-    ("SpinLock", Waits::Spins),
-    ("std Mutex", Waits::Blocks),
-    ("atomic", Waits::NotAtAll),
+/// Adds `lock` as a reader-writer lock where `reads_in_ten` of every ten operations
+/// are reads. Threads start at different points of the ten-step cycle so that their
+/// writes don't line up.
+fn add_rwlock<'a>(
+    comparison: Comparison<'a, Throughput>,
+    name: &str,
+    lock: &'a RwLock<Shared>,
+    threads: usize,
+    reads_in_ten: u64,
+) -> Comparison<'a, Throughput> {
+    comparison.contender(name, move |budget| {
+        run_threads(threads, budget, |thread| {
+            let (mut step, mut local) = (thread as u64 * 3, thread as u64);
+            move || {
+                if step % 10 < reads_in_ten {
+                    let shared = lock.read();
+                    local ^= busy_work(shared.stir ^ shared.count, INSIDE_STEPS);
+                } else {
+                    lock.write().critical_section();
+                }
+                step += 1;
+                local = black_box(busy_work(local, OUTSIDE_STEPS));
+            }
+        })
+    })
+}
+
+/// The contenders and what each is, in table order.
+const CONTENDERS: &[(&str, Kind)] = &[
+    ("SpinLock", Kind::SpinLock),
+    ("weft Mutex", Kind::Mutex),
+    ("std Mutex", Kind::Mutex),
+    (RW_READ_HEAVY, Kind::ReadHeavyRwLock),
+    (RW_WRITE_HEAVY, Kind::WriteHeavyRwLock),
+    ("atomic", Kind::Atomic),
 ];
+const RW_READ_HEAVY: &str = "weft RwLock 90% read";
+const RW_WRITE_HEAVY: &str = "weft RwLock 10% read";
 
 fn measure(config: &Config, threads: usize) -> Results {
     let spin = SpinLock::new(Shared::default());
+    let weft_mutex = Mutex::new(Shared::default());
     let std_mutex = std::sync::Mutex::new(Shared::default());
+    let read_heavy = RwLock::new(Shared::default());
+    let write_heavy = RwLock::new(Shared::default());
     let atomic = AtomicU64::new(0);
     let name = format!("lock contention, {threads} threads");
     let mut comparison =
         Comparison::throughput(name, Budget::Duration(config.sample)).rounds(config.rounds);
     comparison = add_lock(comparison, CONTENDERS[0].0, &spin, threads);
-    comparison = add_lock(comparison, CONTENDERS[1].0, &std_mutex, threads);
-    comparison = comparison.contender(CONTENDERS[2].0, |budget| {
+    comparison = add_lock(comparison, CONTENDERS[1].0, &weft_mutex, threads);
+    comparison = add_lock(comparison, CONTENDERS[2].0, &std_mutex, threads);
+    comparison = add_rwlock(comparison, RW_READ_HEAVY, &read_heavy, threads, 9);
+    comparison = add_rwlock(comparison, RW_WRITE_HEAVY, &write_heavy, threads, 1);
+    comparison = comparison.contender(CONTENDERS[5].0, |budget| {
         run_threads(threads, budget, |thread| {
             let (atomic, mut local) = (&atomic, thread as u64);
             move || {
@@ -337,9 +439,9 @@ impl Experiment for LockContention {
         let comparisons: Vec<Results> = threads.iter().map(|&t| measure(config, t)).collect();
         let rows = CONTENDERS
             .iter()
-            .map(|&(name, waits)| Row {
+            .map(|&(name, kind)| Row {
                 name: name.to_string(),
-                waits,
+                kind,
                 rates: comparisons.iter().map(|r| r.median(name)).collect(),
             })
             .collect();
@@ -366,7 +468,7 @@ fn table(f: &Figures) -> Table {
     }
     let mut table = Table::new(header);
     for row in &f.rows {
-        let mut cells = vec![row.name.clone(), row.waits.label().to_string()];
+        let mut cells = vec![row.name.clone(), row.kind.waits().label().to_string()];
         cells.extend(row.rates.iter().map(|&r| format_rate(r)));
         cells.push(format_ratio(row.rates[c] / row.rates[0]));
         if let Some(o) = f.oversubscribed() {
@@ -381,10 +483,10 @@ fn table(f: &Figures) -> Table {
 mod tests {
     use super::*;
 
-    fn row(name: &str, waits: Waits, rates: &[f64]) -> Row {
+    fn row(name: &str, kind: Kind, rates: &[f64]) -> Row {
         Row {
             name: name.into(),
-            waits,
+            kind,
             rates: rates.to_vec(),
         }
     }
@@ -408,9 +510,9 @@ mod tests {
     #[test]
     fn collapsing_spin_and_a_fast_atomic_reproduce_both_claims() {
         let f = two_cores(vec![
-            row("SpinLock", Waits::Spins, &[100.0, 60.0, 12.0]),
-            row("std Mutex", Waits::Blocks, &[80.0, 30.0, 27.0]),
-            row("atomic", Waits::NotAtAll, &[300.0, 150.0, 150.0]),
+            row("SpinLock", Kind::SpinLock, &[100.0, 60.0, 12.0]),
+            row("std Mutex", Kind::Mutex, &[80.0, 30.0, 27.0]),
+            row("atomic", Kind::Atomic, &[300.0, 150.0, 150.0]),
         ]);
         let v = verdict(&f);
         assert_eq!(v.outcome, Outcome::Reproduced);
@@ -428,11 +530,34 @@ mod tests {
     }
 
     #[test]
+    fn a_read_heavy_rwlock_is_judged_against_the_fastest_mutex() {
+        let rows = |rw: f64| {
+            two_cores(vec![
+                row("weft Mutex", Kind::Mutex, &[80.0, 40.0, 36.0]),
+                row("std Mutex", Kind::Mutex, &[80.0, 50.0, 45.0]),
+                row("rw", Kind::ReadHeavyRwLock, &[70.0, rw, rw]),
+            ])
+        };
+        let v = verdict(&rows(100.0));
+        assert_eq!(v.outcome, Outcome::Reproduced);
+        assert!(v.text.contains(
+            "reads in parallel paid off: rw did 2.00x the throughput of the fastest mutex \
+             (std Mutex) at 2 threads"
+        ));
+        let v = verdict(&rows(25.0));
+        assert_eq!(v.outcome, Outcome::NotReproduced);
+        assert!(
+            v.text
+                .contains("not reproduced: rw did 0.50x the throughput")
+        );
+    }
+
+    #[test]
     fn spin_holding_up_is_not_reproduced() {
         let f = two_cores(vec![
-            row("SpinLock", Waits::Spins, &[100.0, 50.0, 50.0]),
-            row("std Mutex", Waits::Blocks, &[80.0, 30.0, 27.0]),
-            row("atomic", Waits::NotAtAll, &[300.0, 150.0, 150.0]),
+            row("SpinLock", Kind::SpinLock, &[100.0, 50.0, 50.0]),
+            row("std Mutex", Kind::Mutex, &[80.0, 30.0, 27.0]),
+            row("atomic", Kind::Atomic, &[300.0, 150.0, 150.0]),
         ]);
         let v = verdict(&f);
         assert_eq!(v.outcome, Outcome::Partly);
@@ -445,9 +570,9 @@ mod tests {
     #[test]
     fn a_slow_atomic_and_steady_spinning_reproduce_nothing() {
         let f = two_cores(vec![
-            row("SpinLock", Waits::Spins, &[100.0, 50.0, 50.0]),
-            row("std Mutex", Waits::Blocks, &[80.0, 30.0, 27.0]),
-            row("atomic", Waits::NotAtAll, &[100.0, 55.0, 55.0]),
+            row("SpinLock", Kind::SpinLock, &[100.0, 50.0, 50.0]),
+            row("std Mutex", Kind::Mutex, &[80.0, 30.0, 27.0]),
+            row("atomic", Kind::Atomic, &[100.0, 55.0, 55.0]),
         ]);
         let v = verdict(&f);
         assert_eq!(v.outcome, Outcome::NotReproduced);
@@ -463,8 +588,8 @@ mod tests {
             cores: 2,
             threads: vec![1, 2],
             rows: vec![
-                row("SpinLock", Waits::Spins, &[100.0, 150.0]),
-                row("atomic", Waits::NotAtAll, &[300.0, 450.0]),
+                row("SpinLock", Kind::SpinLock, &[100.0, 150.0]),
+                row("atomic", Kind::Atomic, &[300.0, 450.0]),
             ],
         };
         let v = verdict(&f);
@@ -478,7 +603,7 @@ mod tests {
         let f = Figures {
             cores: 1,
             threads: vec![1, 2],
-            rows: vec![row("atomic", Waits::NotAtAll, &[1.0, 1.0])],
+            rows: vec![row("atomic", Kind::Atomic, &[1.0, 1.0])],
         };
         assert_eq!(verdict(&f).outcome, Outcome::Inconclusive);
     }
