@@ -1,5 +1,7 @@
 //! weft-lab: one experiment per claim of the notes, measured on this machine.
 
-fn main() {
-    println!("weft-lab: experiments arrive in the next commit");
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    weft_lab::cli::main()
 }

@@ -53,7 +53,11 @@ pub use reentrant::{ReentrantMutex, ReentrantMutexGuard};
 // ---- end [mutex] ----
 
 // ---- [rwlock] RwLock ----
-
+mod rwlock;
+pub use rwlock::{
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock, RwLockReadGuard,
+    RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
 // ---- end [rwlock] ----
 
 // ---- [event] Event, Semaphore, Barrier, AsyncMutex, AsyncRwLock ----

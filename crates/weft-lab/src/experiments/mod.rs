@@ -1,0 +1,29 @@
+//! The experiments, one file each; [`all`] is the table of contents.
+
+mod false_sharing;
+mod lock_contention;
+
+pub use false_sharing::FalseSharing;
+pub use lock_contention::LockContention;
+
+/// The verdict logic of each experiment, public so it can be read and tested apart
+/// from the measurements.
+pub mod verdicts {
+    pub use super::false_sharing::{Figures as FalseSharingFigures, verdict as false_sharing};
+    pub use super::lock_contention::{
+        Figures as LockContentionFigures, Row as LockContentionRow, Waits,
+        verdict as lock_contention,
+    };
+}
+
+use crate::experiment::Experiment;
+
+/// Every experiment, in tour order.
+pub fn all() -> &'static [&'static dyn Experiment] {
+    &[&FalseSharing, &LockContention]
+}
+
+/// The experiment called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static dyn Experiment> {
+    all().iter().copied().find(|e| e.name() == name)
+}

@@ -1,0 +1,953 @@
+//! The raw reader-writer lock: one 64-bit state word, three futex words, no data.
+//!
+//! The shape follows std's futex `RwLock` (a reader count plus waiter flags in one
+//! word, writers sleeping on a separate word so waking one writer does not wake the
+//! readers). Two things are added: the *grant* to queued readers, which makes the lock
+//! phase-fair in the sense of Brandenburg & Anderson, "Spin-Based Reader-Writer
+//! Synchronization for Multiprocessor Real-Time Systems" (2010): writers are preferred
+//! over newly arriving readers, but the readers that queued during a write phase are
+//! admitted, all together, when that write phase ends; and parking_lot's *upgradable*
+//! read.
+//!
+//! # The state word
+//!
+//! | bits   | name               | meaning |
+//! |--------|--------------------|---------|
+//! | 0..28  | `READERS`          | read locks held, the upgradable one included |
+//! | 28     | `WRITE_LOCKED`     | a writer holds the lock (then `READERS` is 0 and `UPGRADABLE` clear) |
+//! | 29     | `UPGRADABLE`       | an upgradable read is held (its holder is one of `READERS`) |
+//! | 30     | `UPGRADING`        | that holder waits for the other readers to leave (implies `UPGRADABLE`) |
+//! | 31     | `PHASE`            | flips on every grant; a queued reader waits for it to change |
+//! | 32..48 | `WAITING_WRITERS`  | writers and upgradable readers registered to sleep on `writer_notify` |
+//! | 48..64 | `QUEUED_READERS`   | readers registered to sleep on `reader_notify` |
+//!
+//! A thread *registers* (adds itself to a waiting count) with a compare-and-swap that
+//! also saw the lock unavailable, and *deregisters itself* (when it acquires, or gives
+//! up at its deadline). Wakers never change the counts, so a count is exact.
+//!
+//! # Who may enter
+//!
+//! - a **reader** when `WRITE_LOCKED`, `UPGRADING` and `WAITING_WRITERS` are all clear
+//!   ([`is_readable`]): once a writer waits, new readers queue behind it;
+//! - a **writer** when `READERS`, `WRITE_LOCKED` and `UPGRADABLE` are all clear
+//!   ([`is_writer_free`]), whether or not other writers wait (writers may barge: a
+//!   running thread takes a free lock rather than leave it idle while a sleeper wakes);
+//! - an **upgradable reader** when `WRITE_LOCKED`, `UPGRADABLE` and `WAITING_WRITERS`
+//!   are clear; once registered it ignores `WAITING_WRITERS` (it is one of them).
+//!
+//! # Transitions that hand the lock on
+//!
+//! 1. **Grant.** Whoever releases a write lock (unlock, or downgrade) moves every queued
+//!    reader into `READERS` in the same compare-and-swap, flips `PHASE`, and wakes
+//!    `reader_notify`. It does so even when writers wait: that is what keeps readers
+//!    from starving. A queued reader that sees `PHASE` differ from the value it
+//!    registered under already holds its read lock. `PHASE` cannot flip twice before
+//!    such a reader looks, because it is counted in `READERS` from the grant on, and
+//!    the next grant needs a write lock, which needs `READERS == 0`.
+//!    Any other change that makes the lock readable while readers are queued (a
+//!    registered writer timing out, an upgrade timing out, a registered upgradable
+//!    reader taking its lock) grants the same way, so the invariant
+//!    `QUEUED_READERS > 0 ⇒ WRITE_LOCKED ∨ WAITING_WRITERS > 0 ∨ UPGRADING`
+//!    always holds: queued readers are never left behind an open door.
+//! 2. **Wake a writer.** A release that leaves the lock writer-free while writers are
+//!    registered (the last reader out, the upgradable reader out, a write unlock with
+//!    no queued readers) bumps `writer_notify` and wakes one sleeper there. The woken
+//!    thread retries; if a barging writer beat it, that writer's release wakes again.
+//! 3. **Wake the upgrader.** A reader leaving so that `READERS == 1` while `UPGRADING`
+//!    is set wakes `upgrade_notify` (one sleeper at most: the upgradable holder).
+//!
+//! `PHASE` is cleared by a writer that acquires while no reader is queued and none
+//! holds the lock (no reader can still be looking at it), so the uncontended fast paths
+//! can compare against the plain values `0` and `WRITE_LOCKED`.
+//!
+//! # Why writers do not starve, and readers do not either
+//!
+//! A registered writer makes `WAITING_WRITERS > 0`, so no new reader and no new
+//! upgradable reader enters; the readers inside (at most the ones granted at the last
+//! write release, plus those already in) leave in finite time, and the last of them
+//! wakes a writer. Readers queued behind that writer are granted when its write phase
+//! ends, before the next writer: read phases and write phases alternate while both
+//! sides wait. Among writers the order is not fair (futex wake order plus barging).
+//!
+//! # Sleeping without lost wake-ups
+//!
+//! Each sleeper follows std's pattern: register in `state`, load the notify word's
+//! sequence (Acquire), re-check `state`, then `futex::wait(notify, seq)`. Each waker
+//! changes `state` first, then increments the notify word (Release) and wakes. If the
+//! sleeper's sequence load saw the increment, the Acquire/Release pair makes the state
+//! change visible to its re-check; if it did not, the futex compares the word with
+//! `seq` atomically against the wake, so the wait returns at once or is woken.
+
+use crate::deadlock::{self, Access, LockClass};
+use crate::futex;
+use crate::primitive::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::primitive::thread;
+use std::time::Instant;
+
+const ONE_READER: u64 = 1;
+const READERS: u64 = (1 << 28) - 1;
+const WRITE_LOCKED: u64 = 1 << 28;
+const UPGRADABLE: u64 = 1 << 29;
+const UPGRADING: u64 = 1 << 30;
+const PHASE: u64 = 1 << 31;
+const ONE_WAITING_WRITER: u64 = 1 << 32;
+const WAITING_WRITERS: u64 = 0xFFFF << 32;
+const ONE_QUEUED_READER: u64 = 1 << 48;
+const QUEUED_READERS: u64 = 0xFFFF << 48;
+
+/// How many times a thread re-reads the state before it registers to sleep. Spinning
+/// only pays while the holder is running a short section and nobody sleeps yet.
+#[cfg(not(loom))]
+const SPIN_LIMIT: u32 = 100;
+/// Under loom every spin is a scheduling point; spinning proves nothing about
+/// correctness (it only re-reads), so models skip it.
+#[cfg(loom)]
+const SPIN_LIMIT: u32 = 0;
+
+/// A reader may enter: no writer holds or waits, no upgrade drains, room for one more.
+/// The blocking bits all lie above `READERS`, so one comparison checks all four.
+#[inline]
+fn is_readable(state: u64) -> bool {
+    state & (READERS | WRITE_LOCKED | UPGRADING | WAITING_WRITERS) < READERS
+}
+
+/// A writer may enter: nobody holds the lock in any mode.
+#[inline]
+fn is_writer_free(state: u64) -> bool {
+    state & (READERS | WRITE_LOCKED | UPGRADABLE) == 0
+}
+
+/// An upgradable reader may enter (`registered`: it already counts in
+/// `WAITING_WRITERS`, so waiting writers do not hold it back).
+#[inline]
+fn is_upgradable_free(state: u64, registered: bool) -> bool {
+    let mut blocking = WRITE_LOCKED | UPGRADABLE;
+    if !registered {
+        blocking |= WAITING_WRITERS;
+    }
+    state & blocking == 0 && state & READERS < READERS
+}
+
+#[inline]
+fn readers(state: u64) -> u64 {
+    state & READERS
+}
+
+#[inline]
+fn queued_readers(state: u64) -> u64 {
+    (state & QUEUED_READERS) >> QUEUED_READERS.trailing_zeros()
+}
+
+#[inline]
+fn waiting_writers(state: u64) -> u64 {
+    (state & WAITING_WRITERS) >> WAITING_WRITERS.trailing_zeros()
+}
+
+/// `state` with every queued reader admitted as a holder and `PHASE` flipped.
+fn grant_queued_readers(state: u64) -> u64 {
+    let queued = queued_readers(state);
+    assert!(
+        readers(state) + queued < READERS,
+        "RwLock: too many read locks"
+    );
+    ((state & !QUEUED_READERS) + queued * ONE_READER) ^ PHASE
+}
+
+/// `state` after a change that may have made it readable: grants queued readers if
+/// so. Returns the new state and whether readers must be woken.
+fn settle(state: u64) -> (u64, bool) {
+    if queued_readers(state) > 0 && state & (WRITE_LOCKED | UPGRADING | WAITING_WRITERS) == 0 {
+        (grant_queued_readers(state), true)
+    } else {
+        (state, false)
+    }
+}
+
+/// `state` with the write lock taken (from a writer-free state). Clears `PHASE` when
+/// no reader is queued: nobody is waiting to see it flip (see the module doc).
+#[inline]
+fn with_write_locked(state: u64) -> u64 {
+    if queued_readers(state) == 0 {
+        (state & !PHASE) | WRITE_LOCKED
+    } else {
+        state | WRITE_LOCKED
+    }
+}
+
+/// The lock itself: state and the words its waiters sleep on.
+pub(crate) struct RawRwLock {
+    state: AtomicU64,
+    /// Queued readers sleep here; bumped by every grant.
+    reader_notify: AtomicU32,
+    /// Registered writers and upgradable readers sleep here; bumped to wake one.
+    writer_notify: AtomicU32,
+    /// The upgradable holder sleeps here while `UPGRADING`.
+    upgrade_notify: AtomicU32,
+    class: LockClass,
+}
+
+impl RawRwLock {
+    #[cfg(not(loom))]
+    #[track_caller]
+    #[inline]
+    pub(crate) const fn new() -> Self {
+        Self {
+            state: AtomicU64::new(0),
+            reader_notify: AtomicU32::new(0),
+            writer_notify: AtomicU32::new(0),
+            upgrade_notify: AtomicU32::new(0),
+            class: LockClass::new(),
+        }
+    }
+
+    #[cfg(loom)]
+    #[track_caller]
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicU64::new(0),
+            reader_notify: AtomicU32::new(0),
+            writer_notify: AtomicU32::new(0),
+            upgrade_notify: AtomicU32::new(0),
+            class: LockClass::new(),
+        }
+    }
+
+    /// The address the deadlock detector knows this lock by.
+    #[inline]
+    pub(crate) fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    pub(crate) fn is_locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & (READERS | WRITE_LOCKED) != 0
+    }
+
+    pub(crate) fn is_locked_exclusive(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & WRITE_LOCKED != 0
+    }
+
+    /// The raw state word, for tests that wait until a thread is provably waiting.
+    #[cfg(test)]
+    pub(crate) fn waiters_for_tests(&self) -> (u64, u64, bool) {
+        let state = self.state.load(Ordering::Relaxed);
+        (
+            waiting_writers(state),
+            queued_readers(state),
+            state & UPGRADING != 0,
+        )
+    }
+
+    // ---- shared ----
+
+    #[inline]
+    #[track_caller]
+    pub(crate) fn lock_shared(&self) {
+        if !self.try_lock_shared_fast() {
+            self.lock_shared_slow(None);
+        }
+        deadlock::on_acquire(self.addr(), &self.class, Access::Shared);
+    }
+
+    #[inline]
+    #[track_caller]
+    pub(crate) fn try_lock_shared(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while is_readable(state) {
+            // Acquire: pairs with the Release of the last write unlock, so the
+            // writer's changes to the data are visible to this reader.
+            match self.state.compare_exchange_weak(
+                state,
+                state + ONE_READER,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    deadlock::on_acquire(self.addr(), &self.class, Access::TryShared);
+                    return true;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+        false
+    }
+
+    #[inline]
+    #[track_caller]
+    pub(crate) fn try_lock_shared_until(&self, deadline: Option<Instant>) -> bool {
+        let locked = self.try_lock_shared_fast() || self.lock_shared_slow(deadline);
+        if locked {
+            deadlock::on_acquire(self.addr(), &self.class, Access::Shared);
+        }
+        locked
+    }
+
+    #[inline]
+    fn try_lock_shared_fast(&self) -> bool {
+        let state = self.state.load(Ordering::Relaxed);
+        // Acquire: as in `try_lock_shared`. A spurious failure only takes the slow path.
+        is_readable(state)
+            && self
+                .state
+                .compare_exchange_weak(
+                    state,
+                    state + ONE_READER,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+
+    /// Returns `false` only if `deadline` passed first.
+    #[cold]
+    #[inline(never)]
+    fn lock_shared_slow(&self, deadline: Option<Instant>) -> bool {
+        let mut state = self.spin(|s| s & WRITE_LOCKED != 0);
+        let mut announced = false;
+        loop {
+            if is_readable(state) {
+                // Acquire: pairs with the last write unlock's Release (see
+                // `try_lock_shared`).
+                match self.state.compare_exchange_weak(
+                    state,
+                    state + ONE_READER,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(actual) => state = actual,
+                }
+                continue;
+            }
+            if state & (WRITE_LOCKED | UPGRADING | WAITING_WRITERS) == 0 {
+                panic!("RwLock: too many read locks");
+            }
+            if state & QUEUED_READERS == QUEUED_READERS {
+                // 65,535 sleeping readers: wait without a slot (never seen in practice).
+                thread::yield_now();
+                state = self.state.load(Ordering::Relaxed);
+                continue;
+            }
+            if !announced {
+                deadlock::on_wait(self.addr(), &self.class);
+                announced = true;
+            }
+            let phase = state & PHASE;
+            // Relaxed: registering publishes nothing; the grant that follows is what
+            // this reader synchronizes with (the Acquire loads below).
+            match self.state.compare_exchange_weak(
+                state,
+                state + ONE_QUEUED_READER,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {}
+                Err(actual) => {
+                    state = actual;
+                    continue;
+                }
+            }
+            return self.wait_for_grant(phase, deadline);
+        }
+    }
+
+    /// A registered reader waits until `PHASE` differs from `phase` (it was granted:
+    /// it holds a read lock) or, at `deadline`, deregisters.
+    fn wait_for_grant(&self, phase: u64, deadline: Option<Instant>) -> bool {
+        loop {
+            // Acquire: pairs with the Release increment in `wake_readers`, so if this
+            // load sees it, the state load below sees the grant that preceded it.
+            let seq = self.reader_notify.load(Ordering::Acquire);
+            // Acquire: pairs with the granting compare-and-swap (Release), so the last
+            // writer's changes to the data are visible once the phase is seen flipped.
+            let state = self.state.load(Ordering::Acquire);
+            if state & PHASE != phase {
+                return true;
+            }
+            if !futex::wait(&self.reader_notify, seq, deadline) {
+                break;
+            }
+        }
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & PHASE != phase {
+                // Granted while timing out: the lock is ours after all.
+                return true;
+            }
+            // Acquire on failure: the failed value may be the grant (see above).
+            match self.state.compare_exchange_weak(
+                state,
+                state - ONE_QUEUED_READER,
+                Ordering::Relaxed,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    deadlock::on_wait_abort(self.addr());
+                    return false;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The calling thread holds a read lock (not the upgradable one) on `self`.
+    #[inline]
+    pub(crate) unsafe fn unlock_shared(&self) {
+        deadlock::on_release(self.addr());
+        // Release: pairs with the Acquire of the next writer (or upgrader), so this
+        // reader's reads of the data happen before that writer's writes.
+        let previous = self.state.fetch_sub(ONE_READER, Ordering::Release);
+        debug_assert!(readers(previous) > 0);
+        if previous & (WAITING_WRITERS | UPGRADING) != 0 {
+            self.wake_after_reader_left(previous - ONE_READER);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_after_reader_left(&self, state: u64) {
+        if state & UPGRADING != 0 {
+            if readers(state) == 1 {
+                self.wake_upgrader();
+            }
+        } else if is_writer_free(state) && waiting_writers(state) > 0 {
+            self.wake_writer();
+        }
+    }
+
+    // ---- exclusive ----
+
+    #[inline]
+    #[track_caller]
+    pub(crate) fn lock_exclusive(&self) {
+        // Acquire: pairs with the Release of the previous holders' unlocks.
+        if self
+            .state
+            .compare_exchange_weak(0, WRITE_LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_exclusive_slow(None);
+        }
+        deadlock::on_acquire(self.addr(), &self.class, Access::Exclusive);
+    }
+
+    #[inline]
+    #[track_caller]
+    pub(crate) fn try_lock_exclusive(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while is_writer_free(state) {
+            // Acquire: pairs with the Release of the previous holders' unlocks.
+            match self.state.compare_exchange_weak(
+                state,
+                with_write_locked(state),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    deadlock::on_acquire(self.addr(), &self.class, Access::TryExclusive);
+                    return true;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+        false
+    }
+
+    #[inline]
+    #[track_caller]
+    pub(crate) fn try_lock_exclusive_until(&self, deadline: Option<Instant>) -> bool {
+        // Acquire: as in `lock_exclusive`.
+        let locked = self
+            .state
+            .compare_exchange_weak(0, WRITE_LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+            || self.lock_exclusive_slow(deadline);
+        if locked {
+            deadlock::on_acquire(self.addr(), &self.class, Access::Exclusive);
+        }
+        locked
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_exclusive_slow(&self, deadline: Option<Instant>) -> bool {
+        self.lock_writer_queue_slow(
+            deadline,
+            |state, _| is_writer_free(state),
+            with_write_locked,
+        )
+    }
+
+    /// The slow path shared by writers and upgradable readers: both register in
+    /// `WAITING_WRITERS` and sleep on `writer_notify`. `can_enter(state, registered)`
+    /// says whether the lock is available; `enter` is the state after taking it.
+    #[inline(always)]
+    fn lock_writer_queue_slow(
+        &self,
+        deadline: Option<Instant>,
+        can_enter: impl Fn(u64, bool) -> bool,
+        enter: impl Fn(u64) -> u64,
+    ) -> bool {
+        let mut state = self.spin(|s| !can_enter(s, false));
+        let mut registered = false;
+        let mut timed_out = false;
+        loop {
+            if can_enter(state, registered) {
+                let mut new = enter(state);
+                if registered {
+                    new -= ONE_WAITING_WRITER;
+                }
+                // Deregistering may make the lock readable (an upgradable reader lets
+                // readers in): grant any queued readers.
+                let (new, granted) = settle(new);
+                // Acquire: pairs with the Release of the previous holders' unlocks.
+                // Release: a grant publishes the state to the granted readers, which
+                // carries the last writer's release sequence on to them.
+                match self.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        if granted {
+                            self.wake_readers();
+                        }
+                        return true;
+                    }
+                    Err(actual) => state = actual,
+                }
+                continue;
+            }
+            if timed_out {
+                // Deregister, granting queued readers if this writer was the last
+                // thing keeping them out.
+                let (new, granted) = settle(state - ONE_WAITING_WRITER);
+                // Release: as for a grant above. Relaxed would do otherwise: leaving
+                // publishes nothing.
+                match self.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        if granted {
+                            self.wake_readers();
+                        }
+                        deadlock::on_wait_abort(self.addr());
+                        return false;
+                    }
+                    Err(actual) => state = actual,
+                }
+                continue;
+            }
+            if !registered {
+                if state & WAITING_WRITERS == WAITING_WRITERS {
+                    thread::yield_now();
+                    state = self.state.load(Ordering::Relaxed);
+                    continue;
+                }
+                // Relaxed: registering publishes nothing; see the module doc for why
+                // the wake cannot be lost.
+                match self.state.compare_exchange_weak(
+                    state,
+                    state + ONE_WAITING_WRITER,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        deadlock::on_wait(self.addr(), &self.class);
+                        registered = true;
+                    }
+                    Err(actual) => {
+                        state = actual;
+                        continue;
+                    }
+                }
+            }
+            // Acquire: pairs with the Release increment in `wake_writer`; if this load
+            // sees it, the state load below sees the release that preceded it.
+            let seq = self.writer_notify.load(Ordering::Acquire);
+            state = self.state.load(Ordering::Relaxed);
+            if can_enter(state, true) {
+                continue;
+            }
+            if !futex::wait(&self.writer_notify, seq, deadline) {
+                timed_out = true;
+                state = self.state.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The calling thread holds the write lock on `self`.
+    #[inline]
+    pub(crate) unsafe fn unlock_exclusive(&self) {
+        deadlock::on_release(self.addr());
+        // Release: publishes the writer's changes to the next holder's Acquire.
+        if self
+            .state
+            .compare_exchange(WRITE_LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.unlock_exclusive_slow(0);
+        }
+    }
+
+    /// Releases the write lock, leaving `add` (a read lock, and maybe `UPGRADABLE`)
+    /// in its place, and grants every queued reader: this is what keeps readers from
+    /// starving behind a stream of writers.
+    #[cold]
+    #[inline(never)]
+    fn unlock_exclusive_slow(&self, add: u64) {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(state & WRITE_LOCKED != 0);
+            let mut new = state - WRITE_LOCKED + add;
+            let granted = queued_readers(new) > 0;
+            if granted {
+                new = grant_queued_readers(new);
+            }
+            // Release: publishes the writer's changes to the next holders, the granted
+            // readers included (their Acquire load of the flipped phase).
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if granted {
+                        self.wake_readers();
+                    } else if is_writer_free(new) && waiting_writers(new) > 0 {
+                        self.wake_writer();
+                    }
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Turns the write lock into a read lock, letting queued readers in with it.
+    ///
+    /// # Safety
+    ///
+    /// The calling thread holds the write lock on `self`.
+    #[track_caller]
+    pub(crate) unsafe fn downgrade(&self) {
+        deadlock::on_release(self.addr());
+        self.unlock_exclusive_slow(ONE_READER);
+        // A downgrade never waits, so it must add no lock-order edge: the Try form.
+        deadlock::on_acquire(self.addr(), &self.class, Access::TryShared);
+    }
+
+    /// Turns the write lock into the upgradable read lock.
+    ///
+    /// # Safety
+    ///
+    /// The calling thread holds the write lock on `self`.
+    #[track_caller]
+    pub(crate) unsafe fn downgrade_to_upgradable(&self) {
+        deadlock::on_release(self.addr());
+        self.unlock_exclusive_slow(ONE_READER | UPGRADABLE);
+        // Never waits: no lock-order edge (there is no `TryUpgradable` access).
+        deadlock::on_acquire(self.addr(), &self.class, Access::TryShared);
+    }
+
+    // ---- upgradable ----
+
+    #[inline]
+    #[track_caller]
+    pub(crate) fn lock_upgradable(&self) {
+        if !self.try_lock_upgradable_fast() {
+            self.lock_upgradable_slow(None);
+        }
+        deadlock::on_acquire(self.addr(), &self.class, Access::Upgradable);
+    }
+
+    #[inline]
+    #[track_caller]
+    pub(crate) fn try_lock_upgradable(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while is_upgradable_free(state, false) {
+            // Acquire: pairs with the last write unlock's Release.
+            match self.state.compare_exchange_weak(
+                state,
+                state + ONE_READER + UPGRADABLE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    deadlock::on_acquire(self.addr(), &self.class, Access::Upgradable);
+                    return true;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+        false
+    }
+
+    #[inline]
+    #[track_caller]
+    pub(crate) fn try_lock_upgradable_until(&self, deadline: Option<Instant>) -> bool {
+        let locked = self.try_lock_upgradable_fast() || self.lock_upgradable_slow(deadline);
+        if locked {
+            deadlock::on_acquire(self.addr(), &self.class, Access::Upgradable);
+        }
+        locked
+    }
+
+    #[inline]
+    fn try_lock_upgradable_fast(&self) -> bool {
+        let state = self.state.load(Ordering::Relaxed);
+        // Acquire: pairs with the last write unlock's Release.
+        is_upgradable_free(state, false)
+            && self
+                .state
+                .compare_exchange_weak(
+                    state,
+                    state + ONE_READER + UPGRADABLE,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_upgradable_slow(&self, deadline: Option<Instant>) -> bool {
+        self.lock_writer_queue_slow(deadline, is_upgradable_free, |s| {
+            s + ONE_READER + UPGRADABLE
+        })
+    }
+
+    /// # Safety
+    ///
+    /// The calling thread holds the upgradable read lock on `self`.
+    #[inline]
+    pub(crate) unsafe fn unlock_upgradable(&self) {
+        deadlock::on_release(self.addr());
+        // Release: as in `unlock_shared`.
+        let previous = self
+            .state
+            .fetch_sub(ONE_READER + UPGRADABLE, Ordering::Release);
+        debug_assert!(previous & UPGRADABLE != 0 && previous & UPGRADING == 0);
+        if previous & WAITING_WRITERS != 0 {
+            self.wake_after_reader_left(previous - ONE_READER - UPGRADABLE);
+        }
+    }
+
+    /// Turns the upgradable read lock into a plain read lock.
+    ///
+    /// # Safety
+    ///
+    /// The calling thread holds the upgradable read lock on `self`.
+    #[track_caller]
+    pub(crate) unsafe fn downgrade_upgradable(&self) {
+        deadlock::on_release(self.addr());
+        // Relaxed: the read lock stays held, and its eventual unlock is the Release
+        // that orders this thread's reads before the next writer. Registered
+        // upgradable readers are not woken: they wait for a writer-free lock, and the
+        // read lock kept here means it is not.
+        self.state.fetch_sub(UPGRADABLE, Ordering::Relaxed);
+        deadlock::on_acquire(self.addr(), &self.class, Access::TryShared);
+    }
+
+    /// # Safety
+    ///
+    /// The calling thread holds the upgradable read lock on `self`.
+    #[inline]
+    #[track_caller]
+    pub(crate) unsafe fn try_upgrade(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while readers(state) == 1 {
+            // Acquire: pairs with the Release of the readers that just left, so their
+            // reads happen before this thread's writes.
+            match self.state.compare_exchange_weak(
+                state,
+                state - ONE_READER - UPGRADABLE + WRITE_LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    deadlock::on_release(self.addr());
+                    deadlock::on_acquire(self.addr(), &self.class, Access::TryExclusive);
+                    return true;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+        false
+    }
+
+    /// Waits for the other readers to leave, then swaps the upgradable read lock for
+    /// the write lock. On `false` (the deadline passed) the upgradable lock is still
+    /// held.
+    ///
+    /// # Safety
+    ///
+    /// The calling thread holds the upgradable read lock on `self`.
+    #[inline]
+    #[track_caller]
+    pub(crate) unsafe fn upgrade_until(&self, deadline: Option<Instant>) -> bool {
+        // Acquire: as in `try_upgrade`.
+        let upgraded = self
+            .state
+            .compare_exchange_weak(
+                ONE_READER | UPGRADABLE,
+                WRITE_LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+            || self.upgrade_slow(deadline);
+        if upgraded {
+            deadlock::on_release(self.addr());
+            deadlock::on_acquire(self.addr(), &self.class, Access::Exclusive);
+        }
+        upgraded
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn upgrade_slow(&self, deadline: Option<Instant>) -> bool {
+        let mut state = self.spin(|s| readers(s) > 1);
+        let mut timed_out = false;
+        loop {
+            debug_assert!(state & UPGRADABLE != 0);
+            if readers(state) == 1 {
+                let new = (state & !(UPGRADABLE | UPGRADING)) - ONE_READER + WRITE_LOCKED;
+                // Acquire: as in `try_upgrade`.
+                match self.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(actual) => state = actual,
+                }
+                continue;
+            }
+            if timed_out {
+                // Stop holding new readers back; those that queued behind the upgrade
+                // alone are granted.
+                let (new, granted) = settle(state & !UPGRADING);
+                // Release: carries the release sequence on to granted readers.
+                match self.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        if granted {
+                            self.wake_readers();
+                        }
+                        deadlock::on_wait_abort(self.addr());
+                        return false;
+                    }
+                    Err(actual) => state = actual,
+                }
+                continue;
+            }
+            if state & UPGRADING == 0 {
+                // Relaxed: announcing publishes nothing; readers leaving after this
+                // see the bit in their fetch_sub and wake us.
+                match self.state.compare_exchange_weak(
+                    state,
+                    state | UPGRADING,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => deadlock::on_wait(self.addr(), &self.class),
+                    Err(actual) => {
+                        state = actual;
+                        continue;
+                    }
+                }
+            }
+            // Acquire: pairs with the Release increment in `wake_upgrader`.
+            let seq = self.upgrade_notify.load(Ordering::Acquire);
+            state = self.state.load(Ordering::Relaxed);
+            if readers(state) == 1 {
+                continue;
+            }
+            if !futex::wait(&self.upgrade_notify, seq, deadline) {
+                timed_out = true;
+                state = self.state.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    // ---- helpers ----
+
+    /// Re-reads the state while `busy(state)` and nobody sleeps on the lock, at most
+    /// `SPIN_LIMIT` times; returns the last state read.
+    #[inline]
+    fn spin(&self, busy: impl Fn(u64) -> bool) -> u64 {
+        let mut state = self.state.load(Ordering::Relaxed);
+        for _ in 0..SPIN_LIMIT {
+            if !busy(state) || state & (WAITING_WRITERS | QUEUED_READERS | UPGRADING) != 0 {
+                break;
+            }
+            thread::spin_loop();
+            state = self.state.load(Ordering::Relaxed);
+        }
+        state
+    }
+
+    fn wake_readers(&self) {
+        // Release: pairs with the Acquire load in `wait_for_grant`.
+        self.reader_notify.fetch_add(1, Ordering::Release);
+        futex::wake_all(&self.reader_notify);
+    }
+
+    fn wake_writer(&self) {
+        // Release: pairs with the Acquire load in `lock_writer_queue_slow`.
+        self.writer_notify.fetch_add(1, Ordering::Release);
+        futex::wake_one(&self.writer_notify);
+    }
+
+    fn wake_upgrader(&self) {
+        // Release: pairs with the Acquire load in `upgrade_slow`.
+        self.upgrade_notify.fetch_add(1, Ordering::Release);
+        futex::wake_one(&self.upgrade_notify);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readable_check_covers_every_blocking_bit_and_the_count() {
+        assert!(is_readable(0));
+        assert!(is_readable(5 | UPGRADABLE | PHASE));
+        assert!(!is_readable(WRITE_LOCKED));
+        assert!(!is_readable(3 | UPGRADABLE | UPGRADING));
+        assert!(!is_readable(2 | ONE_WAITING_WRITER));
+        assert!(!is_readable(READERS));
+        assert!(is_readable(READERS - 1));
+    }
+
+    #[test]
+    fn grant_moves_queued_readers_in_and_flips_phase() {
+        let state = WRITE_LOCKED + 3 * ONE_QUEUED_READER + ONE_WAITING_WRITER;
+        let granted = grant_queued_readers(state - WRITE_LOCKED);
+        assert_eq!(readers(granted), 3);
+        assert_eq!(queued_readers(granted), 0);
+        assert_eq!(waiting_writers(granted), 1);
+        assert_eq!(granted & PHASE, PHASE);
+    }
+
+    #[test]
+    fn settle_grants_only_when_readable() {
+        let state = 2 * ONE_QUEUED_READER;
+        assert_eq!(settle(state), (grant_queued_readers(state), true));
+        let blocked = state + ONE_WAITING_WRITER;
+        assert_eq!(settle(blocked), (blocked, false));
+    }
+}
