@@ -94,6 +94,7 @@ mod sys {
     use crate::primitive::{StdCondvar, StdMutex};
     use std::time::Instant;
 
+    #[cfg(not(loom))]
     const BUCKETS: usize = 64;
 
     struct Bucket {

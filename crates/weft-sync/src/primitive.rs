@@ -9,9 +9,10 @@ pub(crate) use loom::sync::atomic;
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic;
 
+// Only the emulated futex (non-Linux targets, and loom) uses these.
 #[cfg(loom)]
 pub(crate) use loom::sync::{Condvar as StdCondvar, Mutex as StdMutex};
-#[cfg(not(loom))]
+#[cfg(all(not(loom), not(target_os = "linux")))]
 pub(crate) use std::sync::{Condvar as StdCondvar, Mutex as StdMutex};
 
 /// Thread operations that loom must see (a spin loop that never yields to loom's
