@@ -905,6 +905,7 @@ impl RawRwLock {
     /// Re-reads the state while `busy(state)` and nobody sleeps on the lock, at most
     /// `SPIN_LIMIT` times; returns the last state read.
     #[inline]
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // SPIN_LIMIT is 0
     fn spin(&self, busy: impl Fn(u64) -> bool) -> u64 {
         let mut state = self.state.load(Ordering::Relaxed);
         let mut spins = 0;
