@@ -13,7 +13,8 @@
 //!
 //! | bits   | name               | meaning |
 //! |--------|--------------------|---------|
-//! | 0..28  | `READERS`          | read locks held, the upgradable one included |
+//! | 0..27  | `READERS`          | read locks held, the upgradable one included |
+//! | 27     | `WRITER_WOKEN`     | a writer was woken and has not yet acted: do not wake another |
 //! | 28     | `WRITE_LOCKED`     | a writer holds the lock (then `READERS` is 0 and `UPGRADABLE` clear) |
 //! | 29     | `UPGRADABLE`       | an upgradable read is held (its holder is one of `READERS`) |
 //! | 30     | `UPGRADING`        | that holder waits for the other readers to leave (implies `UPGRADABLE`) |
@@ -55,8 +56,13 @@
 //!    follows every transition that opens it.
 //! 3. **Wake a writer.** A release that leaves the lock writer-free while writers are
 //!    registered (the last reader out, the upgradable reader out, a write unlock with
-//!    no queued readers) bumps `writer_notify` and wakes one sleeper there. The woken
-//!    thread retries; if a barging writer beat it, that writer's release wakes again.
+//!    no queued readers) sets `WRITER_WOKEN`, bumps `writer_notify` and wakes one
+//!    sleeper there, unless `WRITER_WOKEN` was already set: one woken writer in flight
+//!    is enough, and waking one more on every release only adds woken threads that
+//!    fight for the line and go back to sleep. Every registered thread
+//!    clears `WRITER_WOKEN` when it acquires, gives up, or is about to sleep again,
+//!    having re-checked the state, so the bit never outlives the thread that acts on
+//!    it. Clearing it early is always safe: it can only cause an extra wake.
 //! 4. **Wake the upgrader.** A reader leaving so that `READERS == 1` while `UPGRADING`
 //!    is set wakes `upgrade_notify` (one sleeper at most: the upgradable holder).
 //!
@@ -89,7 +95,8 @@ use crate::primitive::thread;
 use std::time::Instant;
 
 const ONE_READER: u64 = 1;
-const READERS: u64 = (1 << 28) - 1;
+const READERS: u64 = (1 << 27) - 1;
+const WRITER_WOKEN: u64 = 1 << 27;
 const WRITE_LOCKED: u64 = 1 << 28;
 const UPGRADABLE: u64 = 1 << 29;
 const UPGRADING: u64 = 1 << 30;
@@ -145,6 +152,12 @@ fn queued_readers(state: u64) -> u64 {
 #[inline]
 fn waiting_writers(state: u64) -> u64 {
     (state & WAITING_WRITERS) >> WAITING_WRITERS.trailing_zeros()
+}
+
+/// A registered writer (or upgradable reader) may enter and none has been woken yet.
+#[inline]
+fn needs_writer_wake(state: u64) -> bool {
+    is_writer_free(state) && waiting_writers(state) > 0 && state & WRITER_WOKEN == 0
 }
 
 /// `state` with every queued reader admitted as a holder and `PHASE` flipped.
@@ -435,8 +448,25 @@ impl RawRwLock {
             if readers(state) == 1 {
                 self.wake_upgrader();
             }
-        } else if is_writer_free(state) && waiting_writers(state) > 0 {
-            self.wake_writer();
+        } else if needs_writer_wake(state) {
+            let mut state = state;
+            // Claim the wake with `WRITER_WOKEN`, unless the lock was taken meanwhile
+            // (its holder will wake on release) or a wake is already in flight.
+            // Relaxed: the claim publishes nothing; `wake_writer` does.
+            while needs_writer_wake(state) {
+                match self.state.compare_exchange_weak(
+                    state,
+                    state | WRITER_WOKEN,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        self.wake_writer();
+                        return;
+                    }
+                    Err(actual) => state = actual,
+                }
+            }
         }
     }
 
@@ -520,7 +550,7 @@ impl RawRwLock {
             if can_enter(state, registered) {
                 let mut new = enter(state);
                 if registered {
-                    new -= ONE_WAITING_WRITER;
+                    new = (new - ONE_WAITING_WRITER) & !WRITER_WOKEN;
                 }
                 // Acquire: pairs with the Release of the previous holders' unlocks.
                 match self.state.compare_exchange_weak(
@@ -544,7 +574,7 @@ impl RawRwLock {
             if timed_out {
                 // Deregister, waking queued readers if this writer was the last
                 // thing keeping them out. Relaxed: leaving publishes nothing.
-                let new = state - ONE_WAITING_WRITER;
+                let new = (state - ONE_WAITING_WRITER) & !WRITER_WOKEN;
                 match self.state.compare_exchange_weak(
                     state,
                     new,
@@ -586,11 +616,25 @@ impl RawRwLock {
                     }
                 }
             }
+            if state & WRITER_WOKEN != 0 {
+                // About to sleep again: hand the wake back (see the module doc), then
+                // re-check. Relaxed: publishes nothing.
+                if let Err(actual) = self.state.compare_exchange_weak(
+                    state,
+                    state & !WRITER_WOKEN,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    state = actual;
+                    continue;
+                }
+                state &= !WRITER_WOKEN;
+            }
             // Acquire: pairs with the Release increment in `wake_writer`; if this load
             // sees it, the state load below sees the release that preceded it.
             let seq = self.writer_notify.load(Ordering::Acquire);
             state = self.state.load(Ordering::Relaxed);
-            if can_enter(state, true) {
+            if can_enter(state, true) || state & WRITER_WOKEN != 0 {
                 continue;
             }
             if !futex::wait(&self.writer_notify, seq, deadline) {
@@ -627,8 +671,11 @@ impl RawRwLock {
             debug_assert!(state & WRITE_LOCKED != 0);
             let mut new = state - WRITE_LOCKED + add;
             let granted = queued_readers(new) > 0;
+            let wake_writer = !granted && needs_writer_wake(new);
             if granted {
                 new = grant_queued_readers(new);
+            } else if wake_writer {
+                new |= WRITER_WOKEN;
             }
             // Release: publishes the writer's changes to the next holders, the granted
             // readers included (their Acquire load of the flipped phase).
@@ -639,7 +686,7 @@ impl RawRwLock {
                 Ok(_) => {
                     if granted {
                         self.wake_readers();
-                    } else if is_writer_free(new) && waiting_writers(new) > 0 {
+                    } else if wake_writer {
                         self.wake_writer();
                     }
                     return;
