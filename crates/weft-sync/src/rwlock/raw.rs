@@ -628,7 +628,6 @@ impl RawRwLock {
                     state = actual;
                     continue;
                 }
-                state &= !WRITER_WOKEN;
             }
             // Acquire: pairs with the Release increment in `wake_writer`; if this load
             // sees it, the state load below sees the release that preceded it.
