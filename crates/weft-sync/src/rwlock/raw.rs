@@ -13,7 +13,8 @@
 //!
 //! | bits   | name               | meaning |
 //! |--------|--------------------|---------|
-//! | 0..28  | `READERS`          | read locks held, the upgradable one included |
+//! | 0..27  | `READERS`          | read locks held, the upgradable one included |
+//! | 27     | `WRITER_WOKEN`     | a writer was woken and has not yet acted: do not wake another |
 //! | 28     | `WRITE_LOCKED`     | a writer holds the lock (then `READERS` is 0 and `UPGRADABLE` clear) |
 //! | 29     | `UPGRADABLE`       | an upgradable read is held (its holder is one of `READERS`) |
 //! | 30     | `UPGRADING`        | that holder waits for the other readers to leave (implies `UPGRADABLE`) |
@@ -44,16 +45,25 @@
 //!    registered under already holds its read lock. `PHASE` cannot flip twice before
 //!    such a reader looks, because it is counted in `READERS` from the grant on, and
 //!    the next grant needs a write lock, which needs `READERS == 0`.
-//!    Any other change that makes the lock readable while readers are queued (a
-//!    registered writer timing out, an upgrade timing out, a registered upgradable
-//!    reader taking its lock) grants the same way, so the invariant
-//!    `QUEUED_READERS > 0 ⇒ WRITE_LOCKED ∨ WAITING_WRITERS > 0 ∨ UPGRADING`
-//!    always holds: queued readers are never left behind an open door.
-//! 2. **Wake a writer.** A release that leaves the lock writer-free while writers are
+//! 2. **Reopen.** Any other change that makes the lock readable while readers are
+//!    queued (a registered writer timing out, an upgrade timing out, a registered
+//!    upgradable reader taking its lock) only wakes `reader_notify`; each woken reader
+//!    turns its registration into a read lock itself (`QUEUED_READERS -= 1`,
+//!    `READERS += 1`, one compare-and-swap that also checks the lock is readable).
+//!    Granting there instead would be wrong: with no write lock in between, `PHASE`
+//!    could flip twice before a granted reader looks (the stress test found this).
+//!    So queued readers are never left behind an open door: either a grant or a wake
+//!    follows every transition that opens it.
+//! 3. **Wake a writer.** A release that leaves the lock writer-free while writers are
 //!    registered (the last reader out, the upgradable reader out, a write unlock with
-//!    no queued readers) bumps `writer_notify` and wakes one sleeper there. The woken
-//!    thread retries; if a barging writer beat it, that writer's release wakes again.
-//! 3. **Wake the upgrader.** A reader leaving so that `READERS == 1` while `UPGRADING`
+//!    no queued readers) sets `WRITER_WOKEN`, bumps `writer_notify` and wakes one
+//!    sleeper there, unless `WRITER_WOKEN` was already set: one woken writer in flight
+//!    is enough, and waking one more on every release only adds woken threads that
+//!    fight for the line and go back to sleep. Every registered thread
+//!    clears `WRITER_WOKEN` when it acquires, gives up, or is about to sleep again,
+//!    having re-checked the state, so the bit never outlives the thread that acts on
+//!    it. Clearing it early is always safe: it can only cause an extra wake.
+//! 4. **Wake the upgrader.** A reader leaving so that `READERS == 1` while `UPGRADING`
 //!    is set wakes `upgrade_notify` (one sleeper at most: the upgradable holder).
 //!
 //! `PHASE` is cleared by a writer that acquires while no reader is queued and none
@@ -85,7 +95,8 @@ use crate::primitive::thread;
 use std::time::Instant;
 
 const ONE_READER: u64 = 1;
-const READERS: u64 = (1 << 28) - 1;
+const READERS: u64 = (1 << 27) - 1;
+const WRITER_WOKEN: u64 = 1 << 27;
 const WRITE_LOCKED: u64 = 1 << 28;
 const UPGRADABLE: u64 = 1 << 29;
 const UPGRADING: u64 = 1 << 30;
@@ -143,6 +154,12 @@ fn waiting_writers(state: u64) -> u64 {
     (state & WAITING_WRITERS) >> WAITING_WRITERS.trailing_zeros()
 }
 
+/// A registered writer (or upgradable reader) may enter and none has been woken yet.
+#[inline]
+fn needs_writer_wake(state: u64) -> bool {
+    is_writer_free(state) && waiting_writers(state) > 0 && state & WRITER_WOKEN == 0
+}
+
 /// `state` with every queued reader admitted as a holder and `PHASE` flipped.
 fn grant_queued_readers(state: u64) -> u64 {
     let queued = queued_readers(state);
@@ -153,14 +170,10 @@ fn grant_queued_readers(state: u64) -> u64 {
     ((state & !QUEUED_READERS) + queued * ONE_READER) ^ PHASE
 }
 
-/// `state` after a change that may have made it readable: grants queued readers if
-/// so. Returns the new state and whether readers must be woken.
-fn settle(state: u64) -> (u64, bool) {
-    if queued_readers(state) > 0 && state & (WRITE_LOCKED | UPGRADING | WAITING_WRITERS) == 0 {
-        (grant_queued_readers(state), true)
-    } else {
-        (state, false)
-    }
+/// Whether `state`, reached by a change other than a write release, reopened the
+/// lock to queued readers, who must then be woken to let themselves in.
+fn reopens_to_queued_readers(state: u64) -> bool {
+    queued_readers(state) > 0 && is_readable(state)
 }
 
 /// `state` with the write lock taken (from a writer-free state). Clears `PHASE` when
@@ -227,7 +240,7 @@ impl RawRwLock {
     }
 
     /// The raw state word, for tests that wait until a thread is provably waiting.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn waiters_for_tests(&self) -> (u64, u64, bool) {
         let state = self.state.load(Ordering::Relaxed);
         (
@@ -351,17 +364,35 @@ impl RawRwLock {
     }
 
     /// A registered reader waits until `PHASE` differs from `phase` (it was granted:
-    /// it holds a read lock) or, at `deadline`, deregisters.
+    /// it holds a read lock), or the lock reopened and it let itself in, or, at
+    /// `deadline`, deregisters.
     fn wait_for_grant(&self, phase: u64, deadline: Option<Instant>) -> bool {
         loop {
             // Acquire: pairs with the Release increment in `wake_readers`, so if this
-            // load sees it, the state load below sees the grant that preceded it.
+            // load sees it, the state load below sees the change that preceded it.
             let seq = self.reader_notify.load(Ordering::Acquire);
             // Acquire: pairs with the granting compare-and-swap (Release), so the last
             // writer's changes to the data are visible once the phase is seen flipped.
-            let state = self.state.load(Ordering::Acquire);
-            if state & PHASE != phase {
-                return true;
+            let mut state = self.state.load(Ordering::Acquire);
+            loop {
+                if state & PHASE != phase {
+                    // Granted (perhaps while timing out): the lock is ours.
+                    return true;
+                }
+                if !is_readable(state) {
+                    break;
+                }
+                // Reopened: turn the registration into a read lock. Acquire: pairs
+                // with the last write unlock's Release, as in `try_lock_shared`.
+                match self.state.compare_exchange_weak(
+                    state,
+                    state - ONE_QUEUED_READER + ONE_READER,
+                    Ordering::Acquire,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return true,
+                    Err(actual) => state = actual,
+                }
             }
             if !futex::wait(&self.reader_notify, seq, deadline) {
                 break;
@@ -373,13 +404,19 @@ impl RawRwLock {
                 // Granted while timing out: the lock is ours after all.
                 return true;
             }
-            // Acquire on failure: the failed value may be the grant (see above).
-            match self.state.compare_exchange_weak(
-                state,
-                state - ONE_QUEUED_READER,
-                Ordering::Relaxed,
-                Ordering::Acquire,
-            ) {
+            // Timed out: let itself in if the lock reopened meanwhile, else deregister.
+            let (new, enters) = if is_readable(state) {
+                (state - ONE_QUEUED_READER + ONE_READER, true)
+            } else {
+                (state - ONE_QUEUED_READER, false)
+            };
+            // Acquire: pairs with the last write unlock's Release if this enters, and
+            // on failure the value read may be the grant (see above).
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Acquire, Ordering::Acquire)
+            {
+                Ok(_) if enters => return true,
                 Ok(_) => {
                     deadlock::on_wait_abort(self.addr());
                     return false;
@@ -411,8 +448,25 @@ impl RawRwLock {
             if readers(state) == 1 {
                 self.wake_upgrader();
             }
-        } else if is_writer_free(state) && waiting_writers(state) > 0 {
-            self.wake_writer();
+        } else if needs_writer_wake(state) {
+            let mut state = state;
+            // Claim the wake with `WRITER_WOKEN`, unless the lock was taken meanwhile
+            // (its holder will wake on release) or a wake is already in flight.
+            // Relaxed: the claim publishes nothing; `wake_writer` does.
+            while needs_writer_wake(state) {
+                match self.state.compare_exchange_weak(
+                    state,
+                    state | WRITER_WOKEN,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        self.wake_writer();
+                        return;
+                    }
+                    Err(actual) => state = actual,
+                }
+            }
         }
     }
 
@@ -496,22 +550,19 @@ impl RawRwLock {
             if can_enter(state, registered) {
                 let mut new = enter(state);
                 if registered {
-                    new -= ONE_WAITING_WRITER;
+                    new = (new - ONE_WAITING_WRITER) & !WRITER_WOKEN;
                 }
-                // Deregistering may make the lock readable (an upgradable reader lets
-                // readers in): grant any queued readers.
-                let (new, granted) = settle(new);
                 // Acquire: pairs with the Release of the previous holders' unlocks.
-                // Release: a grant publishes the state to the granted readers, which
-                // carries the last writer's release sequence on to them.
                 match self.state.compare_exchange_weak(
                     state,
                     new,
-                    Ordering::AcqRel,
+                    Ordering::Acquire,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        if granted {
+                        // Deregistering may reopen the lock to readers (an upgradable
+                        // reader lets them in).
+                        if reopens_to_queued_readers(new) {
                             self.wake_readers();
                         }
                         return true;
@@ -521,19 +572,17 @@ impl RawRwLock {
                 continue;
             }
             if timed_out {
-                // Deregister, granting queued readers if this writer was the last
-                // thing keeping them out.
-                let (new, granted) = settle(state - ONE_WAITING_WRITER);
-                // Release: as for a grant above. Relaxed would do otherwise: leaving
-                // publishes nothing.
+                // Deregister, waking queued readers if this writer was the last
+                // thing keeping them out. Relaxed: leaving publishes nothing.
+                let new = (state - ONE_WAITING_WRITER) & !WRITER_WOKEN;
                 match self.state.compare_exchange_weak(
                     state,
                     new,
-                    Ordering::Release,
+                    Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        if granted {
+                        if reopens_to_queued_readers(new) {
                             self.wake_readers();
                         }
                         deadlock::on_wait_abort(self.addr());
@@ -567,11 +616,24 @@ impl RawRwLock {
                     }
                 }
             }
+            if state & WRITER_WOKEN != 0 {
+                // About to sleep again: hand the wake back (see the module doc), then
+                // re-check. Relaxed: publishes nothing.
+                if let Err(actual) = self.state.compare_exchange_weak(
+                    state,
+                    state & !WRITER_WOKEN,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    state = actual;
+                    continue;
+                }
+            }
             // Acquire: pairs with the Release increment in `wake_writer`; if this load
             // sees it, the state load below sees the release that preceded it.
             let seq = self.writer_notify.load(Ordering::Acquire);
             state = self.state.load(Ordering::Relaxed);
-            if can_enter(state, true) {
+            if can_enter(state, true) || state & WRITER_WOKEN != 0 {
                 continue;
             }
             if !futex::wait(&self.writer_notify, seq, deadline) {
@@ -608,8 +670,11 @@ impl RawRwLock {
             debug_assert!(state & WRITE_LOCKED != 0);
             let mut new = state - WRITE_LOCKED + add;
             let granted = queued_readers(new) > 0;
+            let wake_writer = !granted && needs_writer_wake(new);
             if granted {
                 new = grant_queued_readers(new);
+            } else if wake_writer {
+                new |= WRITER_WOKEN;
             }
             // Release: publishes the writer's changes to the next holders, the granted
             // readers included (their Acquire load of the flipped phase).
@@ -620,7 +685,7 @@ impl RawRwLock {
                 Ok(_) => {
                     if granted {
                         self.wake_readers();
-                    } else if is_writer_free(new) && waiting_writers(new) > 0 {
+                    } else if wake_writer {
                         self.wake_writer();
                     }
                     return;
@@ -832,18 +897,17 @@ impl RawRwLock {
                 continue;
             }
             if timed_out {
-                // Stop holding new readers back; those that queued behind the upgrade
-                // alone are granted.
-                let (new, granted) = settle(state & !UPGRADING);
-                // Release: carries the release sequence on to granted readers.
+                // Stop holding new readers back, and wake those that queued behind the
+                // upgrade alone. Relaxed: giving up publishes nothing.
+                let new = state & !UPGRADING;
                 match self.state.compare_exchange_weak(
                     state,
                     new,
-                    Ordering::Release,
+                    Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        if granted {
+                        if reopens_to_queued_readers(new) {
                             self.wake_readers();
                         }
                         deadlock::on_wait_abort(self.addr());
@@ -887,14 +951,17 @@ impl RawRwLock {
     /// Re-reads the state while `busy(state)` and nobody sleeps on the lock, at most
     /// `SPIN_LIMIT` times; returns the last state read.
     #[inline]
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // SPIN_LIMIT is 0
     fn spin(&self, busy: impl Fn(u64) -> bool) -> u64 {
         let mut state = self.state.load(Ordering::Relaxed);
-        for _ in 0..SPIN_LIMIT {
-            if !busy(state) || state & (WAITING_WRITERS | QUEUED_READERS | UPGRADING) != 0 {
-                break;
-            }
+        let mut spins = 0;
+        while spins < SPIN_LIMIT
+            && busy(state)
+            && state & (WAITING_WRITERS | QUEUED_READERS | UPGRADING) == 0
+        {
             thread::spin_loop();
             state = self.state.load(Ordering::Relaxed);
+            spins += 1;
         }
         state
     }
@@ -944,10 +1011,10 @@ mod tests {
     }
 
     #[test]
-    fn settle_grants_only_when_readable() {
+    fn only_a_readable_state_reopens() {
         let state = 2 * ONE_QUEUED_READER;
-        assert_eq!(settle(state), (grant_queued_readers(state), true));
-        let blocked = state + ONE_WAITING_WRITER;
-        assert_eq!(settle(blocked), (blocked, false));
+        assert!(reopens_to_queued_readers(state));
+        assert!(!reopens_to_queued_readers(state + ONE_WAITING_WRITER));
+        assert!(!reopens_to_queued_readers(ONE_READER));
     }
 }

@@ -250,9 +250,9 @@ fn readers_queued_behind_an_upgrade_get_in_when_it_times_out() {
             drop(lock.read());
         })
     };
-    // Start an upgrade that cannot succeed (this thread's `reader` is still held),
-    // with a deadline long enough that the queued reader registers first is not
-    // needed: whichever order, the reader must get in after the upgrade gives up.
+    // An upgrade that cannot succeed (this thread's `reader` is still held). The
+    // other reader either got in before it, or queued behind it and must be let in
+    // when it gives up; either way it finishes.
     let u = RwLockUpgradableReadGuard::try_upgrade_for(u, Duration::from_millis(20)).unwrap_err();
     queued.join().unwrap();
     drop((u, reader));
