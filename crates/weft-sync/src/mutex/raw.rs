@@ -20,10 +20,11 @@
 //!   is set every unlock with waiters is a handoff, and newcomers neither spin nor
 //!   barge (they see `LOCKED` and queue up).
 //! - waiter count (`WAITER` = one): threads committed to sleeping on the word. A
-//!   waiter increments it before its first `futex::wait` and decrements it only in the
-//!   same CAS that takes the lock or gives up (timeout). Unlock issues `futex_wake`
-//!   only when the count is non-zero, which is what saves the uncontended-waiter
-//!   syscall that `std`'s 0/1/2 futex mutex makes.
+//!   waiter increments it before it sleeps and decrements it only with a CAS that
+//!   expects `HANDOFF` clear (or consumes it): when it takes the lock, gives up
+//!   (timeout), or, woken but beaten by a barger, goes back to spinning. Unlock issues
+//!   `futex_wake` only when the count is non-zero, which is what saves the
+//!   uncontended-waiter syscall that `std`'s 0/1/2 futex mutex makes.
 //!
 //! Invariants (each CAS below preserves them):
 //!
@@ -45,6 +46,7 @@
 //! | `HANDOFF` | a counted waiter looks | `-HANDOFF -WAITER` (it owns the lock) | waiter |
 //! | `!LOCKED, count>0` | a counted waiter looks | `+LOCKED -WAITER` | waiter |
 //! | `LOCKED, !HANDOFF` | waiter times out | `-WAITER` | waiter |
+//! | `LOCKED, !HANDOFF, !STARVING` | woken waiter finds it taken | `-WAITER`, spin again | waiter |
 //!
 //! # Why no wake-up or handoff is lost
 //!
@@ -58,9 +60,9 @@
 //! equal to `expected` again), the waiter sleeps, but the new owner sees the count and
 //! will wake someone when it unlocks.
 //!
-//! A waiter that times out withdraws only with a CAS that expects `HANDOFF` clear. If
-//! a handoff lands first, the CAS fails, the waiter re-reads, sees `HANDOFF` and takes
-//! the lock (reporting success). So `HANDOFF` is never left with nobody to take it:
+//! A waiter that times out (or goes back to spinning) withdraws only with a CAS that
+//! expects `HANDOFF` clear. If a handoff lands first, the CAS fails, the waiter
+//! re-reads, sees `HANDOFF` and takes the lock (reporting success). So `HANDOFF` is never left with nobody to take it:
 //! it is only set while the count is non-zero, and a counted waiter cannot leave
 //! without looking at it.
 //!
@@ -104,10 +106,16 @@ const WAITERS_MASK: u32 = !(WAITER - 1);
 /// (Go uses the same 1 ms).
 pub(crate) const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
 
-/// Rounds of spinning before parking. Round `k` spins `2^k` pause instructions, so
-/// `SPIN_ROUNDS = 6` is 63 pauses in all (a few hundred nanoseconds; tuned by
-/// measurement, see the crate's benchmarks).
-const SPIN_ROUNDS: u32 = 6;
+/// Rounds of spinning before parking: the first `SPIN_ROUNDS_BUSY` spin `2^k`
+/// pause instructions (1 + 2 + 4 = 7 pauses, a few hundred nanoseconds), the rest
+/// yield the CPU. Measured on 2 cores against parking_lot (which uses the same
+/// 3 + 7 split): without the yields, 4 and 8 threads on 2 cores fall asleep on the
+/// futex and throughput halves; the yields let a preempted holder run instead.
+/// Under loom there is no spinning: loom treats a spin (a yield) as "run the others
+/// until they block", which would hide the races between parking and unlocking that
+/// the models exist to explore.
+const SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 10 };
+const SPIN_ROUNDS_BUSY: u32 = 3;
 
 /// The lock without data: a state word and the class the deadlock detector knows it
 /// by. Every acquisition and release calls the `crate::deadlock` hooks, with this
@@ -255,118 +263,143 @@ impl RawMutex {
     #[inline(never)]
     fn lock_slow(&self, deadline: Option<Instant>) -> bool {
         let mut state = self.state.load(Ordering::Relaxed);
-
-        // Phase 1: spin, but only while nobody sleeps (a sleeper means the lock is
-        // held for long, or already handed around by handoff) and never while a waiter
-        // starves (the lock will not be free for us anyway).
-        let mut round = 0;
+        // Set when we first decide to sleep: the start of our wait, for starvation.
+        let mut waiting_since: Option<Instant> = None;
         loop {
-            if state & LOCKED == 0 {
-                // Acquire: pairs with the Release in `unlock`/`unlock_slow`.
-                match self.state.compare_exchange_weak(
-                    state,
-                    state | LOCKED,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
-                    Err(actual) => {
-                        state = actual;
-                        continue;
-                    }
-                }
-            }
-            if state & (WAITERS_MASK | STARVING) != 0 || round >= SPIN_ROUNDS {
-                break;
-            }
-            for _ in 0..1u32 << round {
-                thread::spin_loop();
-            }
-            round += 1;
-            state = self.state.load(Ordering::Relaxed);
-        }
-
-        // Phase 2: count ourselves in, unless the lock came free meanwhile.
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            return false;
-        }
-        deadlock::on_wait(self.addr(), &self.class);
-        let waiting_since = Instant::now();
-        loop {
-            if state & LOCKED == 0 {
-                // Acquire: pairs with the Release in `unlock`/`unlock_slow`.
-                match self.state.compare_exchange_weak(
-                    state,
-                    state | LOCKED,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
-                    Err(actual) => state = actual,
-                }
-            } else {
-                match self.state.compare_exchange_weak(
-                    state,
-                    state + WAITER,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        state += WAITER;
-                        break;
-                    }
-                    Err(actual) => state = actual,
-                }
-            }
-        }
-
-        // Phase 3: sleep until the word changes, then look again. `state` is the last
-        // value we read: LOCKED, no HANDOFF, and we are counted in it.
-        loop {
-            let woken = futex::wait(&self.state, state, deadline);
-            state = self.state.load(Ordering::Relaxed);
+            // Phase 1: spin, but only while nobody sleeps (a sleeper means the lock is
+            // held for long, or handed around by handoff) and never while a waiter
+            // starves (the lock will not come free for us anyway). Spinning starts
+            // with busy pauses and goes on with yields, which on an oversubscribed
+            // machine let the holder run and finish instead of us going to sleep.
+            let mut round = 0;
             loop {
-                let (new, outcome) = if state & HANDOFF != 0 {
-                    // Take the lock over. Leave starvation mode if nobody else waits
-                    // or we did not wait long ourselves (Go's rule).
-                    let mut new = (state & !HANDOFF) - WAITER;
-                    if new & WAITERS_MASK == 0 || !waited_too_long(waiting_since) {
-                        new &= !STARVING;
-                    }
-                    (new, Outcome::Acquired)
-                } else if state & LOCKED == 0 {
-                    ((state | LOCKED) - WAITER, Outcome::Acquired)
-                } else if !woken {
-                    // Timed out. The CAS expects HANDOFF clear, so a handoff that
-                    // lands first makes it fail and we take the lock on the retry.
-                    (state - WAITER, Outcome::Withdrew)
-                } else if state & STARVING == 0 && waited_too_long(waiting_since) {
-                    (state | STARVING, Outcome::SleepAgain)
-                } else {
-                    break;
-                };
-                // Acquire when taking the lock: pairs with the Release CAS that cleared
-                // LOCKED or set HANDOFF in `unlock`/`unlock_slow`.
-                let order = match outcome {
-                    Outcome::Acquired => Ordering::Acquire,
-                    Outcome::Withdrew | Outcome::SleepAgain => Ordering::Relaxed,
-                };
-                match self
-                    .state
-                    .compare_exchange_weak(state, new, order, Ordering::Relaxed)
-                {
-                    Ok(_) => match outcome {
-                        Outcome::Acquired => return true,
-                        Outcome::Withdrew => {
-                            deadlock::on_wait_abort(self.addr());
-                            return false;
+                if state & LOCKED == 0 {
+                    // Acquire: pairs with the Release in `unlock`/`unlock_slow`.
+                    match self.state.compare_exchange_weak(
+                        state,
+                        state | LOCKED,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return true,
+                        Err(actual) => {
+                            state = actual;
+                            continue;
                         }
-                        Outcome::SleepAgain => {
-                            state = new;
+                    }
+                }
+                if state & (WAITERS_MASK | STARVING) != 0 || round >= SPIN_ROUNDS {
+                    break;
+                }
+                if round < SPIN_ROUNDS_BUSY {
+                    for _ in 0..1u32 << round {
+                        thread::spin_loop();
+                    }
+                } else {
+                    thread::yield_now();
+                }
+                round += 1;
+                state = self.state.load(Ordering::Relaxed);
+            }
+
+            // Phase 2: count ourselves in, unless the lock came free meanwhile.
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                if waiting_since.is_some() {
+                    deadlock::on_wait_abort(self.addr());
+                }
+                return false;
+            }
+            let since = *waiting_since.get_or_insert_with(|| {
+                deadlock::on_wait(self.addr(), &self.class);
+                Instant::now()
+            });
+            loop {
+                if state & LOCKED == 0 {
+                    // Acquire: pairs with the Release in `unlock`/`unlock_slow`.
+                    match self.state.compare_exchange_weak(
+                        state,
+                        state | LOCKED,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return true,
+                        Err(actual) => state = actual,
+                    }
+                } else {
+                    match self.state.compare_exchange_weak(
+                        state,
+                        state + WAITER,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => {
+                            state += WAITER;
                             break;
                         }
-                    },
-                    Err(actual) => state = actual,
+                        Err(actual) => state = actual,
+                    }
+                }
+            }
+
+            // Phase 3: sleep until the word changes, then look again. `state` is the
+            // last value we read: LOCKED, no HANDOFF, and we are counted in it.
+            'sleep: loop {
+                let woken = futex::wait(&self.state, state, deadline);
+                state = self.state.load(Ordering::Relaxed);
+                loop {
+                    let (new, outcome) = if state & HANDOFF != 0 {
+                        // Take the lock over. Leave starvation mode if nobody else
+                        // waits or we did not wait long ourselves (Go's rule).
+                        let mut new = (state & !HANDOFF) - WAITER;
+                        if new & WAITERS_MASK == 0 || !waited_too_long(since) {
+                            new &= !STARVING;
+                        }
+                        (new, Outcome::Acquired)
+                    } else if state & LOCKED == 0 {
+                        ((state | LOCKED) - WAITER, Outcome::Acquired)
+                    } else if !woken {
+                        // Timed out. The CAS expects HANDOFF clear, so a handoff that
+                        // lands first makes it fail and we take the lock on the retry.
+                        (state - WAITER, Outcome::TimedOut)
+                    } else if state & STARVING != 0 {
+                        // Starvation mode: the lock goes by handoff, so stay counted
+                        // and asleep until one comes.
+                        break;
+                    } else if waited_too_long(since) {
+                        (state | STARVING, Outcome::SleepAgain)
+                    } else {
+                        // Lost the race to a barger. Leave the count and spin again
+                        // like a newcomer (parking_lot's policy): if we were the only
+                        // sleeper, unlocks stop making wake-up calls meanwhile.
+                        (state - WAITER, Outcome::Retry)
+                    };
+                    // Acquire when taking the lock: pairs with the Release CAS that
+                    // cleared LOCKED or set HANDOFF in `unlock`/`unlock_slow`.
+                    let order = match outcome {
+                        Outcome::Acquired => Ordering::Acquire,
+                        _ => Ordering::Relaxed,
+                    };
+                    match self
+                        .state
+                        .compare_exchange_weak(state, new, order, Ordering::Relaxed)
+                    {
+                        Ok(_) => match outcome {
+                            Outcome::Acquired => return true,
+                            Outcome::TimedOut => {
+                                deadlock::on_wait_abort(self.addr());
+                                return false;
+                            }
+                            Outcome::SleepAgain => {
+                                state = new;
+                                continue 'sleep;
+                            }
+                            Outcome::Retry => {
+                                state = new;
+                                break 'sleep;
+                            }
+                        },
+                        Err(actual) => state = actual,
+                    }
                 }
             }
         }
@@ -407,9 +440,14 @@ impl RawMutex {
 /// What a counted waiter's CAS in `lock_slow` achieves if it succeeds.
 #[derive(Clone, Copy)]
 enum Outcome {
+    /// We own the lock (took it free, or took over a handoff).
     Acquired,
-    Withdrew,
+    /// Our deadline passed; we left the count.
+    TimedOut,
+    /// We set `STARVING` and stay counted.
     SleepAgain,
+    /// We left the count to spin again.
+    Retry,
 }
 
 #[cfg(not(loom))]
