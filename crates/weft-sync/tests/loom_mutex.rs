@@ -131,3 +131,28 @@ fn timeout_races_unlock_with_a_blocking_waiter() {
         assert_released(&mutex);
     });
 }
+
+/// Two threads sleep on the lock while its holder unlocks and re-locks: a wake-up
+/// already in flight (`WOKEN`) must never stop the other sleeper from being woken.
+#[test]
+fn two_sleepers_are_both_woken_across_relocks() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let mutex = Arc::new(Mutex::new(0usize));
+        let guard = mutex.lock();
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let m = Arc::clone(&mutex);
+                thread::spawn(move || *m.lock() += 1)
+            })
+            .collect();
+        drop(guard);
+        *mutex.lock() += 1;
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(*mutex.lock(), 3);
+        assert_released(&mutex);
+    });
+}
