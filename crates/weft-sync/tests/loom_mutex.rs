@@ -156,3 +156,25 @@ fn two_sleepers_are_both_woken_across_relocks() {
         assert_released(&mutex);
     });
 }
+
+/// A thread that spins (claiming `WOKEN`, which stops unlocks from waking sleepers)
+/// and then gives up at its deadline must not strand a sleeper on a free lock.
+#[test]
+fn expired_spinner_does_not_strand_a_sleeper() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let mutex = Arc::new(Mutex::new(0usize));
+        let guard = mutex.lock();
+        let m1 = Arc::clone(&mutex);
+        let sleeper = thread::spawn(move || *m1.lock() += 1);
+        let m2 = Arc::clone(&mutex);
+        // Already expired: spins once, then gives up (or finds the lock free).
+        let spinner = thread::spawn(move || m2.try_lock_until(Instant::now()).map(|mut g| *g += 1));
+        drop(guard);
+        let got = spinner.join().unwrap().is_some();
+        sleeper.join().unwrap();
+        assert_eq!(*mutex.lock(), 1 + usize::from(got));
+        assert_released(&mutex);
+    });
+}

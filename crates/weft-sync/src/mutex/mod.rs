@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 /// Taking a free lock is one compare-and-swap, and releasing it with nobody waiting is
 /// another: about 5 ns for the pair on the 2-core x86 machine weft is developed on,
 /// level with `parking_lot` and `std`. A thread that finds the lock held spins for a
-/// few hundred nanoseconds, then yields its time slice a few times (only while nobody
-/// is asleep on the lock), then sleeps in the kernel (`futex`) until an unlock wakes
-/// it; unlock makes the wake-up system call only when someone is counted as sleeping.
+/// few hundred nanoseconds, then yields its time slice a few times, then sleeps in the
+/// kernel (`futex`) until an unlock wakes it; unlock makes the wake-up system call
+/// only when someone is counted as sleeping and no wake-up is already on its way.
 ///
 /// Unlike `std::sync::Mutex` there is no poisoning: a panic while the lock is held
 /// releases it, and the next thread sees the data as the panicking thread left it.

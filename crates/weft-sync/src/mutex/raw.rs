@@ -284,11 +284,13 @@ impl RawMutex {
         // Set when we first decide to sleep: the start of our wait, for starvation.
         let mut waiting_since: Option<Instant> = None;
         loop {
-            // Phase 1: spin, but only while nobody sleeps (a sleeper means the lock is
-            // held for long, or handed around by handoff) and never while a waiter
-            // starves (the lock will not come free for us anyway). Spinning starts
-            // with busy pauses and goes on with yields, which on an oversubscribed
-            // machine let the holder run and finish instead of us going to sleep.
+            // Phase 1: spin (bounded), but never while a waiter starves: the lock then
+            // only moves by handoff and will not come free for us. We spin even when
+            // others sleep (as Go does, unlike parking_lot): measured at 8 threads on
+            // 2 cores, skipping the spin whenever anyone sleeps made every newcomer
+            // sleep too, and throughput fell by a quarter (median 44 vs 59 Mops/s).
+            // Spinning starts with busy pauses and goes on with yields, which on an
+            // oversubscribed machine let a preempted holder run and finish.
             let mut round = 0;
             loop {
                 if state & LOCKED == 0 {
@@ -306,7 +308,7 @@ impl RawMutex {
                         }
                     }
                 }
-                if state & (WAITERS_MASK | STARVING) != 0 || round >= SPIN_ROUNDS {
+                if state & STARVING != 0 || round >= SPIN_ROUNDS {
                     break;
                 }
                 if round < SPIN_ROUNDS_BUSY {
