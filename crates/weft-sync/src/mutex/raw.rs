@@ -78,9 +78,9 @@
 //!
 //! A waiter that times out (or goes back to spinning) withdraws only with a CAS that
 //! expects `HANDOFF` clear. If a handoff lands first, the CAS fails, the waiter
-//! re-reads, sees `HANDOFF` and takes the lock (reporting success). So `HANDOFF` is never left with nobody to take it:
-//! it is only set while the count is non-zero, and a counted waiter cannot leave
-//! without looking at it.
+//! re-reads, sees `HANDOFF` and takes the lock (reporting success). So `HANDOFF` is
+//! never left with nobody to take it: it is only set while the count is non-zero, and
+//! a counted waiter cannot leave without looking at it.
 //!
 //! # Fairness
 //!
@@ -92,8 +92,13 @@
 //! every unlock hands the lock to a waiter (`HANDOFF`); newcomers cannot take it
 //! because `LOCKED` never clears in between. The waiter that takes a handoff clears
 //! `STARVING` when it was the last waiter or had itself waited less than the
-//! threshold, returning the lock to barging mode. So every waiter gets the lock within
-//! roughly one threshold plus one pass through the other starving waiters.
+//! threshold, returning the lock to barging mode. A handoff goes to whichever counted
+//! waiter looks first, normally the one `wake_one` wakes, and Linux wakes futex
+//! sleepers of equal priority in FIFO order; so a waiter gets the lock within about
+//! one threshold plus one pass through the waiters that slept before it. The bound is
+//! a property of the queue, not of time slices: `a_waiter_gets_the_lock_from_a_hot_
+//! relocking_thread` in the unit tests checks that a hammering thread cannot keep a
+//! waiter out.
 //! `unlock_fair` forces a single handoff on demand.
 //!
 //! # Memory orderings
