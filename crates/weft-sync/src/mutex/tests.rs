@@ -95,6 +95,22 @@ fn map_and_try_map_narrow_the_guard_and_keep_it_locked() {
 }
 
 #[test]
+fn a_panicking_map_closure_unlocks() {
+    let mutex = Mutex::new(0);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _mapped = MutexGuard::map(mutex.lock(), |_| -> &mut u8 { panic!("in map") });
+    }));
+    assert!(result.is_err());
+    assert!(!mutex.is_locked());
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let inner = MutexGuard::map(mutex.lock(), |n| n);
+        let _ = MappedMutexGuard::try_map(inner, |_| -> Option<&mut u8> { panic!("in try_map") });
+    }));
+    assert!(result.is_err());
+    assert!(!mutex.is_locked());
+}
+
+#[test]
 fn unlocked_lets_others_in_and_relocks() {
     let mutex = Arc::new(Mutex::new(0));
     let mut guard = mutex.lock();
