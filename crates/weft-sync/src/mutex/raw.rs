@@ -225,7 +225,8 @@ impl RawMutex {
             .is_ok()
             || self.lock_slow(Some(deadline));
         if locked {
-            deadlock::on_acquire(self.addr(), &self.class, Access::TryExclusive);
+            // A timed acquisition can wait, so for lock ordering it is a blocking one.
+            deadlock::on_acquire(self.addr(), &self.class, Access::Exclusive);
         }
         locked
     }
