@@ -178,3 +178,31 @@ fn expired_spinner_does_not_strand_a_sleeper() {
         assert_released(&mutex);
     });
 }
+
+/// Two threads that each re-lock right after a fair unlock. The re-locking thread
+/// finds a handoff pending for the other: it must neither take it nor count itself in
+/// and sleep on the handoff word, which can recur after its one wake-up was spent
+/// (an ABA that stranded both threads asleep before newcomers yielded to pending
+/// handoffs). loom reports a deadlock if any interleaving strands them.
+#[test]
+fn relock_after_fair_unlock_never_strands_both() {
+    loom::model(|| {
+        let mutex = Arc::new(Mutex::new(0usize));
+        let m = Arc::clone(&mutex);
+        let t = thread::spawn(move || {
+            for _ in 0..2 {
+                let mut guard = m.lock();
+                *guard += 1;
+                MutexGuard::unlock_fair(guard);
+            }
+        });
+        for _ in 0..2 {
+            let mut guard = mutex.lock();
+            *guard += 1;
+            MutexGuard::unlock_fair(guard);
+        }
+        t.join().unwrap();
+        assert_eq!(*mutex.lock(), 4);
+        assert_released(&mutex);
+    });
+}

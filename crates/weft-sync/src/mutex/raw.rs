@@ -38,8 +38,12 @@
 //! 1. `HANDOFF ⇒ LOCKED ∧ count > 0`, and `STARVING ⇒ LOCKED`.
 //! 2. A counted waiter is always in one of: about to re-read the word, inside
 //!    `futex::wait` with an `expected` value it read, or asleep. A waiter never waits
-//!    on a value with `HANDOFF` set (it takes the lock instead), nor with `WOKEN` set
-//!    (it clears it first).
+//!    on a value with `HANDOFF` set, nor with `WOKEN` set (it clears it first). A
+//!    counted waiter that sees `HANDOFF` takes the lock; a thread that is not yet
+//!    counted never counts itself in while `HANDOFF` is set (it yields until the
+//!    handoff is taken), so a handoff only ever goes to a waiter counted before it
+//!    was made, and no sleeper can be stranded by the word returning to a
+//!    `HANDOFF` value it slept on (an ABA a stress test found).
 //! 3. `WOKEN ⇒` some counted waiter will look at the word: the one just woken, or,
 //!    if `wake_one` found nobody asleep, one between its CAS and its `futex::wait`,
 //!    whose `expected` lacks `WOKEN` (invariant 2) and so differs from the word.
@@ -340,6 +344,23 @@ impl RawMutex {
                 Instant::now()
             });
             loop {
+                if state & HANDOFF != 0 {
+                    // A handoff is pending for a waiter counted before it was made.
+                    // We must not count in now: we could then take the handoff ahead
+                    // of that waiter (barging past `unlock_fair`), and, worse, sleep
+                    // on a word holding HANDOFF. That word can recur (ABA: the handoff
+                    // is taken, and the new owner's fair unlock and re-count recreate
+                    // the same value) after its one wake-up was spent, leaving two
+                    // sleepers and a lock nobody takes. The counted waiter was woken
+                    // and takes the handoff shortly; yield until it has.
+                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                        deadlock::on_wait_abort(self.addr());
+                        return false;
+                    }
+                    thread::yield_now();
+                    state = self.state.load(Ordering::Relaxed);
+                    continue;
+                }
                 if state & LOCKED == 0 {
                     // Acquire: pairs with the Release in `unlock`/`unlock_slow`.
                     match self.state.compare_exchange_weak(

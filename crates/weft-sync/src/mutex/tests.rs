@@ -209,8 +209,16 @@ fn unlock_fair_makes_two_threads_alternate() {
                     }
                     // Wait until the other thread sleeps on the lock (or has
                     // finished), so the fair unlock has someone to hand to.
+                    let mut spins = 0u64;
                     while waiters(&mutex) == 0 && guard.len() < 2 * TURNS - 1 {
                         thread::yield_now();
+                        spins += 1;
+                        // The other thread has left for good: alternation broke.
+                        assert!(
+                            spins < 5_000_000,
+                            "no waiter ever came; order so far: {:?}",
+                            *guard
+                        );
                     }
                     MutexGuard::unlock_fair(guard);
                 }
