@@ -128,6 +128,13 @@
 //!
 //! `lock` is the lock's address (`self as *const _ as usize`), stable while it is held.
 
+// The public items exist only with the feature on; without it the module doc's
+// links to them have nothing to point at.
+#![cfg_attr(
+    not(feature = "deadlock-detection"),
+    allow(rustdoc::broken_intra_doc_links)
+)]
+
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod detector;
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
