@@ -73,7 +73,8 @@ mod cache_padded;
 pub mod deadlock;
 pub(crate) mod futex;
 mod parker;
-mod primitive;
+#[doc(hidden)]
+pub mod primitive;
 mod spin;
 
 pub use backoff::Backoff;

@@ -3,11 +3,15 @@
 //! Normally these are `std`'s; under `RUSTFLAGS="--cfg loom"` they are loom's, so the
 //! model checker sees every atomic access and every yield. Code elsewhere in the crate
 //! never names `std::sync::atomic` or `std::cell::UnsafeCell` directly.
+//!
+//! The other weft crates (`weft-lockfree`, and the rooms above it) take their atomics
+//! from here too, as `weft_sync::primitive`, so one `--cfg loom` switches the whole
+//! stack. It is not part of weft's public API (hidden from the docs).
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic;
+pub use loom::sync::{Arc, atomic};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic;
+pub use std::sync::{Arc, atomic};
 
 // Only the emulated futex (non-Linux targets, and loom) uses these.
 #[cfg(loom)]
@@ -17,15 +21,15 @@ pub(crate) use std::sync::{Condvar as StdCondvar, Mutex as StdMutex};
 
 /// Thread operations that loom must see (a spin loop that never yields to loom's
 /// scheduler would spin forever inside a model).
-pub(crate) mod thread {
+pub mod thread {
     #[cfg(loom)]
-    pub(crate) use loom::thread::yield_now;
+    pub use loom::thread::yield_now;
     #[cfg(not(loom))]
-    pub(crate) use std::thread::yield_now;
+    pub use std::thread::yield_now;
 
     /// A CPU spin-loop hint; under loom a yield, so the model can make progress.
     #[inline]
-    pub(crate) fn spin_loop() {
+    pub fn spin_loop() {
         #[cfg(not(loom))]
         std::hint::spin_loop();
         #[cfg(loom)]
@@ -38,17 +42,17 @@ pub(crate) mod thread {
 #[cfg(not(loom))]
 #[derive(Debug, Default)]
 #[repr(transparent)]
-pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
+pub struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
 
 #[cfg(not(loom))]
 impl<T> UnsafeCell<T> {
     #[inline]
-    pub(crate) const fn new(value: T) -> Self {
+    pub const fn new(value: T) -> Self {
         Self(std::cell::UnsafeCell::new(value))
     }
 
     #[inline]
-    pub(crate) fn into_inner(self) -> T {
+    pub fn into_inner(self) -> T {
         self.0.into_inner()
     }
 }
@@ -56,29 +60,29 @@ impl<T> UnsafeCell<T> {
 #[cfg(not(loom))]
 impl<T: ?Sized> UnsafeCell<T> {
     #[inline]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+    pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         f(self.0.get())
     }
 
     #[inline]
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+    pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
 
     /// The raw pointer, for guards that hand out `&T`/`&mut T` for their lifetime.
     #[inline]
-    pub(crate) fn get(&self) -> *mut T {
+    pub fn get(&self) -> *mut T {
         self.0.get()
     }
 
     #[inline]
-    pub(crate) fn get_mut(&mut self) -> &mut T {
+    pub fn get_mut(&mut self) -> &mut T {
         self.0.get_mut()
     }
 }
 
 #[cfg(loom)]
-pub(crate) use loom_cell::UnsafeCell;
+pub use loom_cell::UnsafeCell;
 
 #[cfg(loom)]
 mod loom_cell {
@@ -86,32 +90,32 @@ mod loom_cell {
     /// so `get` checks the access at the moment the pointer is taken; `with`/`with_mut`
     /// are fully tracked.
     #[derive(Debug)]
-    pub(crate) struct UnsafeCell<T: ?Sized>(loom::cell::UnsafeCell<T>);
+    pub struct UnsafeCell<T: ?Sized>(loom::cell::UnsafeCell<T>);
 
     impl<T> UnsafeCell<T> {
-        pub(crate) fn new(value: T) -> Self {
+        pub fn new(value: T) -> Self {
             Self(loom::cell::UnsafeCell::new(value))
         }
 
-        pub(crate) fn into_inner(self) -> T {
+        pub fn into_inner(self) -> T {
             self.0.into_inner()
         }
     }
 
     impl<T: ?Sized> UnsafeCell<T> {
-        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
             self.0.with(f)
         }
 
-        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
             self.0.with_mut(f)
         }
 
-        pub(crate) fn get(&self) -> *mut T {
+        pub fn get(&self) -> *mut T {
             self.0.with_mut(|p| p)
         }
 
-        pub(crate) fn get_mut(&mut self) -> &mut T {
+        pub fn get_mut(&mut self) -> &mut T {
             // SAFETY: `&mut self` proves exclusive access.
             self.0.with_mut(|p| unsafe { &mut *p })
         }

@@ -131,6 +131,7 @@ const WAITERS_MASK: u32 = !(WAITER - 1);
 
 /// How long a waiter may lose to bargers before it switches the lock to handoff mode
 /// (Go uses the same 1 ms).
+#[cfg_attr(loom, allow(dead_code))] // loom has no time (see `waited_too_long`)
 pub(crate) const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
 
 /// Rounds of spinning before parking: the first `SPIN_ROUNDS_BUSY` spin `2^(k+1)`
