@@ -1,0 +1,32 @@
+//! weft's lock-free data structures, and the memory reclamation they stand on.
+//!
+//! The notes' section on concurrent data structures (lock-free queues, stacks and hash
+//! tables; the ABA problem; hazard pointers and epoch-based reclamation; wait-free
+//! progress), built as the foundation weft's channels and work-stealing pool stand on.
+//!
+//! Every type's documentation states its progress guarantee (wait-free, lock-free, or
+//! blocking, operation by operation) and the paper its algorithm comes from.
+//!
+//! Atomics come from `weft_sync::primitive`, so `RUSTFLAGS="--cfg loom"` model-checks
+//! this crate together with the locks beneath it.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+// Each room of the crate adds its modules and re-exports inside its own block.
+
+// ---- [epoch] epoch reclamation, TaggedPtr, TreiberStack, MsQueue ----
+
+// ---- end [epoch] ----
+
+// ---- [queue] ArrayQueue, SegQueue ----
+
+// ---- end [queue] ----
+
+// ---- [deque] Chase-Lev Worker, Stealer, Injector ----
+
+// ---- end [deque] ----
+
+// ---- [hazard] hazard pointers ----
+
+// ---- end [hazard] ----
