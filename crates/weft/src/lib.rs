@@ -7,7 +7,7 @@
 //! | module | crate | status |
 //! |---|---|---|
 //! | [`sync`] | `weft-sync` | locks, parking, events, semaphores, deadlock detection |
-//! | [`lockfree`] | `weft-lockfree` | lock-free structures and memory reclamation (being built) |
+//! | `lockfree` | `weft-lockfree` | being built |
 //! | `channel` | `weft-channel` | not built yet |
 //! | `pool` | `weft-pool` | not built yet |
 //! | `rt` | `weft-rt` | not built yet |
@@ -33,9 +33,4 @@
 /// Locks, parking, notification events and deadlock detection (`weft-sync`).
 pub mod sync {
     pub use weft_sync::*;
-}
-
-/// Lock-free structures and memory reclamation (`weft-lockfree`).
-pub mod lockfree {
-    pub use weft_lockfree::*;
 }
