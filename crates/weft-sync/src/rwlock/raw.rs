@@ -92,7 +92,7 @@ use crate::deadlock::{self, Access, LockClass};
 use crate::futex;
 use crate::primitive::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::primitive::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const ONE_READER: u64 = 1;
 const READERS: u64 = (1 << 27) - 1;
@@ -102,18 +102,36 @@ const UPGRADABLE: u64 = 1 << 29;
 const UPGRADING: u64 = 1 << 30;
 const PHASE: u64 = 1 << 31;
 const ONE_WAITING_WRITER: u64 = 1 << 32;
-const WAITING_WRITERS: u64 = 0xFFFF << 32;
+const WAITING_WRITERS: u64 = 0x7FFF << 32;
+const READERS_STARVING: u64 = 1 << 47;
 const ONE_QUEUED_READER: u64 = 1 << 48;
 const QUEUED_READERS: u64 = 0xFFFF << 48;
 
-/// How many times a thread re-reads the state before it registers to sleep. Spinning
-/// only pays while the holder is running a short section and nobody sleeps yet.
-#[cfg(not(loom))]
-const SPIN_LIMIT: u32 = 100;
-/// Under loom every spin is a scheduling point; spinning proves nothing about
-/// correctness (it only re-reads), so models skip it.
-#[cfg(loom)]
-const SPIN_LIMIT: u32 = 0;
+/// How long a queued reader may wait behind writers before it asks for a grant
+/// (`READERS_STARVING`). Go's `sync.Mutex` uses the same 1 ms for its starvation mode.
+pub(crate) const READER_STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
+
+/// Rounds of spinning before registering to sleep, as in [`RawMutex`]: the first
+/// `SPIN_ROUNDS_BUSY` spin `2^(k+1)` pause instructions (14 in all), the rest call
+/// `yield_now`, which on an oversubscribed machine lets a preempted holder run and
+/// release. Under loom there is no spinning (loom runs the others until they block on a
+/// yield, which would hide the races between sleeping and waking).
+///
+/// [`RawMutex`]: crate::mutex
+const SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 10 };
+const SPIN_ROUNDS_BUSY: u32 = 3;
+
+/// One round of the spin described at [`SPIN_ROUNDS`].
+#[inline]
+fn spin_round(round: u32) {
+    if round < SPIN_ROUNDS_BUSY {
+        for _ in 0..2u32 << round {
+            thread::spin_loop();
+        }
+    } else {
+        thread::yield_now();
+    }
+}
 
 /// A reader may enter: no writer holds or waits, no upgrade drains, room for one more.
 /// The blocking bits all lie above `READERS`, so one comparison checks all four.
@@ -160,18 +178,32 @@ fn needs_writer_wake(state: u64) -> bool {
     is_writer_free(state) && waiting_writers(state) > 0 && state & WRITER_WOKEN == 0
 }
 
-/// `state` with every queued reader admitted as a holder and `PHASE` flipped.
+/// `state` with every queued reader admitted as a holder, `PHASE` flipped and
+/// `READERS_STARVING` cleared (nobody is queued any more).
 fn grant_queued_readers(state: u64) -> u64 {
     let queued = queued_readers(state);
     assert!(
         readers(state) + queued < READERS,
         "RwLock: too many read locks"
     );
-    ((state & !QUEUED_READERS) + queued * ONE_READER) ^ PHASE
+    ((state & !(QUEUED_READERS | READERS_STARVING)) + queued * ONE_READER) ^ PHASE
 }
 
-/// Whether `state`, reached by a change other than a write release, reopened the
-/// lock to queued readers, who must then be woken to let themselves in.
+/// `state` with one queued reader gone (it entered or left), clearing
+/// `READERS_STARVING` when it was the last: the bit only means something while
+/// someone is queued.
+#[inline]
+fn leave_reader_queue(state: u64) -> u64 {
+    let new = state - ONE_QUEUED_READER;
+    if queued_readers(new) == 0 {
+        new & !READERS_STARVING
+    } else {
+        new
+    }
+}
+
+/// Whether `state`, reached by a change that did not grant, leaves the lock readable
+/// with readers queued, who must then be woken to let themselves in.
 fn reopens_to_queued_readers(state: u64) -> bool {
     queued_readers(state) > 0 && is_readable(state)
 }
@@ -185,6 +217,30 @@ fn with_write_locked(state: u64) -> u64 {
     } else {
         state | WRITE_LOCKED
     }
+}
+
+#[cfg(not(loom))]
+#[inline]
+fn waited_too_long(since: Instant) -> bool {
+    since.elapsed() >= READER_STARVATION_THRESHOLD
+}
+
+/// Under loom there is no time: a reader counts as starving as soon as it is queued,
+/// so the models walk through the grant path (and `READERS_STARVING`) every time.
+#[cfg(loom)]
+#[inline]
+fn waited_too_long(_since: Instant) -> bool {
+    true
+}
+
+/// How a queued reader's wait ([`RawRwLock::wait_queued`]) ended.
+enum Queued {
+    /// It holds a read lock (granted, or it let itself in).
+    Entered,
+    /// Its deadline passed; it left the queue.
+    TimedOut,
+    /// Woken but the lock was not readable: it left the queue to spin again.
+    Left(u64),
 }
 
 /// The lock itself: state and the words its waiters sleep on.
@@ -250,6 +306,12 @@ impl RawRwLock {
         )
     }
 
+    /// Whether a queued reader has asked for a grant (for tests).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn readers_starving_for_tests(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & READERS_STARVING != 0
+    }
+
     // ---- shared ----
 
     #[inline]
@@ -310,63 +372,108 @@ impl RawRwLock {
                 .is_ok()
     }
 
-    /// Returns `false` only if `deadline` passed first.
+    /// Spins, then queues and sleeps. Returns `false` only if `deadline` passed first.
     #[cold]
     #[inline(never)]
     fn lock_shared_slow(&self, deadline: Option<Instant>) -> bool {
-        let mut state = self.spin(|s| s & WRITE_LOCKED != 0);
-        let mut announced = false;
+        let mut state = self.state.load(Ordering::Relaxed);
+        // Set when we first queue: the start of our wait, for `READERS_STARVING`.
+        let mut waiting_since: Option<Instant> = None;
         loop {
-            if is_readable(state) {
-                // Acquire: pairs with the last write unlock's Release (see
-                // `try_lock_shared`).
-                match self.state.compare_exchange_weak(
-                    state,
-                    state + ONE_READER,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
-                    Err(actual) => state = actual,
-                }
-                continue;
-            }
-            if state & (WRITE_LOCKED | UPGRADING | WAITING_WRITERS) == 0 {
-                panic!("RwLock: too many read locks");
-            }
-            if state & QUEUED_READERS == QUEUED_READERS {
-                // 65,535 sleeping readers: wait without a slot (never seen in practice).
-                thread::yield_now();
-                state = self.state.load(Ordering::Relaxed);
-                continue;
-            }
-            if !announced {
-                deadlock::on_wait(self.addr(), &self.class);
-                announced = true;
-            }
-            let phase = state & PHASE;
-            // Relaxed: registering publishes nothing; the grant that follows is what
-            // this reader synchronizes with (the Acquire loads below).
-            match self.state.compare_exchange_weak(
-                state,
-                state + ONE_QUEUED_READER,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {}
-                Err(actual) => {
-                    state = actual;
+            // Phase 1: spin (bounded), even while others sleep (see `RawMutex`).
+            let mut round = 0;
+            loop {
+                if is_readable(state) {
+                    // Acquire: pairs with the last write unlock's Release (see
+                    // `try_lock_shared`).
+                    match self.state.compare_exchange_weak(
+                        state,
+                        state + ONE_READER,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return true,
+                        Err(actual) => state = actual,
+                    }
                     continue;
                 }
+                if round >= SPIN_ROUNDS {
+                    break;
+                }
+                spin_round(round);
+                round += 1;
+                state = self.state.load(Ordering::Relaxed);
             }
-            return self.wait_for_grant(phase, deadline);
+
+            // Phase 2: queue up, unless the lock became readable meanwhile.
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                if waiting_since.is_some() {
+                    deadlock::on_wait_abort(self.addr());
+                }
+                return false;
+            }
+            let since = *waiting_since.get_or_insert_with(|| {
+                deadlock::on_wait(self.addr(), &self.class);
+                Instant::now()
+            });
+            let phase = loop {
+                if is_readable(state) {
+                    // Acquire: as above.
+                    match self.state.compare_exchange_weak(
+                        state,
+                        state + ONE_READER,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return true,
+                        Err(actual) => state = actual,
+                    }
+                    continue;
+                }
+                if state & (WRITE_LOCKED | UPGRADING | WAITING_WRITERS) == 0 {
+                    panic!("RwLock: too many read locks");
+                }
+                if state & QUEUED_READERS == QUEUED_READERS {
+                    // 65,535 sleeping readers: wait without a slot (never seen in
+                    // practice).
+                    thread::yield_now();
+                    state = self.state.load(Ordering::Relaxed);
+                    continue;
+                }
+                // Relaxed: queueing publishes nothing; the grant or the entering CAS
+                // that follows is what this reader synchronizes with.
+                match self.state.compare_exchange_weak(
+                    state,
+                    state + ONE_QUEUED_READER,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break state & PHASE,
+                    Err(actual) => state = actual,
+                }
+            };
+
+            // Phase 3: sleep until granted, let in, woken, or out of time.
+            match self.wait_queued(phase, since, deadline) {
+                Queued::Entered => return true,
+                Queued::TimedOut => {
+                    deadlock::on_wait_abort(self.addr());
+                    return false;
+                }
+                Queued::Left(new) => state = new,
+            }
         }
     }
 
-    /// A registered reader waits until `PHASE` differs from `phase` (it was granted:
-    /// it holds a read lock), or the lock reopened and it let itself in, or, at
-    /// `deadline`, deregisters.
-    fn wait_for_grant(&self, phase: u64, deadline: Option<Instant>) -> bool {
+    /// A queued reader (queued while `PHASE` was `phase`, since `since`) sleeps until
+    /// `PHASE` differs from `phase` (it was granted: it holds a read lock), or the lock
+    /// is readable and it lets itself in, or it is woken to find neither (it leaves the
+    /// queue to spin again), or `deadline` passes (it leaves the queue). While it
+    /// sleeps and nobody has set `READERS_STARVING`, its sleep is cut at
+    /// `since + READER_STARVATION_THRESHOLD`, when it sets the bit.
+    fn wait_queued(&self, phase: u64, since: Instant, deadline: Option<Instant>) -> Queued {
+        let mut woken = false;
+        let mut timed_out = false;
         loop {
             // Acquire: pairs with the Release increment in `wake_readers`, so if this
             // load sees it, the state load below sees the change that preceded it.
@@ -376,52 +483,54 @@ impl RawRwLock {
             let mut state = self.state.load(Ordering::Acquire);
             loop {
                 if state & PHASE != phase {
-                    // Granted (perhaps while timing out): the lock is ours.
-                    return true;
+                    // Granted (perhaps while timing out or leaving): the lock is ours.
+                    return Queued::Entered;
                 }
-                if !is_readable(state) {
+                let (new, outcome) = if is_readable(state) {
+                    (
+                        leave_reader_queue(state) + ONE_READER,
+                        Some(Queued::Entered),
+                    )
+                } else if timed_out {
+                    (leave_reader_queue(state), Some(Queued::TimedOut))
+                } else if woken {
+                    // Lost the reopened lock to a writer: spin again like a newcomer
+                    // (the Mutex's policy) rather than sleep at once.
+                    let new = leave_reader_queue(state);
+                    (new, Some(Queued::Left(new)))
+                } else if state & READERS_STARVING == 0 && waited_too_long(since) {
+                    // Ask the next write release for a grant; stay queued (`None`).
+                    (state | READERS_STARVING, None)
+                } else {
                     break;
-                }
-                // Reopened: turn the registration into a read lock. Acquire: pairs
-                // with the last write unlock's Release, as in `try_lock_shared`.
+                };
+                // Acquire: when entering, pairs with the last write unlock's Release as
+                // in `try_lock_shared`; on failure the value read may be the grant
+                // (Release), which makes the lock ours.
                 match self.state.compare_exchange_weak(
                     state,
-                    state - ONE_QUEUED_READER + ONE_READER,
+                    new,
                     Ordering::Acquire,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => return true,
+                    Ok(_) => match outcome {
+                        Some(outcome) => return outcome,
+                        None => {
+                            state = new;
+                            break;
+                        }
+                    },
                     Err(actual) => state = actual,
                 }
             }
-            if !futex::wait(&self.reader_notify, seq, deadline) {
-                break;
-            }
-        }
-        let mut state = self.state.load(Ordering::Acquire);
-        loop {
-            if state & PHASE != phase {
-                // Granted while timing out: the lock is ours after all.
-                return true;
-            }
-            // Timed out: let itself in if the lock reopened meanwhile, else deregister.
-            let (new, enters) = if is_readable(state) {
-                (state - ONE_QUEUED_READER + ONE_READER, true)
-            } else {
-                (state - ONE_QUEUED_READER, false)
-            };
-            // Acquire: pairs with the last write unlock's Release if this enters, and
-            // on failure the value read may be the grant (see above).
-            match self
-                .state
-                .compare_exchange_weak(state, new, Ordering::Acquire, Ordering::Acquire)
-            {
-                Ok(_) if enters => return true,
-                Ok(_) => {
-                    deadlock::on_wait_abort(self.addr());
-                    return false;
-                }
-                Err(actual) => state = actual,
+            let starving_at = since + READER_STARVATION_THRESHOLD;
+            let timer = state & READERS_STARVING == 0
+                && deadline.is_none_or(|deadline| starving_at < deadline);
+            let until = if timer { Some(starving_at) } else { deadline };
+            if futex::wait(&self.reader_notify, seq, until) {
+                woken = true;
+            } else if !timer {
+                timed_out = true;
             }
         }
     }
@@ -533,8 +642,9 @@ impl RawRwLock {
         )
     }
 
-    /// The slow path shared by writers and upgradable readers: both register in
-    /// `WAITING_WRITERS` and sleep on `writer_notify`. `can_enter(state, registered)`
+    /// The slow path shared by writers and upgradable readers: both spin, then
+    /// register in `WAITING_WRITERS` and sleep on `writer_notify`; a woken one spins
+    /// again, still registered, before it sleeps again. `can_enter(state, registered)`
     /// says whether the lock is available; `enter` is the state after taking it.
     #[inline(always)]
     fn lock_writer_queue_slow(
@@ -543,9 +653,10 @@ impl RawRwLock {
         can_enter: impl Fn(u64, bool) -> bool,
         enter: impl Fn(u64) -> u64,
     ) -> bool {
-        let mut state = self.spin(|s| !can_enter(s, false));
+        let mut state = self.state.load(Ordering::Relaxed);
         let mut registered = false;
         let mut timed_out = false;
+        let mut round = 0;
         loop {
             if can_enter(state, registered) {
                 let mut new = enter(state);
@@ -571,7 +682,23 @@ impl RawRwLock {
                 }
                 continue;
             }
+            // Spin, even while others sleep, and again after every wake-up: a woken
+            // writer that finds the lock retaken keeps its registration (so readers
+            // stay held back) and its `WRITER_WOKEN` (so releases meanwhile do not
+            // wake a second writer) while it spins.
+            if !timed_out && round < SPIN_ROUNDS {
+                spin_round(round);
+                round += 1;
+                state = self.state.load(Ordering::Relaxed);
+                continue;
+            }
+            if !timed_out && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                timed_out = true;
+            }
             if timed_out {
+                if !registered {
+                    return false;
+                }
                 // Deregister, waking queued readers if this writer was the last
                 // thing keeping them out. Relaxed: leaving publishes nothing.
                 let new = (state - ONE_WAITING_WRITER) & !WRITER_WOKEN;
@@ -617,7 +744,7 @@ impl RawRwLock {
                 }
             }
             if state & WRITER_WOKEN != 0 {
-                // About to sleep again: hand the wake back (see the module doc), then
+                // About to sleep: hand the wake back (see the module doc), then
                 // re-check. Relaxed: publishes nothing.
                 if let Err(actual) = self.state.compare_exchange_weak(
                     state,
@@ -636,10 +763,12 @@ impl RawRwLock {
             if can_enter(state, true) || state & WRITER_WOKEN != 0 {
                 continue;
             }
-            if !futex::wait(&self.writer_notify, seq, deadline) {
+            if futex::wait(&self.writer_notify, seq, deadline) {
+                round = 0;
+            } else {
                 timed_out = true;
-                state = self.state.load(Ordering::Relaxed);
             }
+            state = self.state.load(Ordering::Relaxed);
         }
     }
 
@@ -660,8 +789,9 @@ impl RawRwLock {
     }
 
     /// Releases the write lock, leaving `add` (a read lock, and maybe `UPGRADABLE`)
-    /// in its place, and grants every queued reader: this is what keeps readers from
-    /// starving behind a stream of writers.
+    /// in its place. Grants every queued reader if one of them is starving or this is
+    /// a downgrade; otherwise wakes one writer, or, if no writer waits, the queued
+    /// readers (who let themselves in).
     #[cold]
     #[inline(never)]
     fn unlock_exclusive_slow(&self, add: u64) {
@@ -669,9 +799,10 @@ impl RawRwLock {
         loop {
             debug_assert!(state & WRITE_LOCKED != 0);
             let mut new = state - WRITE_LOCKED + add;
-            let granted = queued_readers(new) > 0;
-            let wake_writer = !granted && needs_writer_wake(new);
-            if granted {
+            let grant = queued_readers(new) > 0 && (add != 0 || new & READERS_STARVING != 0);
+            let wake_writer = !grant && needs_writer_wake(new);
+            let wake_readers = grant || reopens_to_queued_readers(new);
+            if grant {
                 new = grant_queued_readers(new);
             } else if wake_writer {
                 new |= WRITER_WOKEN;
@@ -683,7 +814,7 @@ impl RawRwLock {
                 .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    if granted {
+                    if wake_readers {
                         self.wake_readers();
                     } else if wake_writer {
                         self.wake_writer();
@@ -878,7 +1009,7 @@ impl RawRwLock {
     #[cold]
     #[inline(never)]
     fn upgrade_slow(&self, deadline: Option<Instant>) -> bool {
-        let mut state = self.spin(|s| readers(s) > 1);
+        let mut state = self.spin_while(|s| readers(s) > 1);
         let mut timed_out = false;
         loop {
             debug_assert!(state & UPGRADABLE != 0);
@@ -948,20 +1079,16 @@ impl RawRwLock {
 
     // ---- helpers ----
 
-    /// Re-reads the state while `busy(state)` and nobody sleeps on the lock, at most
-    /// `SPIN_LIMIT` times; returns the last state read.
+    /// Re-reads the state while `busy(state)`, spinning as described at
+    /// [`SPIN_ROUNDS`]; returns the last state read.
     #[inline]
-    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // SPIN_LIMIT is 0
-    fn spin(&self, busy: impl Fn(u64) -> bool) -> u64 {
+    fn spin_while(&self, busy: impl Fn(u64) -> bool) -> u64 {
         let mut state = self.state.load(Ordering::Relaxed);
-        let mut spins = 0;
-        while spins < SPIN_LIMIT
-            && busy(state)
-            && state & (WAITING_WRITERS | QUEUED_READERS | UPGRADING) == 0
-        {
-            thread::spin_loop();
+        let mut round = 0;
+        while round < SPIN_ROUNDS && busy(state) {
+            spin_round(round);
+            round += 1;
             state = self.state.load(Ordering::Relaxed);
-            spins += 1;
         }
         state
     }
