@@ -102,7 +102,8 @@ const UPGRADABLE: u64 = 1 << 29;
 const UPGRADING: u64 = 1 << 30;
 const PHASE: u64 = 1 << 31;
 const ONE_WAITING_WRITER: u64 = 1 << 32;
-const WAITING_WRITERS: u64 = 0x7FFF << 32;
+const WAITING_WRITERS: u64 = 0x3FFF << 32;
+const READERS_WOKEN: u64 = 1 << 46;
 const READERS_STARVING: u64 = 1 << 47;
 const ONE_QUEUED_READER: u64 = 1 << 48;
 const QUEUED_READERS: u64 = 0xFFFF << 48;
@@ -179,22 +180,22 @@ fn needs_writer_wake(state: u64) -> bool {
 }
 
 /// `state` with every queued reader admitted as a holder, `PHASE` flipped and
-/// `READERS_STARVING` cleared (nobody is queued any more).
+/// `READERS_STARVING` and `READERS_WOKEN` cleared (nobody is queued any more).
 fn grant_queued_readers(state: u64) -> u64 {
     let queued = queued_readers(state);
     assert!(
         readers(state) + queued < READERS,
         "RwLock: too many read locks"
     );
-    ((state & !(QUEUED_READERS | READERS_STARVING)) + queued * ONE_READER) ^ PHASE
+    ((state & !(QUEUED_READERS | READERS_STARVING | READERS_WOKEN)) + queued * ONE_READER) ^ PHASE
 }
 
-/// `state` with one queued reader gone (it entered or left), clearing
-/// `READERS_STARVING` when it was the last: the bit only means something while
-/// someone is queued.
+/// `state` with one queued reader gone (it entered or left) and `READERS_WOKEN`
+/// cleared (it looked), clearing `READERS_STARVING` too when it was the last: the bit
+/// only means something while someone is queued.
 #[inline]
 fn leave_reader_queue(state: u64) -> u64 {
-    let new = state - ONE_QUEUED_READER;
+    let new = (state - ONE_QUEUED_READER) & !READERS_WOKEN;
     if queued_readers(new) == 0 {
         new & !READERS_STARVING
     } else {
@@ -442,9 +443,10 @@ impl RawRwLock {
                 }
                 // Relaxed: queueing publishes nothing; the grant or the entering CAS
                 // that follows is what this reader synchronizes with.
+                // Clears READERS_WOKEN: a wake in flight may predate this reader.
                 match self.state.compare_exchange_weak(
                     state,
-                    state + ONE_QUEUED_READER,
+                    (state + ONE_QUEUED_READER) & !READERS_WOKEN,
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
@@ -500,7 +502,10 @@ impl RawRwLock {
                     (new, Some(Queued::Left(new)))
                 } else if state & READERS_STARVING == 0 && waited_too_long(since) {
                     // Ask the next write release for a grant; stay queued (`None`).
-                    (state | READERS_STARVING, None)
+                    ((state | READERS_STARVING) & !READERS_WOKEN, None)
+                } else if state & READERS_WOKEN != 0 {
+                    // Never sleep on a word with READERS_WOKEN set (module doc).
+                    (state & !READERS_WOKEN, None)
                 } else {
                     break;
                 };
@@ -801,12 +806,17 @@ impl RawRwLock {
             let mut new = state - WRITE_LOCKED + add;
             let grant = queued_readers(new) > 0 && (add != 0 || new & READERS_STARVING != 0);
             let wake_writer = !grant && needs_writer_wake(new);
-            let wake_readers = grant || reopens_to_queued_readers(new);
+            // A reopen wakes the queued readers only if no earlier wake is still in
+            // flight (READERS_WOKEN, module doc); a grant always wakes them.
+            let reopen = !grant && reopens_to_queued_readers(new) && new & READERS_WOKEN == 0;
             if grant {
                 new = grant_queued_readers(new);
             } else if wake_writer {
                 new |= WRITER_WOKEN;
+            } else if reopen {
+                new |= READERS_WOKEN;
             }
+            let wake_readers = grant || reopen;
             // Release: publishes the writer's changes to the next holders, the granted
             // readers included (their Acquire load of the flipped phase).
             match self
