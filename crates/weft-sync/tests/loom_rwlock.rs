@@ -1,6 +1,7 @@
 #![cfg(loom)]
 //! loom models of `RwLock`: exclusion, no lost wake-up for readers, writers and the
-//! upgrader, the grant racing a timeout, and every timeout path (under loom a wait
+//! upgrader (including a skipped wake while `READERS_WOKEN` is set), the grant to a
+//! starving reader and its race with a timeout, and every timeout path (under loom a wait
 //! with a deadline times out at once). Each model ends with the lock free, which
 //! checks that no waiter count or flag was left behind.
 
@@ -258,6 +259,55 @@ fn timed_upgradable_read_behind_a_writer() {
         drop(w);
         let got = waiter.join().unwrap();
         assert!(got.is_none() || got == Some(0));
+        assert_free(&lock);
+    });
+}
+
+#[test]
+fn queued_reader_and_writer_behind_a_writer_both_get_in() {
+    // A reader queues behind a held write lock while another writer waits. The
+    // release wakes the writer (the reader, not starving yet, waits), reopens to the
+    // reader, or, once the reader's timer has fired, grants it the lock; in every
+    // interleaving both finish and see whole updates.
+    loom::model(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let w = lock.write();
+        let reader = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || {
+                let seen = *lock.read();
+                assert!(seen == 1 || seen == 2);
+            })
+        };
+        let writer = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || *lock.write() += 1)
+        };
+        let mut w = w;
+        *w = 1;
+        drop(w);
+        reader.join().unwrap();
+        writer.join().unwrap();
+        assert_eq!(*lock.read(), 2);
+        assert_free(&lock);
+    });
+}
+
+#[test]
+fn writer_released_twice_while_readers_are_queued() {
+    // Two write releases in a row with one reader queued: the second may find the
+    // first's reader wake-up still in flight and skip its own (READERS_WOKEN); the
+    // reader must still get in.
+    loom::model(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let w = lock.write();
+        let reader = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || drop(lock.read()))
+        };
+        drop(w);
+        *lock.write() += 1;
+        reader.join().unwrap();
         assert_free(&lock);
     });
 }

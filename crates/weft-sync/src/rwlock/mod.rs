@@ -1,4 +1,5 @@
-//! `RwLock<T>`: many readers or one writer, writer-preferring and phase-fair.
+//! `RwLock<T>`: many readers or one writer, writer-preferring, with eventual fairness
+//! for readers.
 //!
 //! The public types live here; the state machine, with every bit, transition and
 //! memory ordering written down, is in [`raw`](self::raw).
@@ -24,17 +25,22 @@ use std::time::{Duration, Instant};
 ///
 /// - **Writers are preferred.** Once a writer waits, new readers (and new upgradable
 ///   readers) wait behind it, so a steady stream of readers cannot starve a writer.
-/// - **Readers are not starved either.** When a writer releases the lock (or
-///   downgrades), every reader queued at that moment is let in, all at once, before
-///   the next writer. Read and write phases alternate while both sides wait.
+/// - **Readers are not starved either, eventually.** A write release normally lets a
+///   waiting writer go next (or, if none waits, wakes the waiting readers). But once a
+///   waiting reader has waited for more than about a millisecond, the next write
+///   release (or downgrade) lets every waiting reader in, all at once, before any
+///   other writer. So a reader waits at most about that long plus one write section,
+///   and under heavy contention read and write phases still alternate, without
+///   handing the lock to sleeping readers on every release (which would make every
+///   writer wait for them to be scheduled).
 /// - An upgradable read coexists with plain readers but excludes writers and other
 ///   upgradable reads. While [`upgrade`](RwLockUpgradableReadGuard::upgrade) waits for
 ///   the readers to leave, new readers wait: an upgrade counts as a waiting writer.
 /// - Among writers the order is not fair: a running thread may take a free lock before
 ///   a sleeping writer that was just woken ("barging"), which keeps throughput up.
-///   There is no `unlock_fair`: releasing a write lock already hands the lock to
-///   the queued readers; a writer-to-writer hand-off would need a queue of parked
-///   threads (parking_lot's design), and this lock keeps only counts in one word.
+///   There is no `unlock_fair`: a writer-to-writer hand-off would need a queue of
+///   parked threads (parking_lot's design), and this lock keeps only counts in one
+///   word.
 ///
 /// Because writers are preferred, taking a read lock *again* on a thread that already
 /// holds one can deadlock: if a writer arrives in between, the second `read` waits for
@@ -54,8 +60,9 @@ use std::time::{Duration, Instant};
 ///
 /// The lock takes 24 bytes (a 64-bit state word and three 32-bit futex words, so
 /// readers, writers and the upgrader each sleep on their own word and a wake-up
-/// targets only the threads that can proceed). Blocked threads spin briefly while
-/// nobody is asleep, then sleep in the kernel (`futex(2)` on Linux).
+/// targets only the threads that can proceed). Blocked threads spin briefly, then
+/// yield the CPU a few times, then sleep in the kernel (`futex(2)` on Linux); a
+/// released lock may be taken by a running thread before a sleeping one wakes up.
 ///
 /// # Examples
 ///
@@ -523,7 +530,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     }
 
     /// Turns the write lock into a read lock without letting a writer in between.
-    /// Readers queued behind this writer are let in at the same moment.
+    /// Readers waiting for the lock are let in at the same moment.
     ///
     /// # Examples
     ///

@@ -148,8 +148,12 @@ fn a_waiting_writer_holds_back_new_readers() {
     assert_eq!(*lock.read(), 1);
 }
 
+/// Eventual fairness for readers: a write release does not let queued readers in
+/// while writers wait, until one of them has waited past the threshold and set
+/// `READERS_STARVING`; from then on the next write release grants them the lock ahead
+/// of every writer. The test waits for the flag (state, not time).
 #[test]
-fn write_release_admits_queued_readers_before_the_next_writer() {
+fn a_starving_queued_reader_gets_in_before_the_next_writer() {
     let lock = Arc::new(RwLock::new(()));
     let order = Arc::new(AtomicUsize::new(0));
     let first = lock.write();
@@ -160,7 +164,7 @@ fn write_release_admits_queued_readers_before_the_next_writer() {
             order.fetch_add(1, Ordering::SeqCst)
         })
     };
-    wait_until(|| readers_queued(&lock) == 1);
+    wait_until(|| readers_queued(&lock) == 1 && lock.raw.readers_starving_for_tests());
     let writer = {
         let (lock, order) = (Arc::clone(&lock), Arc::clone(&order));
         thread::spawn(move || {
