@@ -344,12 +344,14 @@ impl EventListener {
     }
 
     fn wait_until(mut self, deadline: Option<Instant>) -> bool {
-        if self.key == NONE {
+        // Already notified (the notification landed between the caller's check and
+        // this wait): consume it without touching the thread-local parker.
+        if self.key == NONE || self.register(None) {
             return true;
         }
         block::with_thread_waker(|waker, parker| {
             loop {
-                if self.register(waker) {
+                if self.register(Some(waker)) {
                     return true;
                 }
                 if !parker.park_until(deadline) {
@@ -383,8 +385,8 @@ impl EventListener {
     }
 
     /// If notified, consumes the notification (and returns `true`); otherwise stores
-    /// `waker` to be woken.
-    fn register(&mut self, waker: &core::task::Waker) -> bool {
+    /// `waker`, if given, to be woken.
+    fn register(&mut self, waker: Option<&core::task::Waker>) -> bool {
         let mut list = self.inner.list.lock();
         if !list.register(self.key, waker) {
             return false;
@@ -403,10 +405,14 @@ impl EventListener {
         state
     }
 
+    #[inline]
     fn cancel(&mut self) -> bool {
-        if self.key == NONE {
-            return false;
-        }
+        self.key != NONE && self.cancel_slow()
+    }
+
+    /// `cancel` of a listener still registered (not the common consumed case).
+    #[inline(never)]
+    fn cancel_slow(&mut self) -> bool {
         let mut batch = WakeBatch::new();
         let notified = {
             let mut list = self.inner.list.lock();
@@ -432,7 +438,7 @@ impl Future for EventListener {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.key == NONE || self.register(cx.waker()) {
+        if self.key == NONE || self.register(Some(cx.waker())) {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -441,6 +447,7 @@ impl Future for EventListener {
 }
 
 impl Drop for EventListener {
+    #[inline]
     fn drop(&mut self) {
         self.cancel();
     }
