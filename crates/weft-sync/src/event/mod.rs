@@ -36,6 +36,16 @@
 //! `Arc`), which listeners keep alive, so an [`EventListener`] is `'static` and can be
 //! stored in a future or a `Stream` beside the `Arc` of the structure it listens to.
 //! After that, `listen` allocates only when the slab must grow past its previous peak.
+//!
+//! # Dropping the event
+//!
+//! A listener can outlive its event, and nothing could ever notify it after the event
+//! is gone, so `Drop for Event` notifies every listener still in the list. No listener
+//! can be missed: the drop has `&mut Event`, so every `listen` happened before it (and
+//! none can follow), and the notification goes through the list lock like any
+//! `notify`, so a listener registering its waker concurrently either sees itself
+//! notified or has its waker woken. No fence is involved: there is no caller condition
+//! to order, only the list.
 
 mod block;
 mod list;
@@ -88,6 +98,17 @@ use std::time::{Duration, Instant};
 ///   separate things became available (permits, items).
 ///
 /// Listeners are notified in the order they called `listen`.
+///
+/// # Dropping
+///
+/// Dropping an `Event` notifies every listener it still has, as
+/// [`notify_all`](Self::notify_all) would: a thread blocked in
+/// [`EventListener::wait`] returns, a pending listener future completes, and
+/// [`wait_timeout`](EventListener::wait_timeout) reports `true`. Nobody can listen to
+/// the event any more, so a listener left waiting would wait forever; instead it wakes
+/// and re-checks its condition as after any notification, and a structure built on
+/// the event (a channel, say) reports there why the wait ended (disconnected, closed).
+/// Listeners outlive their event safely: each holds a share of the listener list.
 ///
 /// # Examples
 ///
@@ -267,12 +288,19 @@ impl Event {
 }
 
 impl Drop for Event {
+    /// Notifies every remaining listener (see "Dropping" in the type docs), then gives
+    /// up the event's share of the listener list.
     fn drop(&mut self) {
         // Acquire: as in `inner_ref`.
         let p = self.inner.load(Ordering::Acquire);
         if !p.is_null() {
             // SAFETY: the event's own strong count, taken in `inner_or_init`.
-            drop(unsafe { Arc::from_raw(p) });
+            let inner = unsafe { Arc::from_raw(p) };
+            // `&mut self` means no `listen` can run now or ever again, so this reaches
+            // every listener there will be. It goes through the lock like any notify,
+            // which orders it with a listener registering its waker (no fence needed:
+            // there is no condition to race with, only the list).
+            inner.notify_slow(usize::MAX, false);
         }
     }
 }
@@ -305,6 +333,10 @@ impl fmt::Debug for Event {
 /// notification passes it on to the next listener, with the same kind (`notify` or
 /// `notify_additional`), so cancelling a future that was about to wake never swallows
 /// a wake-up.
+///
+/// If the [`Event`] is dropped, every listener it still has is notified (see
+/// "Dropping" there): waiting returns and the future completes, never hangs. As after
+/// any notification, re-check the condition you were waiting for.
 ///
 /// As a future it is `Unpin`; polling it again with a different waker replaces the
 /// stored one. Once it has returned `Ready`, further polls return `Ready` at once.
