@@ -60,7 +60,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::ptr;
 use core::task::{Context, Poll};
-use list::{List, NONE, State, WakeBatch};
+use list::{List, NONE, Notified, WakeBatch};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -407,8 +407,7 @@ impl EventListener {
                 if !parker.park_until(deadline) {
                     // Timed out: a notification that arrived in the meantime is
                     // consumed (we report it), not passed on.
-                    let state = self.remove();
-                    return matches!(state, State::Notified { .. });
+                    return self.remove();
                 }
             }
         })
@@ -467,12 +466,15 @@ impl EventListener {
         true
     }
 
-    fn remove(&mut self) -> State {
+    /// Unregisters after a timed-out wait; returns whether it had been notified. (The
+    /// waker dropped under the lock is this thread's own, which the thread-local keeps
+    /// alive.)
+    fn remove(&mut self) -> bool {
         let mut list = self.inner.list.lock();
-        let state = list.remove(self.key);
+        let notified = list.remove(self.key).is_some();
         self.inner.hint.store(list.hint(), Ordering::Relaxed);
         self.key = NONE;
-        state
+        notified
     }
 
     #[inline]
@@ -484,21 +486,23 @@ impl EventListener {
     #[inline(never)]
     fn cancel_slow(&mut self) -> bool {
         let mut batch = WakeBatch::new();
-        let notified = {
+        let (notified, waker) = {
             let mut list = self.inner.list.lock();
-            let state = list.remove(self.key);
-            let notified = match state {
-                State::Notified { additional } => {
+            // Possibly the last reference to some task: dropped after unlocking.
+            let waker = list.take_waker(self.key);
+            let notified = match list.remove(self.key) {
+                Some(Notified { additional }) => {
                     // Pass it on; one notification never fills the batch.
                     list.notify(1, additional, &mut batch);
                     true
                 }
-                _ => false,
+                None => false,
             };
             self.inner.hint.store(list.hint(), Ordering::Relaxed);
-            notified
+            (notified, waker)
         };
         self.key = NONE;
+        drop(waker);
         batch.wake();
         notified
     }
