@@ -88,7 +88,9 @@ use std::time::{Duration, Instant};
 /// 5 interleaved runs): parking at once, 5.0 us per round trip; 10 yields, 3.4 us;
 /// 2 rounds of busy pauses then yields, 3.7 us; 8 busy rounds, 28.6 us (spinning
 /// takes the core the notifier needs). Yielding lets a preempted notifier run instead
-/// of costing a futex sleep and wake. Under loom a yield is "run the others until
+/// of costing a futex sleep and wake. Oversubscribed, it still pays: one producer
+/// handing items to 8 consumers (listen, check, wait) on the same 2 cores went from
+/// 5.8 to 4.3 us per item, 1 to 1 from 4.4 to 1.0 us (7 runs each). Under loom a yield is "run the others until
 /// they block", which would hide the parking races the models exist to explore.
 const SPIN_YIELDS: u32 = if cfg!(loom) { 0 } else { 10 };
 
