@@ -114,6 +114,9 @@ pub(super) struct List {
     free: usize,
     len: usize,
     notified: usize,
+    /// Notifications ever handed out, wrapping: unlike `notified`, it never goes back
+    /// to an earlier value (in practice), so a change always means a new notification.
+    notifications: usize,
 }
 
 impl List {
@@ -126,6 +129,7 @@ impl List {
             free: NONE,
             len: 0,
             notified: 0,
+            notifications: 0,
         }
     }
 
@@ -138,6 +142,11 @@ impl List {
         } else {
             self.notified
         }
+    }
+
+    /// See the field: what waiters spinning before they park watch for a change.
+    pub(super) fn notifications(&self) -> usize {
+        self.notifications
     }
 
     pub(super) fn len(&self) -> usize {
@@ -259,6 +268,7 @@ impl List {
             }
             self.first_unnotified = entry.next;
             self.notified += 1;
+            self.notifications = self.notifications.wrapping_add(1);
             count += 1;
         }
     }
