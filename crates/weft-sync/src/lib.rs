@@ -118,7 +118,8 @@ pub use barrier::{Barrier, BarrierWaitResult};
 mod async_lock;
 pub use async_lock::{
     AsyncMutex, AsyncMutexGuard, AsyncMutexGuardArc, AsyncRwLock, AsyncRwLockReadGuard,
-    AsyncRwLockUpgradableReadGuard, AsyncRwLockWriteGuard, MappedAsyncMutexGuard,
+    AsyncRwLockReadGuardArc, AsyncRwLockUpgradableReadGuard, AsyncRwLockUpgradableReadGuardArc,
+    AsyncRwLockWriteGuard, AsyncRwLockWriteGuardArc, MappedAsyncMutexGuard,
 };
 
 // ---- end [event] ----

@@ -10,7 +10,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use weft_sync::{
-    AsyncMutex, AsyncMutexGuard, AsyncRwLock, AsyncRwLockUpgradableReadGuard, AsyncRwLockWriteGuard,
+    AsyncMutex, AsyncMutexGuard, AsyncRwLock, AsyncRwLockUpgradableReadGuard,
+    AsyncRwLockUpgradableReadGuardArc, AsyncRwLockWriteGuard, AsyncRwLockWriteGuardArc,
 };
 
 fn assert_send<T: Send>(_: &T) {}
@@ -285,4 +286,150 @@ fn guards_and_futures_are_send() {
     assert_send(&lock.try_read().unwrap());
     let m = AsyncMutex::new(0);
     assert_send(&m.try_lock().unwrap());
+}
+
+fn assert_static_send_sync<T: 'static + Send + Sync>(_: &T) {}
+
+#[test]
+fn rwlock_arc_guards_are_static_and_exclude_like_borrowed_ones() {
+    let lock = Arc::new(AsyncRwLock::new(1));
+    let r1 = block_on(lock.read_arc());
+    let r2 = lock.read_arc_blocking();
+    let r3 = lock.try_read_arc().unwrap();
+    assert_static_send_sync(&r1);
+    assert_eq!(*r1 + *r2 + *r3, 3);
+    assert!(Arc::ptr_eq(
+        weft_sync::AsyncRwLockReadGuardArc::source(&r1),
+        &lock
+    ));
+    assert!(lock.try_write_arc().is_none());
+    // A guard moved to another thread and released there.
+    std::thread::spawn(move || drop(r1)).join().unwrap();
+    drop((r2, r3));
+
+    let mut w = block_on(lock.write_arc());
+    assert_static_send_sync(&w);
+    *w += 1;
+    assert!(lock.try_read_arc().is_none());
+    assert!(lock.try_upgradable_read_arc().is_none());
+    drop(w);
+    *lock.write_arc_blocking() += 1;
+    *lock.try_write_arc().unwrap() += 1;
+    assert_eq!(*lock.try_read().unwrap(), 4);
+    assert_eq!(
+        Arc::strong_count(&lock),
+        1,
+        "every guard gave its share back"
+    );
+}
+
+#[test]
+fn rwlock_arc_guard_outlives_every_other_handle() {
+    let lock = Arc::new(AsyncRwLock::new(String::from("kept")));
+    let w = lock.try_write_arc().unwrap();
+    drop(lock);
+    // The guard alone keeps the lock (and the value) alive, then frees it.
+    assert_eq!(*w, "kept");
+    let r = AsyncRwLockWriteGuardArc::downgrade(w);
+    assert_eq!(*r, "kept");
+}
+
+#[test]
+fn rwlock_arc_upgrade_downgrade() {
+    let lock = Arc::new(AsyncRwLock::new(1));
+    let up = lock.upgradable_read_arc_blocking();
+    assert_static_send_sync(&up);
+    let reader = lock
+        .try_read_arc()
+        .expect("readers coexist with an upgradable");
+    assert!(lock.try_upgradable_read_arc().is_none());
+    let up = AsyncRwLockUpgradableReadGuardArc::try_upgrade(up).unwrap_err();
+    assert_eq!(*up, 1, "a failed try_upgrade hands back a working guard");
+    let mut upgrade = Box::pin(AsyncRwLockUpgradableReadGuardArc::upgrade(up));
+    assert_send(&upgrade);
+    let (cu, wu) = CountingWaker::new();
+    assert!(poll_once(&mut upgrade, &wu).is_pending());
+    assert!(lock.try_read_arc().is_none(), "draining blocks new readers");
+    drop(reader);
+    assert_eq!(cu.count(), 1);
+    let Poll::Ready(mut w) = poll_once(&mut upgrade, &wu) else {
+        panic!("upgrade should complete once the reader left");
+    };
+    *w = 2;
+    let r = AsyncRwLockWriteGuardArc::downgrade(w);
+    assert!(lock.try_read_arc().is_some());
+    assert!(lock.try_write_arc().is_none());
+    drop(r);
+
+    let up = block_on(lock.upgradable_read_arc());
+    let r = AsyncRwLockUpgradableReadGuardArc::downgrade(up);
+    assert!(
+        lock.try_upgradable_read_arc().is_some(),
+        "downgrade released the gate"
+    );
+    drop(r);
+    let up = lock.try_upgradable_read_arc().unwrap();
+    let mut w = AsyncRwLockUpgradableReadGuardArc::try_upgrade(up).unwrap();
+    *w += 1;
+    drop(w);
+    let up = lock.try_upgradable_read_arc().unwrap();
+    *AsyncRwLockUpgradableReadGuardArc::upgrade_blocking(up) += 1;
+    assert_eq!(*lock.read_arc_blocking(), 4);
+    assert_eq!(Arc::strong_count(&lock), 1);
+}
+
+#[test]
+fn rwlock_arc_cancelled_upgrade_releases_everything() {
+    let lock = Arc::new(AsyncRwLock::new(()));
+    let up = lock.try_upgradable_read_arc().unwrap();
+    let reader = lock.try_read_arc().unwrap();
+    let mut upgrade = Box::pin(AsyncRwLockUpgradableReadGuardArc::upgrade(up));
+    let (_, wu) = CountingWaker::new();
+    assert!(poll_once(&mut upgrade, &wu).is_pending());
+    drop(upgrade);
+    assert!(lock.try_read_arc().is_some());
+    drop(reader);
+    assert!(lock.try_write_arc().is_some());
+    // Dropped before its first poll, the future still releases the guard it owns.
+    let up = lock.try_upgradable_read_arc().unwrap();
+    drop(AsyncRwLockUpgradableReadGuardArc::upgrade(up));
+    assert!(lock.try_write_arc().is_some());
+    assert_eq!(Arc::strong_count(&lock), 1);
+}
+
+#[test]
+fn rwlock_arc_guards_across_threads_and_tasks_keep_invariant() {
+    const ITERS: usize = 1_000;
+    let lock = Arc::new(AsyncRwLock::new((0usize, 0usize)));
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let lock = Arc::clone(&lock);
+            std::thread::spawn(move || {
+                for _ in 0..ITERS {
+                    match i {
+                        0 => {
+                            let mut g = lock.write_arc_blocking();
+                            g.0 += 1;
+                            g.1 += 1;
+                        }
+                        1 => block_on(async {
+                            let up = lock.upgradable_read_arc().await;
+                            assert_eq!(up.0, up.1);
+                            let mut g = AsyncRwLockUpgradableReadGuardArc::upgrade(up).await;
+                            g.0 += 1;
+                            g.1 += 1;
+                        }),
+                        _ => {
+                            let g = block_on(lock.read_arc());
+                            assert_eq!(g.0, g.1, "a reader saw a half-done write");
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(*lock.read_arc_blocking(), (2 * ITERS, 2 * ITERS));
 }

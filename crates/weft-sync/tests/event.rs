@@ -224,7 +224,84 @@ fn listener_outlives_event_and_is_static() {
     assert!(l.listens_to(&event));
     assert!(!l.listens_to(&Event::new()));
     drop(event);
-    assert!(!l.wait_timeout(Duration::from_millis(1)));
+    // The dropped event notified it; the listener still works on its own.
+    assert!(l.is_notified());
+    assert!(l.wait_timeout(Duration::from_millis(1)));
+}
+
+#[test]
+fn dropping_the_event_wakes_a_blocked_thread() {
+    let event = Event::new();
+    let listener = event.listen();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        listener.wait();
+        done_tx.send(()).unwrap();
+    });
+    // Give the waiter time to block (the test holds whether or not it has yet).
+    std::thread::sleep(Duration::from_millis(10));
+    drop(event);
+    // A bounded wait, so a regression fails the test instead of hanging it.
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("wait() returned after the event was dropped");
+    waiter.join().unwrap();
+}
+
+#[test]
+fn dropping_the_event_completes_a_pending_future() {
+    let event = Event::new();
+    let mut l = event.listen();
+    let (count, waker) = CountingWaker::new();
+    assert!(poll_once(&mut l, &waker).is_pending());
+    drop(event);
+    assert_eq!(count.count(), 1, "the stored waker was woken");
+    assert_eq!(poll_once(&mut l, &waker), Poll::Ready(()));
+}
+
+#[test]
+fn dropping_the_event_wakes_a_task_blocked_in_block_on() {
+    let event = Event::new();
+    let listener = event.listen();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let task = std::thread::spawn(move || {
+        block_on(listener);
+        done_tx.send(()).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(10));
+    drop(event);
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the listener future completed after the event was dropped");
+    task.join().unwrap();
+}
+
+#[test]
+fn dropping_the_event_notifies_every_listener_whatever_its_state() {
+    let event = Event::new();
+    let ls: Vec<_> = (0..40).map(|_| event.listen()).collect();
+    let (count, waker) = CountingWaker::new();
+    let mut polled = event.listen();
+    assert!(poll_once(&mut polled, &waker).is_pending());
+    event.notify(1);
+    event.notify_additional(1);
+    drop(event);
+    // More listeners than one wake batch, some already notified: all end up notified,
+    // and the polled one's waker was woken once.
+    assert!(ls.iter().all(|l| l.is_notified()));
+    assert_eq!(count.count(), 1);
+    for l in ls {
+        assert!(l.wait_timeout(Duration::from_secs(60)));
+    }
+    assert_eq!(poll_once(&mut polled, &waker), Poll::Ready(()));
+}
+
+#[test]
+fn dropping_an_event_nobody_listened_to_is_fine() {
+    drop(Event::new());
+    let event = Event::new();
+    drop(event.listen());
+    drop(event);
 }
 
 #[test]

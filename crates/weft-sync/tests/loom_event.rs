@@ -1,6 +1,6 @@
 //! loom models of `Event`: the listen/check/wait protocol never loses a wake-up, a
-//! dropped notified listener passes its notification on, and threads and tasks can
-//! wait on one event together.
+//! dropped notified listener passes its notification on, threads and tasks can wait
+//! on one event together, and dropping the event wakes whoever still waits.
 #![cfg(loom)]
 
 mod common;
@@ -93,5 +93,20 @@ fn async_and_blocking_listeners_on_one_event() {
         event.notify_all();
         task.join().unwrap();
         thread.join().unwrap();
+    });
+}
+
+#[test]
+fn dropping_the_event_wakes_a_blocked_thread_and_a_task() {
+    loom::model(|| {
+        let event = Event::new();
+        let for_thread = event.listen();
+        let for_task = event.listen();
+        let thread = loom::thread::spawn(move || for_thread.wait());
+        let task = loom::thread::spawn(move || common::block_on(for_task));
+        // Dropped before, while or after each waiter registers its waker.
+        drop(event);
+        thread.join().unwrap();
+        task.join().unwrap();
     });
 }

@@ -7,6 +7,7 @@ mod common;
 use common::block_on;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 use weft_sync::{AsyncMutex, Event, Semaphore};
 
 #[test]
@@ -157,4 +158,39 @@ fn event_handoff_loses_no_item() {
         c.join().unwrap();
     }
     assert_eq!(consumed.load(Ordering::Relaxed), PRODUCERS * ITEMS);
+}
+
+#[test]
+fn dropping_the_event_releases_every_waiter() {
+    // The drop races with waiters registering, parking and (some rounds) consuming an
+    // earlier notification; every waiter must return, each exactly once.
+    const ROUNDS: usize = 300;
+    const WAITERS: usize = 4;
+    for round in 0..ROUNDS {
+        let event = Event::new();
+        let returned = Arc::new(AtomicUsize::new(0));
+        let waiters: Vec<_> = (0..WAITERS)
+            .map(|i| {
+                let listener = event.listen();
+                let returned = Arc::clone(&returned);
+                std::thread::spawn(move || {
+                    match i % 3 {
+                        0 => listener.wait(),
+                        1 => block_on(listener),
+                        // Long enough never to expire: it must return notified.
+                        _ => assert!(listener.wait_timeout(Duration::from_secs(60))),
+                    }
+                    returned.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+            .collect();
+        if round % 2 == 0 {
+            event.notify(1);
+        }
+        drop(event);
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(returned.load(Ordering::Relaxed), WAITERS);
+    }
 }

@@ -32,5 +32,6 @@ mod rwlock;
 
 pub use mutex::{AsyncMutex, AsyncMutexGuard, AsyncMutexGuardArc, MappedAsyncMutexGuard};
 pub use rwlock::{
-    AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockUpgradableReadGuard, AsyncRwLockWriteGuard,
+    AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockReadGuardArc, AsyncRwLockUpgradableReadGuard,
+    AsyncRwLockUpgradableReadGuardArc, AsyncRwLockWriteGuard, AsyncRwLockWriteGuardArc,
 };

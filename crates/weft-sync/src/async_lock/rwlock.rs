@@ -28,6 +28,12 @@
 //! (the reads happen before the writer's writes). Writers order among themselves
 //! through the gate's own Acquire/Release.
 
+mod arc;
+
+pub use arc::{
+    AsyncRwLockReadGuardArc, AsyncRwLockUpgradableReadGuardArc, AsyncRwLockWriteGuardArc,
+};
+
 use super::raw::RawMutex;
 use crate::deadlock::{self, Access, LockClass};
 use crate::event::{Event, block_on};
@@ -58,6 +64,13 @@ const ONE_READER: usize = 2;
 /// so a stream of readers cannot starve it. Writers and upgradable readers among
 /// themselves are not FIFO. While an upgradable reader holds the gate, plain readers
 /// still get in.
+///
+/// # Owned guards
+///
+/// On an `Arc<AsyncRwLock<T>>`, [`read_arc`](Self::read_arc),
+/// [`write_arc`](Self::write_arc) and [`upgradable_read_arc`](Self::upgradable_read_arc)
+/// (each with `try_` and `_blocking` forms) return guards that own a share of the
+/// `Arc`: `'static`, so they can be stored in a struct or moved into a spawned task.
 ///
 /// # Examples
 ///
