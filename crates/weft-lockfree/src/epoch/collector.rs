@@ -273,14 +273,15 @@ impl Drop for Global {
     fn drop(&mut self) {
         // No handle is left (each holds an `Arc<Global>`), so nothing is pinned and
         // everything can run and be freed.
-        let mut local = *self.locals.get_mut();
+        // Relaxed: `&mut self` (the last `Arc` dropped) already synchronizes.
+        let mut local = self.locals.load(Ordering::Relaxed);
         while !local.is_null() {
             // SAFETY: records were made by `Box::into_raw` in `register`, freed once here.
             let record = unsafe { Box::from_raw(local) };
             local = record.next;
         }
-        for list in &mut self.garbage {
-            let mut sealed = *list.get_mut();
+        for list in &self.garbage {
+            let mut sealed = list.load(Ordering::Relaxed);
             while !sealed.is_null() {
                 // SAFETY: bags were made by `Box::into_raw`; `&mut self` owns the lists.
                 let bag = unsafe { Box::from_raw(sealed) };
