@@ -291,6 +291,27 @@ impl Drop for Global {
     }
 }
 
+/// Stores a pinned state, then a `SeqCst` fence: the announcement is ordered before
+/// every load the guard makes, and against the fence in `try_advance` (see
+/// `epoch/README.md`).
+#[inline]
+fn announce_and_fence(epoch: &AtomicUsize, state: usize) {
+    #[cfg(all(target_arch = "x86_64", not(loom)))]
+    {
+        // On x86-64 a locked read-modify-write (`xchg`) is a full barrier, like `mfence`
+        // but cheaper; the compiler fence keeps the compiler from moving later loads
+        // above it. This reasons about the hardware, not the language model, which is
+        // why loom and other targets take the portable branch.
+        epoch.swap(state, Ordering::SeqCst);
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+    {
+        epoch.store(state, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+    }
+}
+
 /// One participant's record. Shared (its `epoch` is read by everyone), owned by one
 /// thread at a time.
 pub(crate) struct Local {
@@ -339,11 +360,7 @@ impl Local {
         if count == 0 {
             let global = self.global();
             let epoch = global.epoch.load(Ordering::Relaxed);
-            self.epoch
-                .store((epoch & EPOCH_MASK) << 1 | 1, Ordering::Relaxed);
-            // SeqCst: the announcement above is ordered before every load this guard
-            // makes, and against the fence in `try_advance` (see `epoch/README.md`).
-            fence(Ordering::SeqCst);
+            announce_and_fence(&self.epoch, (epoch & EPOCH_MASK) << 1 | 1);
             self.pin_count.set(self.pin_count.get().wrapping_add(1));
         }
         guard

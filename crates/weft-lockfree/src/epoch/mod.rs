@@ -11,10 +11,11 @@
 //! - Pinning is a thread-local access, one store and one `SeqCst` fence; nested pins are
 //!   a counter increment.
 //! - Each thread collects deferred frees in a bag of 64; a full bag is sealed with the
-//!   epoch and pushed on a global lock-free list. Every 128th pin, and every time a bag
-//!   is sealed, the thread tries to advance the epoch and frees the sealed bags two
-//!   epochs old. So garbage stays bounded by (threads + bags sealed in two epochs) x 64
-//!   as long as no thread stays pinned forever.
+//!   epoch and pushed on a global lock-free list. At the unpin after a bag is sealed, and
+//!   at every 128th unpin, the thread tries to advance the epoch and frees the sealed
+//!   bags two epochs old. So garbage stays bounded by 64 per thread plus the bags sealed
+//!   in the last two epochs, as long as no thread stays pinned (or is descheduled while
+//!   pinned) indefinitely.
 //! - Each thread has a `Local` record in a lock-free list; when the thread exits its
 //!   garbage moves to the global list and the record is reused by the next thread.
 //!
