@@ -345,6 +345,7 @@ impl Local {
         }
     }
 
+    #[inline]
     fn global(&self) -> &Global {
         // SAFETY: a `Local` is used only through a `LocalHandle` (which holds an
         // `Arc<Global>`) or a guard made from one, so the `Global` is alive.
@@ -352,6 +353,7 @@ impl Local {
     }
 
     /// Pins; only the owner thread calls this.
+    #[inline]
     pub(crate) fn pin(&self) -> Guard {
         let count = self.guard_count.get();
         self.guard_count
@@ -367,6 +369,7 @@ impl Local {
     }
 
     /// Unpins one guard; the outermost unpin announces it.
+    #[inline]
     pub(crate) fn unpin(&self) {
         let count = self.guard_count.get();
         self.guard_count.set(count - 1);
@@ -377,14 +380,25 @@ impl Local {
             // Collect only now, unpinned: a thread that frees a long list while pinned
             // holds the epoch back for everyone, so garbage piles up faster than it is
             // freed. Unpinned, it blocks no one, and destructors that pin nest properly.
-            if self.collect_pending.replace(false)
+            if self.collect_pending.get()
                 || self.pin_count.get().is_multiple_of(PINS_BETWEEN_COLLECT)
+                || self.release_on_unpin.get()
             {
-                self.global().collect();
+                self.after_unpin_slow();
             }
-            if self.release_on_unpin.get() {
-                self.release();
-            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn after_unpin_slow(&self) {
+        if self.collect_pending.replace(false)
+            || self.pin_count.get().is_multiple_of(PINS_BETWEEN_COLLECT)
+        {
+            self.global().collect();
+        }
+        if self.release_on_unpin.get() {
+            self.release();
         }
     }
 
@@ -465,6 +479,7 @@ impl LocalHandle {
         }
     }
 
+    #[inline]
     pub(crate) fn local(&self) -> &Local {
         // SAFETY: the record lives as long as the `Global` this handle keeps alive.
         unsafe { &*self.local }

@@ -27,10 +27,12 @@ pub struct Guard {
 }
 
 impl Guard {
+    #[inline]
     pub(crate) fn from_local(local: &Local) -> Self {
         Self { local }
     }
 
+    #[inline]
     fn local(&self) -> Option<&Local> {
         // SAFETY: a non-null `local` is the pinned record of this thread, kept in use
         // (not released, not freed) while a guard on it is alive.
@@ -98,6 +100,7 @@ impl Guard {
 }
 
 impl Drop for Guard {
+    #[inline]
     fn drop(&mut self) {
         if let Some(local) = self.local() {
             local.unpin();
