@@ -68,8 +68,9 @@ impl Queue for crossbeam_queue::SegQueue<u64> {
 }
 
 /// Half the threads push, half pop; an operation is one push or one successful or
-/// empty pop (so a consumer spinning on an empty structure counts too, as with any
-/// polling consumer).
+/// empty pop. Empty pops count too (a polling consumer's reality), so a structure whose
+/// empty pop is cheap scores higher when consumers outrun producers: read the figures
+/// as "operations of a polling pipeline", not as transfers per second.
 fn add_pairs<'a, Q: Queue>(
     comparison: Comparison<'a, weft_bench::Throughput>,
     name: &str,

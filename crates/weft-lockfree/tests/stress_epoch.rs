@@ -300,3 +300,43 @@ fn tags_live_in_alignment_bits() {
     // SAFETY: unshared.
     drop(unsafe { atomic.into_owned() });
 }
+
+#[test]
+fn stack_drop_with_panicking_destructor() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let stack = TreiberStack::new();
+    for i in 0..10 {
+        stack.push(PanicsOnDrop {
+            panics: i == 5,
+            drops: Arc::clone(&drops),
+        });
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(stack)));
+    assert!(result.is_err());
+    // Dropped top first: 9, 8, 7, 6, 5 (which panics); the rest leaked, none twice.
+    assert_eq!(drops.load(Ordering::Relaxed), 5);
+}
+
+#[test]
+fn deferred_closures_run_exactly_once() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                for _ in 0..1_000 {
+                    let runs = Arc::clone(&runs);
+                    epoch::pin().defer(move || runs.fetch_add(1, Ordering::Relaxed));
+                }
+                epoch::pin().flush();
+            });
+        }
+    });
+    for _ in 0..100_000 {
+        if runs.load(Ordering::Relaxed) == 2_000 {
+            break;
+        }
+        epoch::pin().flush();
+        thread::yield_now();
+    }
+    assert_eq!(runs.load(Ordering::Relaxed), 2_000);
+}
