@@ -16,6 +16,13 @@
 // Each room of the crate adds its modules and re-exports inside its own block.
 
 // ---- [epoch] epoch reclamation, TaggedPtr, TreiberStack, MsQueue ----
+pub mod epoch;
+mod ms_queue;
+mod stack;
+mod tagged;
+pub use ms_queue::MsQueue;
+pub use stack::TreiberStack;
+pub use tagged::{AtomicTaggedPtr, TaggedPtr};
 
 // ---- end [epoch] ----
 
