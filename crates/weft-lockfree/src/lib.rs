@@ -21,6 +21,9 @@
 
 // ---- [queue] ArrayQueue, SegQueue ----
 
+mod queue;
+pub use queue::{ArrayQueue, CapacityError, IntoIter as ArrayQueueIntoIter, SegQueue};
+
 // ---- end [queue] ----
 
 // ---- [deque] Chase-Lev Worker, Stealer, Injector ----
