@@ -16,15 +16,19 @@ use weft_sync::Backoff;
 
 /// Backs off after a failed compare-and-swap: another thread won, so spin briefly.
 ///
-/// Under loom the retry needs no yield (the winner has already made progress), and
-/// `Backoff::spin`'s up to 64 yields would each be a scheduling point, blowing up the
-/// model; so it does nothing there.
+/// Under loom a single yield instead: `Backoff::spin`'s up to 64 spin hints would each
+/// be a scheduling point and blow up the model, while a retry loop with no yield at
+/// all could spin for ever where the "lost race" is really a wait (a `force_push`
+/// whose eviction a mid-flight `pop` beat, still waiting for that pop's stamp store).
 #[inline]
 fn after_lost_race(backoff: &Backoff) {
     #[cfg(not(loom))]
     backoff.spin();
     #[cfg(loom)]
-    let _ = backoff;
+    {
+        let _ = backoff;
+        weft_sync::primitive::thread::yield_now();
+    }
 }
 
 /// Waits for another thread to finish a step it has committed to (a slot write, a
