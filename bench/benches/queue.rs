@@ -12,7 +12,7 @@
 use std::hint;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use weft_bench::{BenchArgs, Budget, Comparison, Results, Tally, Throughput};
+use weft_bench::{BenchArgs, Budget, Comparison, Latency, Results, Tally, Throughput};
 use weft_bench::{run_threads, summary_table};
 
 /// `ArrayQueue` capacity: large enough that producers rarely find it full.
@@ -200,6 +200,39 @@ fn seg_queue(args: &BenchArgs, pairs: usize) -> Results {
     comparison.run()
 }
 
+/// Adds a contender timing one push and one pop on a single thread: the cost of the
+/// fast path alone, with no contention (and the figure least moved by neighbours).
+fn add_uncontended<'a, Q: Queue>(
+    comparison: Comparison<'a, Latency>,
+    name: &str,
+    queue: &'a Q,
+) -> Comparison<'a, Latency> {
+    comparison.contender(name, move || {
+        queue.push_retry(hint::black_box(7));
+        hint::black_box(queue.pop_retry());
+    })
+}
+
+fn uncontended(args: &BenchArgs) -> Vec<Results> {
+    let weft_array = weft_lockfree::ArrayQueue::new(CAPACITY);
+    let crossbeam_array = crossbeam_queue::ArrayQueue::new(CAPACITY);
+    let weft_seg = weft_lockfree::SegQueue::new();
+    let crossbeam_seg = crossbeam_queue::SegQueue::new();
+    let array = Comparison::latency("ArrayQueue push + pop, 1 thread")
+        .rounds(args.rounds())
+        .min_sample(args.min_sample());
+    let array = add_uncontended(array, "weft", &weft_array);
+    let array = add_uncontended(array, "crossbeam", &crossbeam_array).run();
+    println!("\n{array}");
+    let seg = Comparison::latency("SegQueue push + pop, 1 thread")
+        .rounds(args.rounds())
+        .min_sample(args.min_sample());
+    let seg = add_uncontended(seg, "weft", &weft_seg);
+    let seg = add_uncontended(seg, "crossbeam", &crossbeam_seg).run();
+    println!("\n{seg}");
+    vec![array, seg]
+}
+
 /// The contender the summary compares with the others.
 const CANDIDATE: &str = "weft";
 
@@ -210,7 +243,7 @@ fn main() {
         "queue benchmark: {cores} cores, {} rounds per comparison, interleaved",
         args.rounds()
     );
-    let mut all = Vec::new();
+    let mut all = uncontended(&args);
     for pairs in [1, 2, 4] {
         all.push(array_queue(&args, pairs));
         println!("\n{}", all.last().unwrap());
