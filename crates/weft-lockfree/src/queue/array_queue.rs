@@ -27,9 +27,14 @@
 //!
 //! Only the thread that won the CAS for a position touches the slot's value, and only
 //! between reading the stamp it needs (Acquire) and storing the next stamp (Release).
-//! A winner of `tail` may still find its slot's stamp unchanged for an instant if the
-//! consumer of the previous lap is mid-read; it cannot win `tail` then, since the
-//! stamp check comes first, so the stamp handshake alone guards the value.
+//! Every claim checks the stamp before its CAS, so a producer never claims a slot
+//! whose previous-lap consumer is still reading it (it waits for that consumer's
+//! stamp store instead), and a consumer never claims a slot not yet written.
+//!
+//! `force_push` on a full queue claims both ends of one slot: it moves `head` past the
+//! oldest value (as a `pop` would), after which no other thread can move `tail` (that
+//! needs the slot's stamp, which only it will store), so it stores `tail`, swaps the
+//! value and publishes the stamp.
 
 use super::{after_lost_race, wait_for_other};
 use core::fmt;
