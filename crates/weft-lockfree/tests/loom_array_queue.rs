@@ -34,15 +34,15 @@ fn capacity_one_push_pop_hand_off() {
     loom::model(|| {
         let queue = Arc::new(ArrayQueue::new(1));
         let q = Arc::clone(&queue);
-        let producer = thread::spawn(move || {
-            let first = q.push(1);
-            let second = q.push(2);
-            (first, second)
-        });
-        let popped: Vec<u32> = (0..2).filter_map(|_| queue.pop()).collect();
-        let (first, second) = producer.join().unwrap();
+        // The consumer is the spawned thread: with it on the main thread, loom (0.7)
+        // explores a single interleaving of this model (its SeqCst fence handling
+        // orders the rest), so the roles are this way round.
+        let consumer = thread::spawn(move || (0..2).filter_map(|_| q.pop()).collect::<Vec<u32>>());
+        let first = queue.push(1);
+        let second = queue.push(2);
+        let popped = consumer.join().unwrap();
         assert_eq!(first, Ok(()), "the queue started empty");
-        let mut all = popped.clone();
+        let mut all = popped;
         all.extend(drain(&queue));
         match second {
             // The second push found room: both values arrive, in order.
@@ -126,5 +126,21 @@ fn force_push_races_force_push() {
         let mut all: Vec<u32> = mine.into_iter().chain(theirs).chain(left).collect();
         all.sort_unstable();
         assert_eq!(all, [1, 2, 3]);
+    });
+}
+
+#[test]
+fn capacity_two_two_producers_one_consumer() {
+    loom::model(|| {
+        let queue = Arc::new(ArrayQueue::new(2));
+        let (q1, q2) = (Arc::clone(&queue), Arc::clone(&queue));
+        let a = thread::spawn(move || q1.push(1));
+        let b = thread::spawn(move || q2.push(2));
+        let popped = queue.pop();
+        assert_eq!(a.join().unwrap(), Ok(()), "two pushes fit in capacity 2");
+        assert_eq!(b.join().unwrap(), Ok(()));
+        let mut all: Vec<u32> = popped.into_iter().chain(drain(&queue)).collect();
+        all.sort_unstable();
+        assert_eq!(all, [1, 2]);
     });
 }

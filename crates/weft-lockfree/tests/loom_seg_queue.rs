@@ -86,14 +86,31 @@ fn every_value_dropped_once_including_leftovers() {
             queue.push(Counted(Arc::clone(&drops)));
             let q = Arc::clone(&queue);
             let d = Arc::clone(&drops);
-            let producer = thread::spawn(move || {
-                q.push(Counted(Arc::clone(&d)));
-                q.push(Counted(d));
-            });
-            drop(queue.pop());
-            producer.join().unwrap();
+            // The consumer is the spawned thread (see `loom_array_queue.rs` for why).
+            let consumer = thread::spawn(move || drop(q.pop()));
+            queue.push(Counted(Arc::clone(&d)));
+            queue.push(Counted(d));
+            consumer.join().unwrap();
             // Up to two values are left, across the block boundary, for `Drop`.
         }
         assert_eq!(drops.load(Ordering::Relaxed), 3);
+    });
+}
+
+#[test]
+fn first_block_installed_once_under_a_race() {
+    loom::model(|| {
+        // Both producers find no block and race to install the first; the consumer
+        // may see a claimed slot before the block is published.
+        let queue = Arc::new(SegQueue::new());
+        let (q1, q2) = (Arc::clone(&queue), Arc::clone(&queue));
+        let a = thread::spawn(move || q1.push(1));
+        let b = thread::spawn(move || q2.push(2));
+        let popped = queue.pop();
+        a.join().unwrap();
+        b.join().unwrap();
+        let mut all: Vec<u32> = popped.into_iter().chain(drain(&queue)).collect();
+        all.sort_unstable();
+        assert_eq!(all, [1, 2]);
     });
 }
