@@ -304,6 +304,7 @@ impl<T> ArrayQueue<T> {
             let stamp = slot.stamp.load(Ordering::Acquire);
             let next = self.next_position(tail);
             if stamp == tail {
+                // SeqCst: as in `push`.
                 match self.tail.compare_exchange_weak(
                     tail,
                     next,

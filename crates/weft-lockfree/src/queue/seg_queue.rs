@@ -304,7 +304,8 @@ impl<T> SegQueue<T> {
                 // The very first push: install the first block.
                 let first = Box::into_raw(next_block.take().unwrap_or_else(Block::allocate));
                 // Release: publishes the block's initialization to the Acquire loads
-                // of `tail.block`; AcqRel/Acquire on failure to see the winner's.
+                // of `tail.block`. Relaxed on failure: we reload both ends with
+                // Acquire before touching the winner's block.
                 match self.tail.block.compare_exchange(
                     ptr::null_mut(),
                     first,
@@ -346,6 +347,10 @@ impl<T> SegQueue<T> {
                         let next = Box::into_raw(next_block.take().expect("allocated above"));
                         // Release (all three): publish the new block's initialization to
                         // the Acquire loads of `tail.block`, `tail.index` and `next`.
+                        // `next` goes last: the consumer that moves `head` into the new
+                        // block waits for `next` (Acquire), so `tail` is past the
+                        // sentinel before `head` can be, and `head` never overtakes
+                        // `tail` (which `pop`'s emptiness check relies on).
                         self.tail.block.store(next, Ordering::Release);
                         self.tail
                             .index
@@ -435,6 +440,8 @@ impl<T> SegQueue<T> {
                         // SAFETY: `block` is live: our slot in it is not yet read.
                         let next = unsafe { (*block).wait_next() };
                         let mut next_index = (new_head & !HAS_NEXT).wrapping_add(1 << SHIFT);
+                        // Relaxed: only a hint. A stale null leaves HAS_NEXT unset,
+                        // and the next pop reads `tail` instead.
                         // SAFETY: `next` is live: `head` has not reached it yet, so
                         // none of its slots has been read.
                         if unsafe { !(*next).next.load(Ordering::Relaxed).is_null() } {
