@@ -28,6 +28,9 @@ pub use tagged::{AtomicTaggedPtr, TaggedPtr};
 
 // ---- [queue] ArrayQueue, SegQueue ----
 
+mod queue;
+pub use queue::{ArrayQueue, CapacityError, IntoIter as ArrayQueueIntoIter, SegQueue};
+
 // ---- end [queue] ----
 
 // ---- [deque] Chase-Lev Worker, Stealer, Injector ----
