@@ -25,6 +25,8 @@
 
 // ---- [deque] Chase-Lev Worker, Stealer, Injector ----
 
+pub mod deque;
+
 // ---- end [deque] ----
 
 // ---- [hazard] hazard pointers ----
