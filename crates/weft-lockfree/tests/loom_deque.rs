@@ -241,3 +241,83 @@ fn injector_two_stealers_and_drop() {
         assert_eq!(drops.load(Ordering::Relaxed), 3);
     });
 }
+
+/// Three threads: the owner pops while two stealers steal, over two items.
+#[test]
+fn pop_vs_two_stealers() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let worker = Worker::new_lifo();
+        worker.push(Item::new(0, &drops));
+        worker.push(Item::new(1, &drops));
+        let thieves: Vec<_> = (0..2)
+            .map(|_| {
+                let stealer = worker.stealer();
+                thread::spawn(move || stealer.steal().success())
+            })
+            .collect();
+        let mut taken: Vec<Item> = worker.pop().into_iter().collect();
+        for thief in thieves {
+            taken.extend(thief.join().unwrap());
+        }
+        drain(&worker, &mut taken);
+        check_once(taken, 2, &drops);
+    });
+}
+
+/// FIFO: the owner's `fetch_add` pop (and its undo on empty) races a steal.
+#[test]
+fn fifo_pop_vs_steal() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let worker = Worker::new_fifo();
+        worker.push(Item::new(0, &drops));
+        let stealer = worker.stealer();
+        let thief = thread::spawn(move || {
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                if let Steal::Success(item) = stealer.steal() {
+                    got.push(item);
+                }
+            }
+            got
+        });
+        let mut taken: Vec<Item> = worker.pop().into_iter().collect();
+        worker.push(Item::new(1, &drops));
+        taken.extend(thief.join().unwrap());
+        drain(&worker, &mut taken);
+        check_once(taken, 2, &drops);
+    });
+}
+
+/// Two injector consumers, one taking batches, over three items in two blocks.
+#[test]
+fn injector_batch_vs_steal() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let injector = Arc::new(Injector::new());
+        for value in 0..3 {
+            injector.push(Item::new(value, &drops));
+        }
+        let batcher = {
+            let injector = injector.clone();
+            thread::spawn(move || {
+                let mine = Worker::new_lifo();
+                let mut got = Vec::new();
+                let _ = injector.steal_batch(&mine);
+                drain(&mine, &mut got);
+                got
+            })
+        };
+        let mut taken: Vec<Item> = injector.steal().success().into_iter().collect();
+        taken.extend(batcher.join().unwrap());
+        loop {
+            match injector.steal() {
+                Steal::Success(item) => taken.push(item),
+                Steal::Retry => thread::yield_now(),
+                Steal::Empty => break,
+            }
+        }
+        check_once(taken, 3, &drops);
+    });
+}
