@@ -321,3 +321,38 @@ fn injector_batch_vs_steal() {
         check_once(taken, 3, &drops);
     });
 }
+
+/// A batch lands in a deque whose own stealer is already stealing from it: the items
+/// are published to that stealer by the batch's one `bottom` store.
+#[test]
+fn steal_batch_into_a_deque_being_stolen_from() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let source = Worker::new_fifo();
+        for value in 0..3 {
+            source.push(Item::new(value, &drops));
+        }
+        let dest = Worker::new_lifo();
+        let dest_stealer = dest.stealer();
+        let source_stealer = source.stealer();
+        let owner = thread::spawn(move || {
+            let mut got = Vec::new();
+            let _ = source_stealer.steal_batch(&dest);
+            drain(&dest, &mut got);
+            got
+        });
+        let thief = thread::spawn(move || {
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                if let Steal::Success(item) = dest_stealer.steal() {
+                    got.push(item);
+                }
+            }
+            got
+        });
+        let mut taken = owner.join().unwrap();
+        taken.extend(thief.join().unwrap());
+        drain(&source, &mut taken);
+        check_once(taken, 3, &drops);
+    });
+}

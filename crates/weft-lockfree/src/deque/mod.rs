@@ -12,7 +12,10 @@
 //!   Efficient Work-Stealing for Weak Memory Models*, PPoPP 2013 (their Fig. 1:
 //!   `push`, `take`, `steal`, `resize`). Each ordering in `worker.rs` names the line of
 //!   Fig. 1 it implements and what it pairs with. The paper's `consume` load of the
-//!   array is an `Acquire` here (Rust has no consume).
+//!   array is an `Acquire` here (Rust has no consume). One deliberate deviation: the
+//!   owner's `take` stores of `bottom` are `Release`, not relaxed, because the paper's
+//!   C11 counted them in the release sequence of the last push and Rust's (C++20's)
+//!   model does not; `pop_lifo` explains, and a loom model fails without it.
 //! - `Injector`: a segmented lock-free FIFO (linked blocks of slots with per-slot
 //!   ready bits, the shape of an unbounded MPMC queue), whose consumers reserve a run
 //!   of slots with one CAS so that a worker can take a batch at once.

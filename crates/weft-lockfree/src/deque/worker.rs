@@ -285,20 +285,29 @@ impl<T> Worker<T> {
         let inner = &*self.inner;
         let bottom = inner.bottom.load(Ordering::Relaxed).wrapping_sub(1);
         let buffer = self.buffer.get();
-        // Relaxed, then the SeqCst fence (`take`, lines 3-4): the fence orders this
+        // The store, then the SeqCst fence (`take`, lines 3-4): the fence orders this
         // store before our load of `top`, against a stealer's fence between its load
         // of `top` and its load of `bottom`. In the fences' total order one comes
         // first: either the stealer sees the smaller `bottom`, or we see its new `top`;
         // both cannot miss each other, so the last item is never taken twice.
-        inner.bottom.store(bottom, Ordering::Relaxed);
+        //
+        // Release, where the paper has relaxed (here and in both undo stores below):
+        // a stealer that reads *this* `bottom` goes on to copy slots below it, written
+        // by earlier pushes. C11 (2011), which the paper used, counted this later
+        // store in the release sequence of the push's store; C++20, Rust and loom do
+        // not (only RMWs continue a release sequence), so without Release here the
+        // stealer's copy would race with the push's write. Loom finds that race
+        // (model `steal_batch_into_a_deque_being_stolen_from`). Free on x86 (a plain
+        // `mov`), an `stlr` on AArch64.
+        inner.bottom.store(bottom, Ordering::Release);
         fence(Ordering::SeqCst);
         let top = inner.top.load(Ordering::Relaxed);
         let len = bottom.wrapping_sub(top);
         if len < 0 {
-            // Empty: undo (`take`, line 15). Relaxed: no item becomes visible.
+            // Empty: undo (`take`, line 15). Release: see the first store.
             inner
                 .bottom
-                .store(bottom.wrapping_add(1), Ordering::Relaxed);
+                .store(bottom.wrapping_add(1), Ordering::Release);
             return None;
         }
         if len > 0 {
@@ -321,11 +330,11 @@ impl<T> Worker<T> {
                 Ordering::Relaxed,
             )
             .is_ok();
-        // Either way the deque is now empty at `top + 1` (`take`, line 12). Relaxed:
-        // no item becomes visible.
+        // Either way the deque is now empty at `top + 1` (`take`, line 12). Release:
+        // see the first store.
         inner
             .bottom
-            .store(bottom.wrapping_add(1), Ordering::Relaxed);
+            .store(bottom.wrapping_add(1), Ordering::Release);
         // SAFETY: winning the CAS made index `bottom` ours; a loser forgets the bits.
         won.then(|| unsafe { copy.assume_init() })
     }
