@@ -1,7 +1,12 @@
 //! weft's work-stealing deque against `crossbeam_deque`: the owner's push + pop
-//! latency (LIFO and FIFO), and steal throughput with one owner pushing and one or two
+//! latency (LIFO and FIFO), an uncontended push + steal, and steal throughput with one owner pushing and one or two
 //! stealers taking items one at a time (`steal`) or in batches
 //! (`steal_batch_and_pop`).
+//!
+//! On a machine shared with other work the threads of the throughput runs may not run
+//! at the same time: a stealer then drains the deque while the owner is descheduled
+//! and spins on `Empty` until it returns, and the figures count time slices, not the
+//! deque. Check `uptime` before trusting them; the single-thread figures hold up.
 //!
 //! `cargo bench -p weft-bench --bench deque` (about a minute), `-- --quick` (seconds),
 //! `-- --json FILE` (every raw sample).
@@ -129,6 +134,37 @@ fn push_pop(args: &BenchArgs, fifo: bool) -> Results {
     comparison.run()
 }
 
+fn add_push_steal<'a, D: Deque>(
+    comparison: Comparison<'a, weft_bench::Latency>,
+    name: &str,
+    deque: &'a D,
+) -> Comparison<'a, weft_bench::Latency> {
+    let stealer = deque.stealer();
+    let mut next = 0u64;
+    comparison.contender(name, move || {
+        deque.push(black_box(next));
+        next = next.wrapping_add(black_box(D::steal(&stealer)).unwrap_or(1));
+    })
+}
+
+/// The steal path alone, uncontended: push then steal on one thread. On a loaded
+/// machine this is the steady figure; the multi-threaded ones below also measure how
+/// the OS shares the cores out.
+fn push_steal(args: &BenchArgs) -> Results {
+    let weft = weft_lockfree::deque::Worker::new_lifo();
+    let crossbeam = crossbeam_deque::Worker::new_lifo();
+    for i in 0..16 {
+        weft.push(i);
+        crossbeam.push(i);
+    }
+    let mut comparison = Comparison::latency("push + steal (uncontended), 1 thread")
+        .rounds(args.rounds())
+        .min_sample(args.min_sample());
+    comparison = add_push_steal(comparison, "weft", &weft);
+    comparison = add_push_steal(comparison, "crossbeam", &crossbeam);
+    comparison.run()
+}
+
 /// One owner pushes as fast as it can (popping one itself when the deque is above
 /// `HIGH_WATER`); `stealers` threads steal. Counts items the stealers took.
 fn steal_run<D: Deque>(budget: Budget, stealers: usize, batch: bool) -> Tally {
@@ -235,6 +271,8 @@ fn main() {
         all.push(push_pop(&args, fifo));
         println!("\n{}", all.last().unwrap());
     }
+    all.push(push_steal(&args));
+    println!("\n{}", all.last().unwrap());
     for stealers in [1, 2] {
         for batch in [false, true] {
             all.push(steal_throughput(&args, stealers, batch));
