@@ -345,3 +345,17 @@ fn steal_from_empty_and_collect() {
     let all: Steal<u8> = [stealer.steal(), injector.steal()].into_iter().collect();
     assert_eq!(all, Steal::Empty);
 }
+
+#[test]
+fn handles_are_send_and_sync_as_documented() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<Worker<String>>();
+    send_sync::<weft_lockfree::deque::Stealer<String>>();
+    send_sync::<Injector<String>>();
+    let worker = Worker::new_lifo();
+    worker.push(1);
+    let stealers = [worker.stealer(), worker.stealer().clone()];
+    assert_eq!(stealers[1].steal(), Steal::Success(1));
+    assert!(stealers[0].is_empty());
+}
