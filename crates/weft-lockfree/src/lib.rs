@@ -35,6 +35,8 @@ pub use queue::{ArrayQueue, CapacityError, IntoIter as ArrayQueueIntoIter, SegQu
 
 // ---- [deque] Chase-Lev Worker, Stealer, Injector ----
 
+pub mod deque;
+
 // ---- end [deque] ----
 
 // ---- [hazard] hazard pointers ----
