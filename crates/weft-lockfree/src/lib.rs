@@ -29,4 +29,6 @@
 
 // ---- [hazard] hazard pointers ----
 
+pub mod hazard;
+
 // ---- end [hazard] ----
