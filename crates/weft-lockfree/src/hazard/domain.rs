@@ -272,7 +272,9 @@ impl Domain {
     /// - `object` is retired once, and nothing else frees it.
     /// - `deleter(object)` is sound to call once, on any thread (so the object must be
     ///   safe to drop on another thread), at any later time while the domain is alive
-    ///   or from the domain's `Drop`.
+    ///   or from the domain's `Drop`. It should not panic: a panicking deleter unwinds
+    ///   out of the scan and leaks the rest of the batch that scan took (leaks, never
+    ///   frees twice). It may itself retire into this domain.
     pub unsafe fn retire<T>(&self, object: *mut T, deleter: unsafe fn(*mut T)) {
         let node = Box::into_raw(Box::new(RetiredNode {
             header: Retired {
@@ -432,5 +434,55 @@ impl core::fmt::Debug for Domain {
             .field("hazard_count", &self.hazard_count())
             .field("retired_count", &self.retired_count())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+
+    static DROPS: StdAtomicUsize = StdAtomicUsize::new(0);
+
+    unsafe fn count_drop(object: *mut u64) {
+        // SAFETY: the tests retire only `Box::into_raw` pointers, once each.
+        drop(unsafe { Box::from_raw(object) });
+        DROPS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    // One test, so the shared counter sees no other test's drops.
+    #[test]
+    fn retire_scans_at_the_threshold_and_drop_frees_the_rest() {
+        let domain = Domain::new();
+        assert_eq!(domain.reclaim_threshold(), THRESHOLD_SLACK);
+        for i in 0..THRESHOLD_SLACK - 1 {
+            // SAFETY: a fresh box, never shared, retired once.
+            unsafe { domain.retire(Box::into_raw(Box::new(i as u64)), count_drop) };
+        }
+        assert_eq!(
+            DROPS.load(Ordering::Relaxed),
+            0,
+            "no scan below the threshold"
+        );
+        assert_eq!(domain.retired_count(), THRESHOLD_SLACK - 1);
+        // SAFETY: as above.
+        unsafe { domain.retire(Box::into_raw(Box::new(0)), count_drop) };
+        assert_eq!(
+            DROPS.load(Ordering::Relaxed),
+            THRESHOLD_SLACK,
+            "the retire at the threshold scans"
+        );
+        assert_eq!(domain.retired_count(), 0);
+
+        for i in 0..5 {
+            // SAFETY: as above.
+            unsafe { domain.retire(Box::into_raw(Box::new(i)), count_drop) };
+        }
+        drop(domain);
+        assert_eq!(
+            DROPS.load(Ordering::Relaxed),
+            THRESHOLD_SLACK + 5,
+            "drop frees the rest"
+        );
     }
 }
