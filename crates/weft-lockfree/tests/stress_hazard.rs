@@ -215,3 +215,73 @@ fn records_are_reused_and_global_domain_works() {
     // SAFETY: single-threaded; the object is ours.
     unsafe { drop_in_place_keep_memory(pointer) };
 }
+
+#[test]
+fn garbage_stays_bounded_with_concurrent_retirers_and_a_stalled_reader() {
+    const RETIRERS: usize = 2;
+    const RETIRES_PER_THREAD: u64 = 10_000;
+
+    let drops = AtomicUsize::new(0);
+    let domain = Domain::new();
+    let shared = AtomicPtr::new(new_tracked(0, &drops));
+    let first = shared.load(Ordering::Relaxed);
+    let protected = AtomicBool::new(false);
+    let retirers_done = AtomicUsize::new(0);
+    let most_retired = AtomicUsize::new(0);
+
+    thread::scope(|scope| {
+        // Stalls holding the first object until every retirer is done.
+        scope.spawn(|| {
+            let mut hazard = HazardPointer::new_in_domain(&domain);
+            // SAFETY: `shared` holds boxed `Tracked`s retired into `domain`.
+            let object = unsafe { hazard.protect(&shared) }.unwrap();
+            protected.store(true, Ordering::Release);
+            while retirers_done.load(Ordering::Acquire) < RETIRERS {
+                thread::yield_now();
+            }
+            assert!(!object.freed.load(Ordering::Relaxed));
+        });
+        while !protected.load(Ordering::Acquire) {
+            thread::yield_now();
+        }
+        for _ in 0..RETIRERS {
+            scope.spawn(|| {
+                // Each retirer also reads, so H counts more than the stalled slot.
+                let mut hazard = HazardPointer::new_in_domain(&domain);
+                for value in 1..=RETIRES_PER_THREAD {
+                    // SAFETY: as above.
+                    let current = unsafe { hazard.protect(&shared) }.unwrap();
+                    assert!(!current.freed.load(Ordering::Relaxed), "read after free");
+                    hazard.reset_protection();
+                    let old = shared.swap(new_tracked(value, &drops), Ordering::AcqRel);
+                    // SAFETY: unlinked by the swap, retired exactly once.
+                    unsafe { domain.retire(old, drop_in_place_keep_memory) };
+                    let retired = domain.retired_count();
+                    most_retired.fetch_max(retired, Ordering::Relaxed);
+                    // A loose O(H) bound: a scan starts at the threshold, and what the
+                    // other retirer adds while it runs is freed by its own scan.
+                    assert!(
+                        retired <= 2 * domain.reclaim_threshold(),
+                        "{retired} retired, threshold {}",
+                        domain.reclaim_threshold()
+                    );
+                }
+                retirers_done.fetch_add(1, Ordering::Release);
+            });
+        }
+    });
+
+    let total = RETIRERS * RETIRES_PER_THREAD as usize;
+    assert!(most_retired.load(Ordering::Relaxed) > 0);
+    // A retirer that finished early may have handed its record to the other one.
+    assert!((2..=1 + RETIRERS).contains(&domain.hazard_count()));
+    // The stalled reader is gone: everything retired can go now.
+    // SAFETY: `first` was retired but its memory is never deallocated by this deleter.
+    let first = unsafe { &*first };
+    assert!(first.freed.load(Ordering::Relaxed) || domain.retired_count() > 0);
+    domain.eager_reclaim();
+    assert_eq!(drops.load(Ordering::Relaxed), total);
+    assert!(first.freed.load(Ordering::Relaxed));
+    // SAFETY: single-threaded now; the last object is ours.
+    unsafe { drop_in_place_keep_memory(shared.load(Ordering::Acquire)) };
+}
