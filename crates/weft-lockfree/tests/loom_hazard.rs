@@ -195,6 +195,50 @@ fn protected_object_survives_reclaim_until_released() {
 }
 
 #[test]
+fn reprotecting_ends_the_previous_protection_safely() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let domain = Arc::new(Domain::new());
+        let first = new_object(1, &drops);
+        let second = new_object(2, &drops);
+        let shared = Arc::new(AtomicPtr::new(first));
+
+        let reader = {
+            let (domain, shared) = (Arc::clone(&domain), Arc::clone(&shared));
+            thread::spawn(move || {
+                let mut hazard = HazardPointer::new_in_domain(&domain);
+                for _ in 0..2 {
+                    // Protecting again moves the slot on: the reads of the previous
+                    // object must happen-before a scan that then frees it.
+                    // SAFETY: `shared` holds `new_object`s retired into `domain`.
+                    let object = unsafe { hazard.protect(&shared) }.unwrap();
+                    let expected = if core::ptr::eq(object, first) { 1 } else { 2 };
+                    read(object, expected);
+                }
+                // Keep the hazard alive: only the re-protection released `first`.
+                core::mem::forget(hazard);
+            })
+        };
+
+        let old = shared.swap(second, Ordering::AcqRel);
+        // SAFETY: unlinked by the swap, retired once.
+        unsafe { domain.retire(old, poison) };
+        domain.eager_reclaim();
+
+        reader.join().unwrap();
+        // Dropping the domain frees `first` if the scan above did not (and ignores
+        // the forgotten hazard); `second` is never retired.
+        drop(domain);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        // SAFETY: all threads are done.
+        unsafe {
+            free_memory(first);
+            free_memory(second);
+        }
+    });
+}
+
+#[test]
 fn records_are_shared_and_reused_in_the_global_domain() {
     loom::model(|| {
         let other = thread::spawn(|| {
