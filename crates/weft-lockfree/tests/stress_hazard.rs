@@ -54,7 +54,7 @@ fn new_tracked(value: u64, drops: &AtomicUsize) -> *mut Tracked<'_> {
 fn readers_never_see_freed_objects_and_everything_is_freed_once() {
     const READERS: usize = 3;
     const WRITERS: usize = 2;
-    const SWAPS_PER_WRITER: u64 = 20_000;
+    const SWAPS_PER_WRITER: u64 = 100_000;
 
     let drops = AtomicUsize::new(0);
     let domain = Domain::new();
