@@ -41,4 +41,6 @@ pub mod deque;
 
 // ---- [hazard] hazard pointers ----
 
+pub mod hazard;
+
 // ---- end [hazard] ----
