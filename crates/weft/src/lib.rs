@@ -7,7 +7,7 @@
 //! | module | crate | status |
 //! |---|---|---|
 //! | [`sync`] | `weft-sync` | locks, parking, events, semaphores, deadlock detection |
-//! | `lockfree` | `weft-lockfree` | being built |
+//! | [`lockfree`] | `weft-lockfree` | epoch and hazard-pointer reclamation, lock-free stack and queues, work-stealing deque |
 //! | `channel` | `weft-channel` | not built yet |
 //! | `pool` | `weft-pool` | not built yet |
 //! | `rt` | `weft-rt` | not built yet |
@@ -33,4 +33,9 @@
 /// Locks, parking, notification events and deadlock detection (`weft-sync`).
 pub mod sync {
     pub use weft_sync::*;
+}
+
+/// Lock-free data structures and the memory reclamation they stand on (`weft-lockfree`).
+pub mod lockfree {
+    pub use weft_lockfree::*;
 }
