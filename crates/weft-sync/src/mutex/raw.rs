@@ -243,7 +243,7 @@ impl RawMutex {
     }
 
     /// How many threads are counted as waiting (for tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn waiter_count(&self) -> u32 {
         self.state.load(Ordering::Relaxed) / WAITER
     }
