@@ -7,7 +7,7 @@
 
 use std::hint::black_box;
 use std::time::Duration;
-use weft::sync::SpinLock;
+use weft::sync::{CachePadded, SpinLock};
 use weft_bench::{BenchArgs, Budget, Comparison, Latency, Results, Throughput};
 use weft_bench::{busy_work, run_threads, summary_table};
 
@@ -64,13 +64,17 @@ impl Lock for SpinLock<Shared> {
     }
 }
 
-/// One instance of each contender's lock.
+/// One instance of each contender's lock, each on its own cache lines. Unpadded, the
+/// four locks sat side by side and where each fell depended on the stack: weft's
+/// `Mutex<Shared>` started 48 bytes into a line, so its critical section touched two
+/// lines while parking_lot's touched one, and that alone cost weft 5-15% at 2-8
+/// threads. Padding gives every contender the same layout.
 #[derive(Default)]
 struct Locks {
-    weft: weft::sync::Mutex<Shared>,
-    parking_lot: parking_lot::Mutex<Shared>,
-    std: std::sync::Mutex<Shared>,
-    spin: SpinLock<Shared>,
+    weft: CachePadded<weft::sync::Mutex<Shared>>,
+    parking_lot: CachePadded<parking_lot::Mutex<Shared>>,
+    std: CachePadded<std::sync::Mutex<Shared>>,
+    spin: CachePadded<SpinLock<Shared>>,
 }
 
 fn add_latency<'a, L: Lock>(
@@ -115,10 +119,10 @@ fn uncontended(args: &BenchArgs) -> Results {
     let mut comparison = Comparison::latency("uncontended lock + unlock, 1 thread")
         .rounds(args.rounds())
         .min_sample(args.min_sample());
-    comparison = add_latency(comparison, "weft", &locks.weft);
-    comparison = add_latency(comparison, "parking_lot", &locks.parking_lot);
-    comparison = add_latency(comparison, "std", &locks.std);
-    comparison = add_latency(comparison, "spin", &locks.spin);
+    comparison = add_latency(comparison, "weft", &*locks.weft);
+    comparison = add_latency(comparison, "parking_lot", &*locks.parking_lot);
+    comparison = add_latency(comparison, "std", &*locks.std);
+    comparison = add_latency(comparison, "spin", &*locks.spin);
     comparison.run()
 }
 
@@ -127,10 +131,10 @@ fn contended(args: &BenchArgs, threads: usize) -> Results {
     let budget = Budget::Duration(args.sample_duration(Duration::from_millis(200)));
     let name = format!("contended throughput, {threads} threads");
     let mut comparison = Comparison::throughput(name, budget).rounds(args.rounds());
-    comparison = add_throughput(comparison, "weft", &locks.weft, threads);
-    comparison = add_throughput(comparison, "parking_lot", &locks.parking_lot, threads);
-    comparison = add_throughput(comparison, "std", &locks.std, threads);
-    comparison = add_throughput(comparison, "spin", &locks.spin, threads);
+    comparison = add_throughput(comparison, "weft", &*locks.weft, threads);
+    comparison = add_throughput(comparison, "parking_lot", &*locks.parking_lot, threads);
+    comparison = add_throughput(comparison, "std", &*locks.std, threads);
+    comparison = add_throughput(comparison, "spin", &*locks.spin, threads);
     comparison.run()
 }
 

@@ -7,6 +7,7 @@
 
 use std::hint::black_box;
 use std::time::Duration;
+use weft::sync::CachePadded;
 use weft_bench::{BenchArgs, Budget, Comparison, Latency, Results, Throughput};
 use weft_bench::{busy_work, run_threads, summary_table};
 
@@ -73,12 +74,14 @@ impl ReadWrite for std::sync::RwLock<Shared> {
     }
 }
 
-/// One instance of each contender's lock.
+/// One instance of each contender's lock, each on its own cache lines, so that no
+/// contender's lock and data straddle a line boundary by the luck of the stack layout
+/// (the mutex benchmark's `Locks` says what that cost).
 #[derive(Default)]
 struct Locks {
-    weft: weft::sync::RwLock<Shared>,
-    parking_lot: parking_lot::RwLock<Shared>,
-    std: std::sync::RwLock<Shared>,
+    weft: CachePadded<weft::sync::RwLock<Shared>>,
+    parking_lot: CachePadded<parking_lot::RwLock<Shared>>,
+    std: CachePadded<std::sync::RwLock<Shared>>,
 }
 
 /// An operation mix: out of every 10 operations, this many are writes.
@@ -151,9 +154,9 @@ fn uncontended(args: &BenchArgs) -> Results {
     let mut comparison = Comparison::latency("uncontended read lock + unlock, 1 thread")
         .rounds(args.rounds())
         .min_sample(args.min_sample());
-    comparison = add_latency(comparison, "weft", &locks.weft);
-    comparison = add_latency(comparison, "parking_lot", &locks.parking_lot);
-    comparison = add_latency(comparison, "std", &locks.std);
+    comparison = add_latency(comparison, "weft", &*locks.weft);
+    comparison = add_latency(comparison, "parking_lot", &*locks.parking_lot);
+    comparison = add_latency(comparison, "std", &*locks.std);
     comparison.run()
 }
 
@@ -162,9 +165,9 @@ fn contended(args: &BenchArgs, threads: usize, mix: Mix) -> Results {
     let budget = Budget::Duration(args.sample_duration(Duration::from_millis(150)));
     let name = format!("{}, {threads} threads", mix.name);
     let mut comparison = Comparison::throughput(name, budget).rounds(args.rounds());
-    comparison = add_throughput(comparison, "weft", &locks.weft, threads, mix);
-    comparison = add_throughput(comparison, "parking_lot", &locks.parking_lot, threads, mix);
-    comparison = add_throughput(comparison, "std", &locks.std, threads, mix);
+    comparison = add_throughput(comparison, "weft", &*locks.weft, threads, mix);
+    comparison = add_throughput(comparison, "parking_lot", &*locks.parking_lot, threads, mix);
+    comparison = add_throughput(comparison, "std", &*locks.std, threads, mix);
     comparison.run()
 }
 
