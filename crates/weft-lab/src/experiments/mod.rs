@@ -2,9 +2,11 @@
 
 mod false_sharing;
 mod lock_contention;
+mod lock_free;
 
 pub use false_sharing::FalseSharing;
 pub use lock_contention::LockContention;
+pub use lock_free::LockFree;
 
 /// The verdict logic of each experiment, public so it can be read and tested apart
 /// from the measurements.
@@ -14,13 +16,17 @@ pub mod verdicts {
         Figures as LockContentionFigures, Row as LockContentionRow, Waits,
         verdict as lock_contention,
     };
+    pub use super::lock_free::{
+        Figures as LockFreeFigures, Kind as LockFreeKind, Row as LockFreeRow,
+        verdict as lock_free,
+    };
 }
 
 use crate::experiment::Experiment;
 
 /// Every experiment, in tour order.
 pub fn all() -> &'static [&'static dyn Experiment] {
-    &[&FalseSharing, &LockContention]
+    &[&FalseSharing, &LockContention, &LockFree]
 }
 
 /// The experiment called `name`, if there is one.
