@@ -1,9 +1,11 @@
 //! The experiments, one file each; [`all`] is the table of contents.
 
+mod aba;
 mod false_sharing;
 mod lock_contention;
 mod lock_free;
 
+pub use aba::Aba;
 pub use false_sharing::FalseSharing;
 pub use lock_contention::LockContention;
 pub use lock_free::LockFree;
@@ -11,6 +13,9 @@ pub use lock_free::LockFree;
 /// The verdict logic of each experiment, public so it can be read and tested apart
 /// from the measurements.
 pub mod verdicts {
+    pub use super::aba::{
+        Figures as AbaFigures, Run as AbaRun, Stress as AbaStress, verdict as aba,
+    };
     pub use super::false_sharing::{Figures as FalseSharingFigures, verdict as false_sharing};
     pub use super::lock_contention::{
         Figures as LockContentionFigures, Row as LockContentionRow, Waits,
@@ -26,7 +31,7 @@ use crate::experiment::Experiment;
 
 /// Every experiment, in tour order.
 pub fn all() -> &'static [&'static dyn Experiment] {
-    &[&FalseSharing, &LockContention, &LockFree]
+    &[&FalseSharing, &LockContention, &LockFree, &Aba]
 }
 
 /// The experiment called `name`, if there is one.
