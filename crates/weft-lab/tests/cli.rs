@@ -61,7 +61,12 @@ fn run_lock_free_prints_a_row_per_queue_and_a_column_per_thread_count() {
         .lines()
         .find(|l| l.starts_with("queue "))
         .expect("a table header");
-    for column in ["1 thr ops/s", "2 thr ops/s", "4 thr ops/s", "vs Mutex<VecDeque> @4"] {
+    for column in [
+        "1 thr ops/s",
+        "2 thr ops/s",
+        "4 thr ops/s",
+        "vs Mutex<VecDeque> @4",
+    ] {
         assert!(header.contains(column), "{header}");
     }
     for queue in ["Mutex<VecDeque>", "two-lock queue", "MsQueue", "ArrayQueue"] {

@@ -223,7 +223,11 @@ pub fn verdict(f: &Figures) -> Verdict {
             if stress_corrupted > 0 {
                 format!(
                     ", and {} corrupted it",
-                    plural(stress_corrupted, "free-running trial", "free-running trials")
+                    plural(
+                        stress_corrupted,
+                        "free-running trial",
+                        "free-running trials"
+                    )
                 )
             } else {
                 String::new()
@@ -264,7 +268,7 @@ pub fn verdict(f: &Figures) -> Verdict {
     }
 }
 
-/// A node's name in the report: 0 is `A`.
+/// A node's name in the report: 0 is `A` (the interleaving's stacks have four nodes).
 fn name(index: u32) -> char {
     char::from(b'A' + u8::try_from(index).expect("a small arena"))
 }
@@ -475,6 +479,16 @@ impl<H: Head> Stack<H> {
         format!("{}{}", render(&chain, cycle), H::note(self.head.load()))
     }
 
+    /// The nodes on the stack that a thread holds, by name.
+    fn held_and_linked(&self) -> Vec<char> {
+        let (chain, _) = self.chain();
+        chain
+            .into_iter()
+            .filter(|&i| self.node(i).held.load(SeqCst))
+            .map(name)
+            .collect()
+    }
+
     /// Whether a stack of `size` nodes, with every node given back, is corrupted:
     /// not each node exactly once, or a cycle.
     fn corrupted(&self, size: usize) -> bool {
@@ -507,21 +521,24 @@ fn interleave<H: Head>() -> Run {
             record(stack.render());
             turn.wait();
             turn.wait(); // thread 2's step
-            let outcome = match stack.pop_commit(begun) {
-                Ok((index, _)) => {
-                    format!("CAS succeeds, pops {}: {}", name(index), stack.render())
-                }
+            let (succeeded, outcome) = match stack.pop_commit(begun) {
+                Ok((index, _)) => (
+                    true,
+                    format!("CAS succeeds, pops {}: {}", name(index), stack.render()),
+                ),
                 Err(found) => {
                     let expected = H::show(begun.0);
-                    let popped = stack.pop().map_or("nothing".into(), |i| name(i).to_string());
-                    format!(
+                    let popped = stack
+                        .pop()
+                        .map_or("nothing".into(), |i| name(i).to_string());
+                    let outcome = format!(
                         "CAS fails ({} ≠ {expected}), retry pops {popped}: {}",
                         H::show(found),
                         stack.render()
-                    )
+                    );
+                    (false, outcome)
                 }
             };
-            let succeeded = outcome.starts_with("CAS succeeds");
             record(outcome);
             turn.wait();
             turn.wait(); // thread 2's step
@@ -535,13 +552,8 @@ fn interleave<H: Head>() -> Run {
             record(stack.render());
             turn.wait();
             turn.wait(); // thread 1's step
-            // Thread 2 still holds B: is it on the stack as well?
-            let (chain, _) = stack.chain();
-            let duplicated: Vec<char> = chain
-                .iter()
-                .filter(|&&i| i == b)
-                .map(|&i| name(i))
-                .collect();
+            // Thread 1 holds A and thread 2 holds B: is either on the stack as well?
+            let duplicated = stack.held_and_linked();
             stack.push(b);
             record(stack.render());
             turn.wait();
@@ -594,7 +606,8 @@ fn trial<H: Head>(threads: usize, pause: u32, seed: u64) -> bool {
             let (stack, corrupted, start) = (&stack, &corrupted, &start);
             s.spawn(move || {
                 start.wait();
-                let mut rng = XorShift(seed ^ (thread as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let mut rng =
+                    XorShift(seed ^ (thread as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
                 let mut held: Vec<u32> = Vec::with_capacity(2);
                 for _ in 0..ITERATIONS {
                     if corrupted.load(SeqCst) {
@@ -803,7 +816,11 @@ mod tests {
         let v = verdict(&f);
         assert_eq!(v.outcome, Outcome::Partly);
         assert!(v.text.contains("naive stack lost 1 node (D)"), "{}", v.text);
-        assert!(v.text.contains("versioned stack lost 1 node (B)"), "{}", v.text);
+        assert!(
+            v.text.contains("versioned stack lost 1 node (B)"),
+            "{}",
+            v.text
+        );
     }
 
     #[test]
@@ -837,7 +854,10 @@ mod tests {
             let naive = interleave::<NaiveHead>();
             assert!(naive.stale_cas_succeeded);
             assert_eq!(naive.duplicated, ['B']);
-            assert_eq!((naive.chain.as_slice(), naive.cycle), (&['B'][..], Some('B')));
+            assert_eq!(
+                (naive.chain.as_slice(), naive.cycle),
+                (&['B'][..], Some('B'))
+            );
             assert_eq!(naive.lost(&EXPECTED), ['C', 'D']);
             assert_eq!(naive.steps.len(), 1 + STEPS.len());
             assert_eq!(naive.steps[2], "A → C → D");
@@ -889,7 +909,12 @@ mod tests {
             cores: 2,
         };
         let report = Aba.run(&config);
-        assert_eq!(report.verdict.outcome, Outcome::Reproduced, "{}", report.verdict.text);
+        assert_eq!(
+            report.verdict.outcome,
+            Outcome::Reproduced,
+            "{}",
+            report.verdict.text
+        );
         let rows = report.table.rows();
         // Start, four steps, the outcome, two kinds of free-running trial.
         assert_eq!(rows.len(), 8);

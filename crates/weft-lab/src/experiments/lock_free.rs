@@ -38,9 +38,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use weft::lockfree::{ArrayQueue, MsQueue};
 use weft::sync::{CachePadded, Mutex};
 use weft_bench::format::{format_rate, format_ratio};
-use weft_bench::{
-    Budget, Comparison, Results, Table, Tally, Throughput, busy_work, run_threads,
-};
+use weft_bench::{Budget, Comparison, Results, Table, Tally, Throughput, busy_work, run_threads};
 
 /// The experiment; see the module docs.
 #[derive(Debug)]
@@ -263,16 +261,17 @@ pub fn verdict(f: &Figures) -> Verdict {
                     .map(|r| format!("{} {:.0}%", r.name, kept(r, o) * 100.0))
                     .collect()
             };
-            let extreme = |pick: &dyn Fn(Kind) -> bool, min: bool| {
-                let kept = f.rows.iter().filter(|r| pick(r.kind)).map(|r| kept(r, o));
-                if min {
-                    kept.reduce(f64::min)
-                } else {
-                    kept.reduce(f64::max)
-                }
+            let kept_by = |pick: &dyn Fn(Kind) -> bool| -> Vec<f64> {
+                f.rows
+                    .iter()
+                    .filter(|r| pick(r.kind))
+                    .map(|r| kept(r, o))
+                    .collect()
             };
-            let weakest_lock_free = extreme(&|k| k == Kind::LockFree, true);
-            let strongest_locked = extreme(&Kind::locks, false);
+            let weakest_lock_free = kept_by(&|k| k == Kind::LockFree)
+                .into_iter()
+                .reduce(f64::min);
+            let strongest_locked = kept_by(&Kind::locks).into_iter().reduce(f64::max);
             if let (Some(lock_free), Some(locked)) = (weakest_lock_free, strongest_locked) {
                 tested += 1;
                 let mut figures = format!(
@@ -423,9 +422,9 @@ impl TwoLockQueue {
     fn pop(&self) -> Option<u64> {
         let mut head = self.head.lock();
         let dummy = head.0;
-        // SAFETY: invariant 3, we hold the head lock.
         // Acquire: pairs with the Release store in `push`, so the successor's value
         // is visible.
+        // SAFETY: invariant 3, we hold the head lock.
         let next = NonNull::new(unsafe { dummy.as_ref() }.next.load(Ordering::Acquire))?;
         // SAFETY: invariant 3: the dummy's successor, under the head lock.
         let value = unsafe { next.as_ref() }.value;
@@ -443,8 +442,9 @@ impl Drop for TwoLockQueue {
     fn drop(&mut self) {
         let mut node = self.head.get_mut().0.as_ptr();
         while !node.is_null() {
-            // SAFETY: `&mut self`: no other thread can reach the nodes, and by
-            // invariant 1 each node on the list is allocated and freed only here.
+            // SAFETY: `&mut self`: no other thread can reach the nodes; by invariant 1
+            // each node still on the list came from `Node::allocate` and belongs to the
+            // queue, and the walk frees each once, after reading nothing else from it.
             let boxed = unsafe { Box::from_raw(node) };
             node = boxed.next.load(Ordering::Relaxed);
         }
@@ -514,7 +514,10 @@ fn sample<Q: Queue>(queue: &Q, threads: usize, budget: Budget) -> Tally {
     let tally = run_threads(threads, budget, |thread| {
         let mut local = thread as u64;
         move || {
-            assert!(queue.push(local), "the capacity covers the prefill and every thread");
+            assert!(
+                queue.push(local),
+                "the capacity covers the prefill and every thread"
+            );
             local = black_box(busy_work(local, OUTSIDE_STEPS));
             let value = queue
                 .pop()
@@ -731,7 +734,10 @@ mod tests {
         ]);
         let v = verdict(&f);
         assert_eq!(v.outcome, Outcome::NotReproduced, "{}", v.text);
-        assert!(v.text.starts_with("fastest at 4 threads: coarse (48.0 ops/s)"));
+        assert!(
+            v.text
+                .starts_with("fastest at 4 threads: coarse (48.0 ops/s)")
+        );
         assert!(v.text.contains(
             "not reproduced: the best CAS-based queue (array) did 0.92x the throughput of \
              the best locked one (coarse) at 4 threads"
@@ -740,14 +746,18 @@ mod tests {
             v.text
                 .contains("not reproduced: two-lock did 0.90x the throughput of coarse")
         );
+        assert!(v.text.contains(
+            "not reproduced: the lock-free queue held up no better than the locked ones"
+        ));
         assert!(
-            v.text.contains(
-                "not reproduced: the lock-free queue held up no better than the locked ones"
-            )
+            v.text
+                .contains("the lock-free queue kept ms 50%, the locked ones coarse 96%")
         );
-        assert!(v.text.contains("the lock-free queue kept ms 50%, the locked ones coarse 96%"));
         assert!(v.text.contains("(array 98%)"), "{}", v.text);
-        assert!(v.text.contains("(none gained throughput; two-lock lost least)"));
+        assert!(
+            v.text
+                .contains("(none gained throughput; two-lock lost least)")
+        );
     }
 
     #[test]

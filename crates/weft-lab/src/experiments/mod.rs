@@ -22,8 +22,7 @@ pub mod verdicts {
         verdict as lock_contention,
     };
     pub use super::lock_free::{
-        Figures as LockFreeFigures, Kind as LockFreeKind, Row as LockFreeRow,
-        verdict as lock_free,
+        Figures as LockFreeFigures, Kind as LockFreeKind, Row as LockFreeRow, verdict as lock_free,
     };
 }
 
