@@ -36,7 +36,13 @@
 //! - no pause: the window between a pop's read of `next` and its CAS is as wide as
 //!   the hardware makes it (a cache miss, an interrupt, a preemption);
 //! - a random pause of up to `WINDOW` (64) spins in that window, standing for such a
-//!   preemption, so that the window is hit within a few thousand operations.
+//!   preemption and widening the window.
+//!
+//! How often a trial is corrupted is a property of the machine and its load more than
+//! of the code: on a shared two-core virtual machine the naive stack's share ranged
+//! from 1% to over 60% of trials from one run to the next. The versioned stack's is
+//! zero every time, and the interleaving above, being forced, reproduces the same
+//! corruption on every run.
 
 use crate::experiment::{Claim, Config, Experiment, Outcome, Quote, Report, Verdict};
 use std::sync::Barrier;
