@@ -45,8 +45,53 @@ fn list_names_every_experiment() {
     let output = lab(&["list"]);
     assert!(output.status.success());
     let text = stdout(&output);
-    assert!(text.contains("false-sharing"));
-    assert!(text.contains("lock-contention"));
+    for name in ["false-sharing", "lock-contention", "lock-free", "aba"] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn run_lock_free_prints_a_row_per_queue_and_a_column_per_thread_count() {
+    let output = lab(&[&["run", "lock-free", "--threads", "4"], TINY].concat());
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    assert!(text.contains("== lock-free =="));
+    assert!(text.contains("Lock-free data structures use atomic compare-and-swap"));
+    let header = text
+        .lines()
+        .find(|l| l.starts_with("queue "))
+        .expect("a table header");
+    for column in [
+        "1 thr ops/s",
+        "2 thr ops/s",
+        "4 thr ops/s",
+        "vs Mutex<VecDeque> @4",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    for queue in ["Mutex<VecDeque>", "two-lock queue", "MsQueue", "ArrayQueue"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(queue)),
+            "no row for {queue}:\n{text}"
+        );
+    }
+    assert!(text.contains("verdict: "));
+    assert!(text.contains("fastest at 4 threads: "));
+}
+
+#[test]
+fn run_aba_reproduces_the_corruption_step_by_step() {
+    let output = lab(&[&["run", "aba"], TINY].concat());
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    assert!(text.contains("== aba =="));
+    assert!(text.contains("The ABA problem, where a value changes from A to B"));
+    assert!(text.contains("thread 1: resumes, CAS head A → B"));
+    assert!(text.contains("CAS succeeds, pops A: B → C → D"));
+    assert!(text.contains("B → B → …"));
+    // The interleaving is forced, so the verdict is the same on every machine.
+    assert!(text.contains("verdict: reproduced\n"), "{text}");
+    assert!(text.contains("ABA reproduced: naive stack lost 2 nodes (C, D)"));
 }
 
 #[test]
@@ -58,13 +103,15 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     let text = stdout(&output);
     assert!(text.contains("== false-sharing =="));
     assert!(text.contains("== lock-contention =="));
+    assert!(text.contains("== lock-free =="));
+    assert!(text.contains("== aba =="));
     assert!(text.contains("== summary =="));
 
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
     std::fs::remove_file(&json).unwrap();
     let experiments = run["experiments"].as_array().unwrap();
-    assert_eq!(experiments.len(), 2);
+    assert_eq!(experiments.len(), 4);
     for experiment in experiments {
         assert!(experiment["verdict"]["outcome"].is_string());
         for comparison in experiment["comparisons"].as_array().unwrap() {

@@ -1,18 +1,28 @@
 //! The experiments, one file each; [`all`] is the table of contents.
 
+mod aba;
 mod false_sharing;
 mod lock_contention;
+mod lock_free;
 
+pub use aba::Aba;
 pub use false_sharing::FalseSharing;
 pub use lock_contention::LockContention;
+pub use lock_free::LockFree;
 
 /// The verdict logic of each experiment, public so it can be read and tested apart
 /// from the measurements.
 pub mod verdicts {
+    pub use super::aba::{
+        Figures as AbaFigures, Run as AbaRun, Stress as AbaStress, verdict as aba,
+    };
     pub use super::false_sharing::{Figures as FalseSharingFigures, verdict as false_sharing};
     pub use super::lock_contention::{
         Figures as LockContentionFigures, Row as LockContentionRow, Waits,
         verdict as lock_contention,
+    };
+    pub use super::lock_free::{
+        Figures as LockFreeFigures, Kind as LockFreeKind, Row as LockFreeRow, verdict as lock_free,
     };
 }
 
@@ -20,7 +30,7 @@ use crate::experiment::Experiment;
 
 /// Every experiment, in tour order.
 pub fn all() -> &'static [&'static dyn Experiment] {
-    &[&FalseSharing, &LockContention]
+    &[&FalseSharing, &LockContention, &LockFree, &Aba]
 }
 
 /// The experiment called `name`, if there is one.
