@@ -14,7 +14,11 @@ use weft_lockfree::{HashMap, epoch};
 const WRITERS: u64 = 3;
 const READERS: usize = 2;
 /// Keys each writer owns alone.
-const OWN_KEYS: u64 = if cfg!(debug_assertions) { 10_000 } else { 40_000 };
+const OWN_KEYS: u64 = if cfg!(debug_assertions) {
+    10_000
+} else {
+    40_000
+};
 /// Keys every writer increments.
 const SHARED_KEYS: u64 = 64;
 /// Increments of each shared key by each writer.
@@ -147,7 +151,7 @@ fn writers_readers_and_iterators_while_growing() {
                 scope.spawn(move || {
                     let mut rng = Rng(0xABCD + reader as u64);
                     let mut last_round = vec![0u64; SHARED_KEYS as usize];
-                    let mut passes = 0;
+                    let mut passes = 0u32;
                     // At least a few passes (with iterations) even if the writers win the race.
                     while passes < 16 || !stop.load(Ordering::Acquire) {
                         for _ in 0..256 {
@@ -160,7 +164,7 @@ fn writers_readers_and_iterators_while_growing() {
                             match map.get(&key) {
                                 Some(value) => {
                                     value.assert_consistent(key);
-                                    if key >= SHARED_BASE && key < STABLE_BASE {
+                                    if (SHARED_BASE..STABLE_BASE).contains(&key) {
                                         let slot = &mut last_round[(key - SHARED_BASE) as usize];
                                         assert!(value.round >= *slot, "a count went back");
                                         *slot = value.round;
@@ -171,7 +175,7 @@ fn writers_readers_and_iterators_while_growing() {
                         }
                         // Every few passes, iterate: every stable key exactly once.
                         passes += 1;
-                        if passes % 8 == 0 {
+                        if passes.is_multiple_of(8) {
                             let pinned = map.pin();
                             let mut stable = HashSet::new();
                             for (key, value) in pinned.iter() {
@@ -228,7 +232,11 @@ fn racing_insert_remove_on_few_keys() {
     // Heavy contention on a handful of buckets: each thread toggles keys, and counts
     // what it added and removed; the map's final length must match the balance.
     const KEYS: u64 = 8;
-    const ROUNDS: u64 = if cfg!(debug_assertions) { 20_000 } else { 100_000 };
+    const ROUNDS: u64 = if cfg!(debug_assertions) {
+        20_000
+    } else {
+        100_000
+    };
     let map: Arc<HashMap<u64, u64>> = Arc::new(HashMap::new());
     let balance: i64 = thread::scope(|scope| {
         let handles: Vec<_> = (0..3u64)
@@ -239,7 +247,7 @@ fn racing_insert_remove_on_few_keys() {
                     let mut balance = 0i64;
                     for _ in 0..ROUNDS {
                         let key = rng.next() % KEYS;
-                        if rng.next() % 2 == 0 {
+                        if rng.next().is_multiple_of(2) {
                             if map.insert(key, key * 7).is_none() {
                                 balance += 1;
                             }
@@ -261,7 +269,11 @@ fn racing_insert_remove_on_few_keys() {
 #[test]
 fn concurrent_retain_and_inserts() {
     // One thread clears even keys while others insert odd ones: odd keys all survive.
-    const N: u64 = if cfg!(debug_assertions) { 5_000 } else { 20_000 };
+    const N: u64 = if cfg!(debug_assertions) {
+        5_000
+    } else {
+        20_000
+    };
     let map: HashMap<u64, u64> = (0..N).map(|i| (2 * i, i)).collect();
     thread::scope(|scope| {
         scope.spawn(|| map.retain(|k, _| k % 2 == 1));

@@ -116,7 +116,12 @@ impl<'g, K, V> Snapshot<'g, K, V> {
             let base = address as *const Slot;
             // SAFETY: an `ARRAY` word points at a header slot followed by `len` slots,
             // immutable and alive for `'g` (caller's contract).
-            unsafe { Snapshot::Many(core::slice::from_raw_parts(base.add(1), (*base).hash as usize)) }
+            unsafe {
+                Snapshot::Many(core::slice::from_raw_parts(
+                    base.add(1),
+                    (*base).hash as usize,
+                ))
+            }
         }
     }
 
@@ -182,10 +187,7 @@ impl<'g, K, V> Snapshot<'g, K, V> {
     /// A new (unpublished) word: this snapshot plus `new`.
     pub(super) fn with_added(self, new: Slot) -> usize {
         let len = self.len();
-        build(
-            len + 1,
-            (0..len).map(|index| self.slot(index)).chain([new]),
-        )
+        build(len + 1, (0..len).map(|index| self.slot(index)).chain([new]))
     }
 
     /// A new word: this snapshot with slot `at` replaced by `new`.

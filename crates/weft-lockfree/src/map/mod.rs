@@ -530,7 +530,7 @@ where
     ///
     /// ```
     /// use weft_lockfree::HashMap;
-/// use weft_lockfree::map::Operation;
+    /// use weft_lockfree::map::Operation;
     ///
     /// let map = HashMap::new();
     /// // Count, and drop the key when the count reaches zero.
@@ -763,13 +763,15 @@ where
             let new_word = bucket::build(kept.len(), kept.iter().copied());
             if self.publish(bucket, word, new_word, guard) {
                 for entry in snapshot.entries() {
-                    if !kept.iter().any(|slot| Slot::new(entry, entry.hash) == *slot) {
+                    if !kept
+                        .iter()
+                        .any(|slot| Slot::new(entry, entry.hash) == *slot)
+                    {
                         // SAFETY: our CAS took `entry` out of its live bucket.
                         unsafe { bucket::retire_entry(entry, guard) };
                     }
                 }
-                self.stripe()
-                    .fetch_sub(removed as isize, Ordering::Relaxed);
+                self.stripe().fetch_sub(removed as isize, Ordering::Relaxed);
                 return;
             }
         }
@@ -960,7 +962,8 @@ impl<K, V, S> Drop for HashMap<K, V, S> {
             // SAFETY: exclusive access; the old table is unreachable once the root
             // moves on, and its `Drop` frees only its frozen arrays.
             drop(unsafe { Box::from_raw(old) });
-            self.root.store((next as *const Table).cast_mut(), Ordering::Relaxed);
+            self.root
+                .store((next as *const Table).cast_mut(), Ordering::Relaxed);
             root = next;
         }
         for index in 0..root.len() {

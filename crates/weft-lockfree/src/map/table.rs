@@ -99,12 +99,10 @@ impl Table {
     pub(super) fn start_resize(&self, next: Box<Table>) -> bool {
         let next = Box::into_raw(next);
         // Release: publishes the new table's buckets to `next`'s Acquire load.
-        match self.next.compare_exchange(
-            ptr::null_mut(),
-            next,
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        ) {
+        match self
+            .next
+            .compare_exchange(ptr::null_mut(), next, Ordering::AcqRel, Ordering::Relaxed)
+        {
             Ok(_) => true,
             Err(_) => {
                 // SAFETY: not published; this thread still owns it.
@@ -195,7 +193,10 @@ impl Drop for Table {
                 unsafe { bucket::free_container(word & !MOVED) };
             } else {
                 // A root torn down by the map (emptied first) or an unused target.
-                debug_assert!(word == 0 || word == UNINIT, "live bucket in a dropped table");
+                debug_assert!(
+                    word == 0 || word == UNINIT,
+                    "live bucket in a dropped table"
+                );
             }
         }
     }

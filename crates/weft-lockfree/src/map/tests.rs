@@ -252,8 +252,14 @@ fn debug_default_extend_clone() {
     assert_eq!(clone.len(), 2);
     assert_eq!(clone.get_cloned(&2), Some(20));
     let debug = format!("{map:?}");
-    assert!(debug.contains("1: 10") && debug.contains("2: 20"), "{debug}");
-    assert_eq!(format!("{:?}", map.get(&1).unwrap()), "Ref { key: 1, value: 10 }");
+    assert!(
+        debug.contains("1: 10") && debug.contains("2: 20"),
+        "{debug}"
+    );
+    assert_eq!(
+        format!("{:?}", map.get(&1).unwrap()),
+        "Ref { key: 1, value: 10 }"
+    );
 }
 
 #[test]
