@@ -33,6 +33,15 @@
 //!    writer whose CAS took it out of its live bucket, so exactly once.
 //! 5. An array is owned by the one word that holds it: retired by the writer that
 //!    replaced that word, or freed by the table's `Drop` if the word froze.
+//! 6. A frozen word is `MOVED` alone (empty) or an array, never a bare entry: freezing
+//!    a one-entry bucket wraps the entry in a one-slot array. Once the buckets derived
+//!    from a frozen one are built, an entry of the frozen snapshot may be removed from
+//!    its new bucket and freed while the snapshot is still read (by a thread pinned
+//!    later, through a derived bucket not built yet). So no one may dereference an
+//!    entry of a frozen snapshot to learn where it goes: the slots carry the hashes,
+//!    and only the entries that land in an *unbuilt* bucket, hence still live, are
+//!    ever dereferenced (`find` compares the slot's hash first, `split` and
+//!    `entries_landing_in` read only slot hashes).
 //!
 //! # The array layout
 //!
@@ -184,6 +193,18 @@ impl<'g, K, V> Snapshot<'g, K, V> {
         (0..self.len()).map(move |index| self.entry(index))
     }
 
+    /// The entries whose hash lands in bucket `index` of a table with `mask`, reading
+    /// only the slots' hashes to choose them (invariant 6).
+    pub(super) fn entries_landing_in(
+        self,
+        mask: usize,
+        index: usize,
+    ) -> impl Iterator<Item = &'g Entry<K, V>> {
+        (0..self.len())
+            .filter(move |&at| self.slot(at).hash as usize & mask == index)
+            .map(move |at| self.entry(at))
+    }
+
     /// A new (unpublished) word: this snapshot plus `new`.
     pub(super) fn with_added(self, new: Slot) -> usize {
         let len = self.len();
@@ -226,27 +247,32 @@ pub(super) fn build(len: usize, mut slots: impl Iterator<Item = Slot>) -> usize 
             debug_assert_eq!(slot.entry as usize & TAGS, 0, "unaligned entry");
             slot.entry as usize
         }
-        _ => {
-            let layout = array_layout(len);
-            // SAFETY: the layout is never zero-sized (at least three slots).
-            let base = unsafe { alloc::alloc(layout) }.cast::<Slot>();
-            if base.is_null() {
-                alloc::handle_alloc_error(layout);
-            }
-            // SAFETY: `base` is a fresh allocation of `len + 1` slots.
-            unsafe {
-                base.write(Slot {
-                    hash: len as u64,
-                    entry: ptr::null(),
-                });
-                for at in 1..=len {
-                    base.add(at)
-                        .write(slots.next().expect("build: fewer slots than promised"));
-                }
-            }
-            base as usize | ARRAY
+        _ => build_array(len, slots),
+    }
+}
+
+/// A new array word for `len >= 1` slots taken from `slots` (a one-slot array only
+/// ever appears frozen; invariant 6).
+pub(super) fn build_array(len: usize, mut slots: impl Iterator<Item = Slot>) -> usize {
+    debug_assert!(len >= 1);
+    let layout = array_layout(len);
+    // SAFETY: the layout is never zero-sized (at least two slots).
+    let base = unsafe { alloc::alloc(layout) }.cast::<Slot>();
+    if base.is_null() {
+        alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `base` is a fresh allocation of `len + 1` slots.
+    unsafe {
+        base.write(Slot {
+            hash: len as u64,
+            entry: ptr::null(),
+        });
+        for at in 1..=len {
+            base.add(at)
+                .write(slots.next().expect("build: fewer slots than promised"));
         }
     }
+    base as usize | ARRAY
 }
 
 fn array_layout(len: usize) -> Layout {

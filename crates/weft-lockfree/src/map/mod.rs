@@ -9,7 +9,7 @@
 //! paper: the migration is also pushed forward in chunks by every writer (the
 //! cooperative transfer of Doug Lea's `java.util.concurrent.ConcurrentHashMap`, JDK 8),
 //! so a resize finishes even if some buckets are never written; and memory is
-//! reclaimed with weft's own [`epoch`](crate::epoch) scheme (Fraser 2004), which also
+//! reclaimed with weft's own [`epoch`] scheme (Fraser 2004), which also
 //! rules out ABA on the bucket words (an address cannot be reused while a pinned writer
 //! still compares against it).
 //!
@@ -73,7 +73,7 @@ const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
 ///
 /// The algorithm: Liu, Zhang and Spear, "Dynamic-Sized Nonblocking Hash Tables" (PODC
 /// 2014), with chunked cooperative migration after Java's `ConcurrentHashMap` and
-/// [`epoch`](crate::epoch) reclamation; the [module](self) says why writes are
+/// [`epoch`] reclamation; the [module](self) says why writes are
 /// lock-free rather than per-bucket locked.
 ///
 /// # Progress
@@ -83,7 +83,7 @@ const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
 ///   [`len`](Self::len): **wait-free**. A lookup makes no retries: it loads the bucket,
 ///   follows one forwarding hop per resize in progress, and scans one snapshot. (The
 ///   epoch pin is wait-free; the unpin may run deferred destructors, as everywhere in
-///   [`epoch`](crate::epoch).)
+///   [`epoch`].)
 /// - Iteration: wait-free per bucket, so bounded by the table's size.
 /// - [`insert`](Self::insert), [`remove`](Self::remove), [`compute`](Self::compute),
 ///   [`update`](Self::update), [`get_or_insert_with`](Self::get_or_insert_with) and the

@@ -17,7 +17,7 @@ use core::ptr;
 use weft_sync::CachePadded;
 use weft_sync::primitive::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
-use super::bucket::{self, MOVED, Snapshot, UNINIT};
+use super::bucket::{self, ARRAY, Entry, MOVED, Slot, Snapshot, UNINIT};
 use crate::epoch::Guard;
 
 /// Buckets a migrator claims at a time: enough to amortize the claim, few enough that
@@ -134,11 +134,7 @@ impl Table {
         }
         let end = (start + CHUNK).min(self.len());
         for index in start..end {
-            // AcqRel: Acquire sees the snapshot of the last write; Release hands a
-            // reader that sees `MOVED` our earlier Acquire of `next` (so the reader
-            // finds `next` linked).
-            let frozen = self.buckets[index].fetch_or(MOVED, Ordering::AcqRel);
-            debug_assert_eq!(frozen & MOVED, 0, "a bucket is claimed once");
+            let frozen = Self::freeze::<K, V>(&self.buckets[index]);
             for derived in self.derived(next, index) {
                 next.build_bucket::<K, V>(derived, frozen);
             }
@@ -148,6 +144,35 @@ impl Table {
         // Release CAS) to readers of the new root.
         let done = self.migrated.fetch_add(end - start, Ordering::AcqRel) + (end - start);
         done == self.len()
+    }
+
+    /// Freezes `bucket` and returns its frozen word: `MOVED` or'ed into an empty word
+    /// or an array, or a one-slot array replacing a bare entry (bucket invariant 6).
+    /// Lock-free: the CAS fails only if a writer's CAS succeeded.
+    pub(super) fn freeze<K, V>(bucket: &AtomicUsize) -> usize {
+        loop {
+            // Acquire: as in `HashMap::find`; we may read the entry's hash.
+            let word = bucket.load(Ordering::Acquire);
+            debug_assert_eq!(word & MOVED, 0, "a bucket is claimed once");
+            let frozen = if word != 0 && word & ARRAY == 0 {
+                // SAFETY: a live bare entry, loaded under the migrator's guard.
+                let entry = unsafe { &*(word as *const Entry<K, V>) };
+                bucket::build_array(1, [Slot::new(entry, entry.hash)].into_iter()) | MOVED
+            } else {
+                word | MOVED
+            };
+            // AcqRel: Release publishes the one-slot array, and hands a reader that sees
+            // `MOVED` our earlier Acquire of `next` (so the reader finds it linked).
+            match bucket.compare_exchange(word, frozen, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return frozen,
+                Err(_) => {
+                    if word & ARRAY == 0 {
+                        // SAFETY: our one-slot array was never published.
+                        unsafe { bucket::free_container(frozen & !MOVED) };
+                    }
+                }
+            }
+        }
     }
 
     /// Builds bucket `index` of this (migration target) table from `frozen`, the frozen
@@ -178,6 +203,32 @@ impl Table {
         while !self.is_migrated() {
             self.migrate_chunk::<K, V>(next);
         }
+    }
+}
+
+/// A migrator stopped half way through its chunk, for tests.
+#[cfg(all(test, not(loom)))]
+impl Table {
+    /// Claims the first chunk and freezes only its bucket 0, then "stalls".
+    pub(super) fn stall_first_chunk<K, V>(&self) -> usize {
+        assert_eq!(self.claimed.fetch_add(CHUNK, Ordering::Relaxed), 0);
+        Self::freeze::<K, V>(&self.buckets[0])
+    }
+
+    /// Finishes the stalled chunk (`frozen` is bucket 0's frozen word).
+    pub(super) fn resume_first_chunk<K, V>(&self, next: &Table, frozen: usize) {
+        let end = CHUNK.min(self.len());
+        for index in 0..end {
+            let frozen = if index == 0 {
+                frozen
+            } else {
+                Self::freeze::<K, V>(&self.buckets[index])
+            };
+            for derived in self.derived(next, index) {
+                next.build_bucket::<K, V>(derived, frozen);
+            }
+        }
+        self.migrated.fetch_add(end, Ordering::AcqRel);
     }
 }
 

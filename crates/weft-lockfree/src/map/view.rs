@@ -235,11 +235,8 @@ impl<'g, K, V> Iter<'g, K, V> {
             if next_word == UNINIT {
                 // SAFETY: as above; the frozen snapshot stays with its table.
                 let frozen = unsafe { Snapshot::<K, V>::decode(word & !MOVED) };
-                self.pending.extend(
-                    frozen
-                        .entries()
-                        .filter(|entry| entry.hash as usize & next.mask() == derived),
-                );
+                self.pending
+                    .extend(frozen.entries_landing_in(next.mask(), derived));
             } else {
                 self.gather(next, derived, next_word);
             }
