@@ -44,3 +44,10 @@ pub mod deque;
 pub mod hazard;
 
 // ---- end [hazard] ----
+
+// ---- [map] concurrent HashMap ----
+
+pub mod map;
+pub use map::HashMap;
+
+// ---- end [map] ----

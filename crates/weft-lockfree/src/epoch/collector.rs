@@ -81,6 +81,12 @@ impl Deferred {
         }
     }
 
+    /// Calls `call(data)` later: for allocations that are not a `Box<T>` (the map's
+    /// variable-length bucket arrays), with no allocation of its own.
+    pub(crate) fn from_raw(call: unsafe fn(*mut ()), data: *mut ()) -> Self {
+        Self { call, data }
+    }
+
     fn run(self) {
         // SAFETY: `call` and `data` were made together, and `self` is consumed.
         unsafe { (self.call)(self.data) }

@@ -81,6 +81,35 @@ impl Guard {
         }
     }
 
+    /// [`defer_destroy`](Self::defer_destroy) of a raw `Box` pointer.
+    ///
+    /// # Safety
+    ///
+    /// As `defer_destroy`: `raw` comes from `Box::into_raw`, is unlinked, and is retired
+    /// only once.
+    pub(crate) unsafe fn defer_destroy_raw<T>(&self, raw: *mut T) {
+        match self.local() {
+            Some(local) => local.defer(Deferred::destroy(raw)),
+            // SAFETY: unprotected: the caller guarantees no other thread uses it.
+            None => drop(unsafe { Box::from_raw(raw) }),
+        }
+    }
+
+    /// Runs `call(data)` once no pinned thread can still see what it frees, like
+    /// [`defer_destroy`](Self::defer_destroy) for allocations that are not a `Box`.
+    ///
+    /// # Safety
+    ///
+    /// `call(data)` must be sound to run once, on any thread, at any later time, and
+    /// whatever it frees must be unreachable for threads that pin from now on.
+    pub(crate) unsafe fn defer_raw(&self, call: unsafe fn(*mut ()), data: *mut ()) {
+        match self.local() {
+            Some(local) => local.defer(Deferred::from_raw(call, data)),
+            // SAFETY: unprotected: the caller guarantees no other thread uses it.
+            None => unsafe { call(data) },
+        }
+    }
+
     /// Moves this thread's deferred functions to the global queue and tries to advance
     /// the epoch and run what has expired.
     pub fn flush(&self) {

@@ -1,0 +1,1056 @@
+//! `HashMap`: a concurrent hash map with lock-free reads *and* writes, epoch
+//! reclamation and incremental, cooperative resizing.
+//!
+//! The algorithm is the *freezable-set* hash table of Y. Liu, K. Zhang and M. Spear,
+//! "Dynamic-Sized Nonblocking Hash Tables" (PODC 2014): every bucket is one word
+//! pointing at an immutable snapshot of its keys, a write replaces the snapshot with a
+//! compare-and-swap, and a resize *freezes* old buckets and builds the new ones from
+//! the frozen snapshots, lazily, by whoever gets there first. Two changes from the
+//! paper: the migration is also pushed forward in chunks by every writer (the
+//! cooperative transfer of Doug Lea's `java.util.concurrent.ConcurrentHashMap`, JDK 8),
+//! so a resize finishes even if some buckets are never written; and memory is
+//! reclaimed with weft's own [`epoch`] scheme (Fraser 2004), which also
+//! rules out ABA on the bucket words (an address cannot be reused while a pinned writer
+//! still compares against it).
+//!
+//! # Why lock-free writes, not per-bucket locks
+//!
+//! Because the buckets are immutable snapshots, a write has to publish a new snapshot
+//! with one atomic pointer write either way. A per-bucket lock would add a second
+//! atomic (take the lock, then publish and release), and make every writer of that
+//! bucket, and the migration freezing it, wait while the holder is descheduled, which
+//! on a two-core machine with more threads than cores happens all the time. A CAS costs
+//! the same one read-modify-write as taking the lock, and when it fails it is because
+//! another write to the same bucket succeeded. What lock-freedom costs: a failed CAS
+//! rebuilds the snapshot (a few slots; the new entry is reused), and the closures of
+//! [`HashMap::compute`] and friends may run more than once under contention, like
+//! papaya's.
+//!
+//! # Layout
+//!
+//! - `bucket.rs`: the bucket word (empty, one entry, an array of slots; `MOVED`,
+//!   `UNINIT`), immutable snapshots and their invariants: the raw layer.
+//! - `table.rs`: one generation of buckets, and the chunked migration into the next.
+//! - `view.rs`: the handles a read returns: [`Ref`], [`HashMapRef`], [`Iter`].
+//!
+//! `README.md` beside this file has the linearizability and reclamation argument.
+
+mod bucket;
+mod table;
+mod view;
+
+pub use view::{HashMapRef, Iter, Ref};
+
+use core::borrow::Borrow;
+use core::fmt;
+use core::hash::{BuildHasher, Hash};
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use std::collections::hash_map::RandomState;
+use weft_sync::CachePadded;
+use weft_sync::primitive::atomic::{AtomicIsize, AtomicPtr, AtomicUsize, Ordering};
+
+use crate::epoch::{self, Guard};
+use bucket::{Entry, MOVED, Slot, Snapshot, UNINIT};
+use table::Table;
+
+/// Buckets of the smallest table. Two under loom, so a model resizes after a few keys.
+const MIN_BUCKETS: usize = if cfg!(loom) { 2 } else { 16 };
+
+/// Stripes of the length counter, each on its own cache line.
+const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
+
+/// A concurrent hash map whose reads never lock and never wait.
+///
+/// Reads ([`get`](Self::get), [`contains_key`](Self::contains_key), iteration) pin an
+/// epoch and load; writes ([`insert`](Self::insert), [`remove`](Self::remove),
+/// [`compute`](Self::compute) and its shorthands) build a new immutable snapshot of one
+/// bucket and publish it with a compare-and-swap. Values are never mutated in place,
+/// so a [`Ref`] to a value stays valid (and unchanged) while it is held, even if the
+/// key is overwritten or removed meanwhile; the value it shows is then the old one. The
+/// table doubles when it is three-quarters full, incrementally: writers move it over in
+/// chunks of buckets while reads and writes go on. It never shrinks (like papaya's).
+///
+/// The algorithm: Liu, Zhang and Spear, "Dynamic-Sized Nonblocking Hash Tables" (PODC
+/// 2014), with chunked cooperative migration after Java's `ConcurrentHashMap` and
+/// [`epoch`] reclamation; the [module](self) says why writes are
+/// lock-free rather than per-bucket locked.
+///
+/// # Progress
+///
+/// - [`get`](Self::get), [`get_cloned`](Self::get_cloned),
+///   [`contains_key`](Self::contains_key), the [`HashMapRef`] reads and
+///   [`len`](Self::len): **wait-free**. A lookup makes no retries: it loads the bucket,
+///   follows one forwarding hop per resize in progress, and scans one snapshot. (The
+///   epoch pin is wait-free; the unpin may run deferred destructors, as everywhere in
+///   [`epoch`].)
+/// - Iteration: wait-free per bucket, so bounded by the table's size.
+/// - [`insert`](Self::insert), [`remove`](Self::remove), [`compute`](Self::compute),
+///   [`update`](Self::update), [`get_or_insert_with`](Self::get_or_insert_with) and the
+///   other writes, [`retain`](Self::retain), [`clear`](Self::clear): **lock-free**. A
+///   writer retries only when its CAS lost to another write of the same bucket, or to
+///   the migration freezing it; each write also migrates at most one chunk of buckets.
+/// - Nothing blocks, except the global allocator (which may take a lock of its own).
+///
+/// Writes are linearizable, and so are lookups; `len` is exact when no write is in
+/// flight and otherwise somewhere between. `iter`, `retain` and `clear` are not atomic
+/// snapshots: they see every key present throughout exactly once, and keys written
+/// concurrently maybe.
+///
+/// # Returned values
+///
+/// Values are shared with concurrent readers, so the map never hands one out by value:
+/// [`insert`](Self::insert) and [`remove`](Self::remove) return the old entry as a
+/// [`Ref`] (which keeps it alive by holding an epoch guard), and
+/// [`get_cloned`](Self::get_cloned) clones. Hold a `Ref` briefly: while any guard is
+/// held by a thread, memory retired by every thread waits.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::thread;
+/// use weft_lockfree::HashMap;
+///
+/// let map = Arc::new(HashMap::new());
+/// let writers: Vec<_> = (0..2u64)
+///     .map(|t| {
+///         let map = Arc::clone(&map);
+///         thread::spawn(move || {
+///             for i in 0..100 {
+///                 map.insert(t * 100 + i, format!("value {}", t * 100 + i));
+///             }
+///         })
+///     })
+///     .collect();
+/// for writer in writers {
+///     writer.join().unwrap();
+/// }
+/// assert_eq!(map.len(), 200);
+/// assert_eq!(*map.get(&42).unwrap(), "value 42");
+/// assert_eq!(map.get_cloned(&199).as_deref(), Some("value 199"));
+///
+/// // Entry-style updates: the closure may run again if another writer races.
+/// map.update_or_insert(1000, |old: &String| format!("{old}!"), "first".to_string());
+/// map.update_or_insert(1000, |old: &String| format!("{old}!"), "first".to_string());
+/// assert_eq!(*map.get(&1000).unwrap(), "first!");
+///
+/// let old = map.remove(&42).unwrap();
+/// assert_eq!((*old.key(), old.value().as_str()), (42, "value 42"));
+///
+/// // Iterate under one guard.
+/// let pinned = map.pin();
+/// assert_eq!(pinned.iter().count(), 200);
+/// ```
+pub struct HashMap<K, V, S = RandomState> {
+    /// The current table; never null. Swung forward by the migration's last chunk.
+    root: AtomicPtr<Table>,
+    hasher: S,
+    count: Box<[CachePadded<AtomicIsize>]>,
+    /// The map owns `K`s and `V`s (for the drop check), and its `Send`/`Sync` are
+    /// spelled out below.
+    _marker: PhantomData<(K, V, *const ())>,
+}
+
+// SAFETY: the map owns its keys and values; moving it moves them (`K: Send`,
+// `V: Send`), and it drops them wherever it is dropped.
+unsafe impl<K: Send, V: Send, S: Send> Send for HashMap<K, V, S> {}
+// SAFETY: through `&HashMap` a thread reads `&K`/`&V` (`Sync`), inserts or takes out
+// keys and values made or dropped on other threads (`Send`, and retired entries are
+// dropped by whichever thread runs the epoch's deferred frees), and hashes with `&S`.
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for HashMap<K, V, S> {}
+
+/// What a [`compute`](HashMap::compute) closure asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation<V> {
+    /// Store this value (inserting the key or replacing its value).
+    Insert(V),
+    /// Remove the key (a no-op if it is absent).
+    Remove,
+    /// Leave the map as it is.
+    Abort,
+}
+
+/// What a write did, as entries still protected by the caller's guard.
+struct Outcome<'g, K, V> {
+    old: Option<&'g Entry<K, V>>,
+    new: Option<&'g Entry<K, V>>,
+}
+
+impl<K, V> HashMap<K, V, RandomState> {
+    /// An empty map with the default hasher.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: weft_lockfree::HashMap<u32, u32> = weft_lockfree::HashMap::new();
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::with_capacity_and_hasher(0, RandomState::new())
+    }
+
+    /// An empty map that holds `capacity` keys before it first resizes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::with_capacity(1000);
+    /// map.insert("k", 1);
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_and_hasher(capacity, RandomState::new())
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S> {
+    /// An empty map hashing with `hasher`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::hash::BuildHasherDefault;
+    /// use std::collections::hash_map::DefaultHasher;
+    ///
+    /// let map = weft_lockfree::HashMap::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
+    /// map.insert(1, 'a');
+    /// assert_eq!(map.get_cloned(&1), Some('a'));
+    /// ```
+    pub fn with_hasher(hasher: S) -> Self {
+        Self::with_capacity_and_hasher(0, hasher)
+    }
+
+    /// An empty map for `capacity` keys, hashing with `hasher`.
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        // A table is resized at three-quarters full.
+        let buckets = capacity
+            .saturating_add(capacity / 3)
+            .max(MIN_BUCKETS)
+            .checked_next_power_of_two()
+            .expect("capacity overflow");
+        let table = Box::into_raw(Box::new(Table::new(buckets, 0)));
+        Self {
+            root: AtomicPtr::new(table),
+            hasher,
+            count: (0..STRIPES)
+                .map(|_| CachePadded::new(AtomicIsize::new(0)))
+                .collect(),
+            _marker: PhantomData,
+        }
+    }
+
+    /// The hasher.
+    pub fn hasher(&self) -> &S {
+        &self.hasher
+    }
+
+    /// The number of keys. Exact while no write is in flight; under concurrent writes,
+    /// a value the map had at some point during the call, or one in between.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// map.insert(1, 1);
+    /// map.insert(1, 2);
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        let sum: isize = self
+            .count
+            .iter()
+            // Relaxed: a count, not a publication; each stripe is read once.
+            .map(|stripe| stripe.load(Ordering::Relaxed))
+            .sum();
+        sum.max(0) as usize
+    }
+
+    /// Whether the map has no keys (see [`len`](Self::len)).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Pins the current thread and returns a handle whose reads and iterators borrow
+    /// that one guard (papaya's `pin`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// map.insert(1, "one");
+    /// let pinned = map.pin();
+    /// let one: &&str = pinned.get(&1).unwrap();
+    /// assert_eq!(*one, "one");
+    /// ```
+    pub fn pin(&self) -> HashMapRef<'_, K, V, S> {
+        HashMapRef::new(self, epoch::pin())
+    }
+
+    /// Iterates over the map's entries, which stay valid while `guard` is pinned
+    /// (crossbeam-skiplist's `iter`). [`pin`](Self::pin) does the same without a
+    /// separate guard.
+    ///
+    /// Not an atomic snapshot: every key present throughout is visited exactly once;
+    /// keys inserted or removed meanwhile may or may not be.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lockfree::{HashMap, epoch};
+    ///
+    /// let map: HashMap<u32, u32> = (0..10).map(|i| (i, i * i)).collect();
+    /// let guard = epoch::pin();
+    /// let sum: u32 = map.iter(&guard).map(|(_, v)| v).sum();
+    /// assert_eq!(sum, 285);
+    /// ```
+    pub fn iter<'g>(&'g self, guard: &'g Guard) -> Iter<'g, K, V> {
+        Iter::new(self.root(guard), guard)
+    }
+
+    #[inline]
+    fn root<'g>(&self, _guard: &'g Guard) -> &'g Table {
+        // Acquire: pairs with the Release CAS that swung the root (and with the
+        // constructor's store, ordered by whatever shared the map), so the table is
+        // initialized for us.
+        let root = self.root.load(Ordering::Acquire);
+        // SAFETY: the root is never null; an unlinked root is retired through the
+        // epoch, so it outlives the guard that loaded it.
+        unsafe { &*root }
+    }
+
+    /// This thread's stripe of the counter.
+    #[inline]
+    fn stripe(&self) -> &AtomicIsize {
+        &self.count[stripe_index()]
+    }
+}
+
+#[cfg(not(loom))]
+#[inline]
+fn stripe_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::thread_local! {
+        // Relaxed: only spreads threads over stripes.
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.try_with(|stripe| *stripe).unwrap_or(0)
+}
+
+#[cfg(loom)]
+#[inline]
+fn stripe_index() -> usize {
+    0
+}
+
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    #[inline]
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The entry of `key`, protected by `guard`.
+    #[inline]
+    fn find<'g, Q>(&'g self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let mut table = self.root(guard);
+        // Acquire: pairs with the Release CAS that published the snapshot (a write, a
+        // built migration bucket, or the freeze), so its contents are visible.
+        let mut word = table.bucket(hash).load(Ordering::Acquire);
+        while word & MOVED != 0 {
+            let next = table.next_of_frozen(guard);
+            // Acquire: as above.
+            let next_word = next.bucket(hash).load(Ordering::Acquire);
+            if next_word == UNINIT {
+                // Not built yet, so not written either: the frozen snapshot is the
+                // bucket's state now (linearize at this load).
+                word &= !MOVED;
+                break;
+            }
+            table = next;
+            word = next_word;
+        }
+        // SAFETY: a content word loaded under `guard` from a table it protects.
+        let snapshot = unsafe { Snapshot::<K, V>::decode(word) };
+        snapshot.find(hash, key).map(|(_, entry)| entry)
+    }
+
+    /// Returns a guard-holding reference to the value of `key`.
+    ///
+    /// The [`Ref`] pins the thread until it is dropped, and shows the value as it was
+    /// when read, even if the key is overwritten or removed meanwhile.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// map.insert("a", vec![1, 2]);
+    /// assert_eq!(map.get("a").map(|v| v.len()), Some(2));
+    /// assert!(map.get("b").is_none());
+    /// ```
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<Ref<'_, K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let guard = epoch::pin();
+        let entry = NonNull::from(self.find(key, &guard)?);
+        // SAFETY: `entry` was reachable under `guard`, which moves into the `Ref`.
+        Some(unsafe { Ref::new(guard, entry) })
+    }
+
+    /// Returns a clone of the value of `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// map.insert(7, String::from("seven"));
+    /// assert_eq!(map.get_cloned(&7).as_deref(), Some("seven"));
+    /// ```
+    #[inline]
+    pub fn get_cloned<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let guard = epoch::pin();
+        self.find(key, &guard).map(|entry| entry.value.clone())
+    }
+
+    /// Whether the map holds `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// map.insert(1, ());
+    /// assert!(map.contains_key(&1));
+    /// assert!(!map.contains_key(&2));
+    /// ```
+    #[inline]
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let guard = epoch::pin();
+        self.find(key, &guard).is_some()
+    }
+}
+
+/// Writes. Keys and values retired by a write are dropped later, by whichever thread
+/// runs the epoch's deferred frees, hence `Send + 'static`.
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    /// Inserts `key` with `value`; returns the entry it replaced, if any.
+    ///
+    /// The old value is shared with readers that may still hold it, so it comes back as
+    /// a [`Ref`] (holding an epoch guard) rather than by value; clone it if you need to
+    /// keep it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// assert!(map.insert(1, "a").is_none());
+    /// let old = map.insert(1, "b").unwrap();
+    /// assert_eq!(*old, "a");
+    /// assert_eq!(*map.get(&1).unwrap(), "b");
+    /// ```
+    pub fn insert(&self, key: K, value: V) -> Option<Ref<'_, K, V>> {
+        let guard = epoch::pin();
+        let mut value = Some(value);
+        let outcome = self.compute_inner(key, &guard, |_, returned| {
+            Operation::Insert(returned.or_else(|| value.take()).expect("the value"))
+        });
+        let old = outcome.old.map(NonNull::from);
+        // SAFETY: reachable under `guard` (it was just replaced, and retired through
+        // this guard), which moves into the `Ref`.
+        old.map(|old| unsafe { Ref::new(guard, old) })
+    }
+
+    /// Removes `key`; returns its entry, if it was present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// map.insert("k", 5);
+    /// assert_eq!(map.remove("k").map(|r| *r), Some(5));
+    /// assert!(map.remove("k").is_none());
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<Ref<'_, K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let guard = epoch::pin();
+        let hash = self.hash(key);
+        let mut table = self.root_helping(&guard);
+        let removed = loop {
+            let (live, bucket, word) = self.live_bucket(table, hash, &guard);
+            table = live;
+            // SAFETY: a content word loaded under `guard`.
+            let snapshot = unsafe { Snapshot::<K, V>::decode(word) };
+            let (index, entry) = snapshot.find(hash, key)?;
+            if self.publish(bucket, word, snapshot.without(index), &guard) {
+                // SAFETY: our CAS took `entry` out of its live bucket.
+                unsafe { bucket::retire_entry(entry, &guard) };
+                self.stripe().fetch_sub(1, Ordering::Relaxed);
+                break NonNull::from(entry);
+            }
+        };
+        // SAFETY: retired through `guard`, which moves into the `Ref`.
+        Some(unsafe { Ref::new(guard, removed) })
+    }
+
+    /// The general write: `f` sees the current value of `key` (or `None`) and says what
+    /// to do; returns the value the key has afterwards.
+    ///
+    /// `f` may be called more than once, each time with the then-current value, if
+    /// another write to the same bucket races with this one (values it returned for the
+    /// lost attempts are dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lockfree::HashMap;
+    /// use weft_lockfree::map::Operation;
+    ///
+    /// let map = HashMap::new();
+    /// // Count, and drop the key when the count reaches zero.
+    /// let bump = |delta: i32| move |count: Option<&i32>| match count.copied().unwrap_or(0) + delta {
+    ///     0 => Operation::Remove,
+    ///     n => Operation::Insert(n),
+    /// };
+    /// assert_eq!(map.compute("x", bump(1)).map(|r| *r), Some(1));
+    /// assert_eq!(map.compute("x", bump(1)).map(|r| *r), Some(2));
+    /// assert!(map.compute("x", bump(-2)).is_none());
+    /// assert!(!map.contains_key("x"));
+    /// ```
+    pub fn compute<F>(&self, key: K, mut f: F) -> Option<Ref<'_, K, V>>
+    where
+        F: FnMut(Option<&V>) -> Operation<V>,
+    {
+        let guard = epoch::pin();
+        let outcome = self.compute_inner(key, &guard, |current, returned| {
+            drop(returned);
+            f(current.map(|entry| &entry.value))
+        });
+        let new = outcome.new.map(NonNull::from);
+        // SAFETY: reachable under `guard`, which moves into the `Ref`.
+        new.map(|new| unsafe { Ref::new(guard, new) })
+    }
+
+    /// Replaces the value of `key` by `f(old)`, if the key is present; returns the new
+    /// value. `f` may run more than once (see [`compute`](Self::compute)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// assert!(map.update(1, |v: &u32| v + 1).is_none());
+    /// map.insert(1, 10);
+    /// assert_eq!(map.update(1, |v| v + 1).map(|r| *r), Some(11));
+    /// ```
+    pub fn update<F>(&self, key: K, mut f: F) -> Option<Ref<'_, K, V>>
+    where
+        F: FnMut(&V) -> V,
+    {
+        self.compute(key, |current| match current {
+            Some(value) => Operation::Insert(f(value)),
+            None => Operation::Abort,
+        })
+    }
+
+    /// Replaces the value of `key` by `f(old)`, or inserts `value` if the key is
+    /// absent (an upsert); returns the value now stored. `f` may run more than once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// for _ in 0..3 {
+    ///     map.update_or_insert("hits", |n| n + 1, 1);
+    /// }
+    /// assert_eq!(*map.get("hits").unwrap(), 3);
+    /// ```
+    pub fn update_or_insert<F>(&self, key: K, f: F, value: V) -> Ref<'_, K, V>
+    where
+        F: FnMut(&V) -> V,
+    {
+        self.update_or_insert_with(key, f, || value)
+    }
+
+    /// Like [`update_or_insert`](Self::update_or_insert), making the value to insert
+    /// with `make` only if the key is absent (at most once).
+    pub fn update_or_insert_with<F, M>(&self, key: K, mut f: F, make: M) -> Ref<'_, K, V>
+    where
+        F: FnMut(&V) -> V,
+        M: FnOnce() -> V,
+    {
+        let guard = epoch::pin();
+        let mut make = Some(make);
+        // The made value, kept across retries (it is only made once).
+        let mut made: Option<V> = None;
+        let mut last_was_made = false;
+        let outcome = self.compute_inner(key, &guard, |current, returned| {
+            if last_was_made {
+                made = returned;
+            }
+            match current {
+                Some(entry) => {
+                    last_was_made = false;
+                    Operation::Insert(f(&entry.value))
+                }
+                None => {
+                    last_was_made = true;
+                    let value = made
+                        .take()
+                        .unwrap_or_else(|| make.take().expect("made once")());
+                    Operation::Insert(value)
+                }
+            }
+        });
+        let new = NonNull::from(outcome.new.expect("an insert leaves a value"));
+        // SAFETY: reachable under `guard`, which moves into the `Ref`.
+        unsafe { Ref::new(guard, new) }
+    }
+
+    /// Returns the value of `key`, inserting `value` first if the key is absent
+    /// (`value` is dropped if it was present).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// assert_eq!(*map.get_or_insert(1, 'a'), 'a');
+    /// assert_eq!(*map.get_or_insert(1, 'b'), 'a');
+    /// ```
+    pub fn get_or_insert(&self, key: K, value: V) -> Ref<'_, K, V> {
+        self.get_or_insert_with(key, || value)
+    }
+
+    /// Returns the value of `key`, inserting `make()` first if the key is absent.
+    /// `make` runs at most once, and not at all if the key is present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = weft_lockfree::HashMap::new();
+    /// let mut calls = 0;
+    /// map.get_or_insert_with("k", || { calls += 1; 1 });
+    /// map.get_or_insert_with("k", || { calls += 1; 2 });
+    /// assert_eq!((calls, *map.get("k").unwrap()), (1, 1));
+    /// ```
+    pub fn get_or_insert_with<M>(&self, key: K, make: M) -> Ref<'_, K, V>
+    where
+        M: FnOnce() -> V,
+    {
+        let guard = epoch::pin();
+        if let Some(entry) = self.find(&key, &guard) {
+            let entry = NonNull::from(entry);
+            // SAFETY: reachable under `guard`, which moves into the `Ref`.
+            return unsafe { Ref::new(guard, entry) };
+        }
+        let mut make = Some(make);
+        let mut made: Option<V> = None;
+        let outcome = self.compute_inner(key, &guard, |current, returned| {
+            if returned.is_some() {
+                made = returned;
+            }
+            match current {
+                Some(_) => Operation::Abort,
+                None => Operation::Insert(
+                    made.take()
+                        .unwrap_or_else(|| make.take().expect("made once")()),
+                ),
+            }
+        });
+        let entry = NonNull::from(outcome.new.expect("the key is present afterwards"));
+        // SAFETY: reachable under `guard`, which moves into the `Ref`.
+        unsafe { Ref::new(guard, entry) }
+    }
+
+    /// Keeps only the entries for which `keep` returns `true`.
+    ///
+    /// Bucket by bucket, not atomically: every key present throughout is offered once,
+    /// or again if a concurrent write to its bucket made this one retry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: weft_lockfree::HashMap<u32, u32> = (0..10).map(|i| (i, i)).collect();
+    /// map.retain(|k, _| k % 2 == 0);
+    /// assert_eq!(map.len(), 5);
+    /// assert!(!map.contains_key(&3));
+    /// ```
+    pub fn retain<F>(&self, mut keep: F)
+    where
+        F: FnMut(&K, &V) -> bool,
+    {
+        let guard = epoch::pin();
+        let root = self.root_helping(&guard);
+        let mut kept = Vec::new();
+        for index in 0..root.len() {
+            self.retain_bucket(root, index, &mut keep, &mut kept, &guard);
+        }
+    }
+
+    /// Removes every entry (bucket by bucket; see [`retain`](Self::retain)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: weft_lockfree::HashMap<u32, u32> = (0..10).map(|i| (i, i)).collect();
+    /// map.clear();
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        self.retain(|_, _| false);
+    }
+
+    fn retain_bucket<F>(
+        &self,
+        table: &Table,
+        index: usize,
+        keep: &mut F,
+        kept: &mut Vec<Slot>,
+        guard: &Guard,
+    ) where
+        F: FnMut(&K, &V) -> bool,
+    {
+        let bucket = table.at(index);
+        loop {
+            // Acquire: as in `find`.
+            let word = bucket.load(Ordering::Acquire);
+            if word & MOVED != 0 {
+                let next = table.next_of_frozen(guard);
+                for derived in table.derived(next, index) {
+                    next.build_bucket::<K, V>(derived, word);
+                    self.retain_bucket(next, derived, keep, kept, guard);
+                }
+                return;
+            }
+            debug_assert_ne!(word, UNINIT, "retain reached an unbuilt bucket");
+            // SAFETY: a content word loaded under `guard`.
+            let snapshot = unsafe { Snapshot::<K, V>::decode(word) };
+            kept.clear();
+            for entry in snapshot.entries() {
+                if keep(&entry.key, &entry.value) {
+                    kept.push(Slot::new(entry, entry.hash));
+                }
+            }
+            let removed = snapshot.len() - kept.len();
+            if removed == 0 {
+                return;
+            }
+            let new_word = bucket::build(kept.len(), kept.iter().copied());
+            if self.publish(bucket, word, new_word, guard) {
+                for entry in snapshot.entries() {
+                    if !kept
+                        .iter()
+                        .any(|slot| Slot::new(entry, entry.hash) == *slot)
+                    {
+                        // SAFETY: our CAS took `entry` out of its live bucket.
+                        unsafe { bucket::retire_entry(entry, guard) };
+                    }
+                }
+                self.stripe().fetch_sub(removed as isize, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+
+    /// The root, after helping the migration out of it by one chunk if one is running.
+    #[inline]
+    fn root_helping<'g>(&self, guard: &'g Guard) -> &'g Table {
+        let root = self.root(guard);
+        if let Some(next) = root.next(guard) {
+            self.help_migrate(root, next, guard);
+        }
+        root
+    }
+
+    /// Migrates one chunk of `old` into `next`; the last chunk swings the root.
+    #[cold]
+    #[inline(never)]
+    fn help_migrate(&self, old: &Table, next: &Table, guard: &Guard) {
+        if old.migrate_chunk::<K, V>(next) {
+            let old = (old as *const Table).cast_mut();
+            let next = (next as *const Table).cast_mut();
+            // Release: publishes the complete table (every bucket built, carried here
+            // by `migrated`'s release sequence) to `root`'s Acquire loads.
+            if self
+                .root
+                .compare_exchange(old, next, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                // SAFETY: unlinked from the root just now, by this thread alone (only
+                // the thread that completed the count swings it); every thread that
+                // can still reach it pinned before this point.
+                unsafe { guard.defer_destroy_raw(old) };
+            }
+        }
+    }
+
+    /// Starts a resize of `table` if it is the root, not already resizing, and more
+    /// than three-quarters full.
+    #[cold]
+    #[inline(never)]
+    fn maybe_grow(&self, table: &Table, guard: &Guard) {
+        if !core::ptr::eq(table, self.root(guard)) || table.next(guard).is_some() {
+            return;
+        }
+        if self.len() <= table.len() - table.len() / 4 {
+            return;
+        }
+        let next = Box::new(Table::new(table.len() * 2, UNINIT));
+        table.start_resize(next);
+        if let Some(next) = table.next(guard) {
+            self.help_migrate(table, next, guard);
+        }
+    }
+
+    /// The live bucket for `hash`, starting at `table`: follows frozen buckets into
+    /// newer tables, building the ones not built yet. Returns the table, the bucket,
+    /// and its current (content) word.
+    #[inline]
+    fn live_bucket<'g>(
+        &self,
+        mut table: &'g Table,
+        hash: u64,
+        guard: &'g Guard,
+    ) -> (&'g Table, &'g AtomicUsize, usize) {
+        loop {
+            let bucket = table.bucket(hash);
+            // Acquire: as in `find`.
+            let word = bucket.load(Ordering::Acquire);
+            if word & MOVED == 0 {
+                debug_assert_ne!(word, UNINIT, "a write reached an unbuilt bucket");
+                return (table, bucket, word);
+            }
+            let next = table.next_of_frozen(guard);
+            next.build_bucket::<K, V>(hash as usize & next.mask(), word);
+            table = next;
+        }
+    }
+
+    /// Publishes `new` in `bucket` if it still holds `old`, retiring `old`'s array;
+    /// otherwise frees `new`'s array. The entries are the caller's business.
+    #[inline]
+    fn publish(&self, bucket: &AtomicUsize, old: usize, new: usize, guard: &Guard) -> bool {
+        // Release: publishes the new snapshot (and its entries) to readers' Acquire
+        // loads. Fails if another write or the migration's freeze got there first.
+        match bucket.compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                // SAFETY: our CAS replaced `old`, so it is ours to retire, once.
+                unsafe { bucket::retire_container(old, guard) };
+                true
+            }
+            Err(_) => {
+                // SAFETY: `new` was never published.
+                unsafe { bucket::free_container(new) };
+                false
+            }
+        }
+    }
+
+    /// The write loop behind `insert` and `compute`: `decide` sees the current entry
+    /// and, after a lost race, the value of the attempt that lost (`Some` only after it
+    /// returned `Insert`).
+    fn compute_inner<'g, F>(&'g self, key: K, guard: &'g Guard, mut decide: F) -> Outcome<'g, K, V>
+    where
+        F: FnMut(Option<&'g Entry<K, V>>, Option<V>) -> Operation<V>,
+    {
+        let hash = self.hash(&key);
+        let mut table = self.root_helping(guard);
+        let mut key = key;
+        let mut returned = None;
+        loop {
+            let (live, bucket, word) = self.live_bucket(table, hash, guard);
+            table = live;
+            // SAFETY: a content word loaded under `guard`.
+            let snapshot = unsafe { Snapshot::<K, V>::decode(word) };
+            let found = snapshot.find(hash, &key);
+            let current = found.map(|(_, entry)| entry);
+            match decide(current, returned.take()) {
+                Operation::Abort => {
+                    return Outcome {
+                        old: current,
+                        new: current,
+                    };
+                }
+                Operation::Remove => {
+                    let Some((index, entry)) = found else {
+                        return Outcome {
+                            old: None,
+                            new: None,
+                        };
+                    };
+                    if self.publish(bucket, word, snapshot.without(index), guard) {
+                        // SAFETY: our CAS took `entry` out of its live bucket.
+                        unsafe { bucket::retire_entry(entry, guard) };
+                        self.stripe().fetch_sub(1, Ordering::Relaxed);
+                        return Outcome {
+                            old: current,
+                            new: None,
+                        };
+                    }
+                }
+                Operation::Insert(value) => {
+                    let new = Box::into_raw(Box::new(Entry { hash, key, value }));
+                    let slot = Slot::new(new, hash);
+                    let new_word = match found {
+                        Some((index, _)) => snapshot.with_replaced(index, slot),
+                        None => snapshot.with_added(slot),
+                    };
+                    if self.publish(bucket, word, new_word, guard) {
+                        match current {
+                            // SAFETY: our CAS took `old` out of its live bucket.
+                            Some(old) => unsafe { bucket::retire_entry(old, guard) },
+                            None => {
+                                self.stripe().fetch_add(1, Ordering::Relaxed);
+                                if cfg!(loom) || snapshot.len() >= 1 {
+                                    self.maybe_grow(table, guard);
+                                }
+                            }
+                        }
+                        return Outcome {
+                            old: current,
+                            // SAFETY: published under `guard`; retired (if ever) only
+                            // after a later CAS, so alive for `'g`.
+                            new: Some(unsafe { &*new }),
+                        };
+                    }
+                    // SAFETY: never published; take the key and value back.
+                    let lost = unsafe { Box::from_raw(new) };
+                    let Entry { key: k, value, .. } = *lost;
+                    key = k;
+                    returned = Some(value);
+                }
+            }
+        }
+    }
+}
+
+impl<K, V, S> Drop for HashMap<K, V, S> {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no other thread can reach the tables or entries.
+        let guard = unsafe { epoch::unprotected() };
+        let mut root = self.root(guard);
+        // Finish any migration, so that the root alone holds the live buckets (the
+        // older tables' frozen buckets share its entries).
+        while let Some(next) = root.next(guard) {
+            root.migrate_all::<K, V>(next);
+            let old = (root as *const Table).cast_mut();
+            // SAFETY: exclusive access; the old table is unreachable once the root
+            // moves on, and its `Drop` frees only its frozen arrays.
+            drop(unsafe { Box::from_raw(old) });
+            self.root
+                .store((next as *const Table).cast_mut(), Ordering::Relaxed);
+            root = next;
+        }
+        for index in 0..root.len() {
+            let bucket = root.at(index);
+            let word = bucket.load(Ordering::Relaxed);
+            // SAFETY: the root is complete and not migrating, so every entry is in
+            // exactly one of its buckets, and we own them all.
+            unsafe { bucket::free_all::<K, V>(word) };
+            bucket.store(0, Ordering::Relaxed);
+        }
+        // SAFETY: the root was made by `Box::into_raw` and is freed once, here.
+        drop(unsafe { Box::from_raw((root as *const Table).cast_mut()) });
+    }
+}
+
+impl<K, V> Default for HashMap<K, V, RandomState> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K, V, S> fmt::Debug for HashMap<K, V, S>
+where
+    K: fmt::Debug,
+    V: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let guard = epoch::pin();
+        f.debug_map().entries(self.iter(&guard)).finish()
+    }
+}
+
+impl<K, V, S> FromIterator<(K, V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher + Default,
+{
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let iter = iter.into_iter();
+        let map = Self::with_capacity_and_hasher(iter.size_hint().0, S::default());
+        for (key, value) in iter {
+            map.insert(key, value);
+        }
+        map
+    }
+}
+
+impl<K, V, S> Extend<(K, V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        (&*self).extend(iter);
+    }
+}
+
+impl<K, V, S> Extend<(K, V)> for &HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (key, value) in iter {
+            self.insert(key, value);
+        }
+    }
+}
+
+impl<K, V, S> Clone for HashMap<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+    S: BuildHasher + Clone,
+{
+    fn clone(&self) -> Self {
+        let clone = Self::with_capacity_and_hasher(self.len(), self.hasher.clone());
+        let guard = epoch::pin();
+        for (key, value) in self.iter(&guard) {
+            clone.insert(key.clone(), value.clone());
+        }
+        clone
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;
