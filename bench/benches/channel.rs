@@ -38,9 +38,15 @@ macro_rules! crossbeam_like {
     };
 }
 crossbeam_like!(weft_channel::Sender<usize>, weft_channel::Receiver<usize>);
-crossbeam_like!(crossbeam_channel::Sender<usize>, crossbeam_channel::Receiver<usize>);
+crossbeam_like!(
+    crossbeam_channel::Sender<usize>,
+    crossbeam_channel::Receiver<usize>
+);
 crossbeam_like!(flume::Sender<usize>, flume::Receiver<usize>);
-crossbeam_like!(std::sync::mpsc::SyncSender<usize>, std::sync::mpsc::Receiver<usize>);
+crossbeam_like!(
+    std::sync::mpsc::SyncSender<usize>,
+    std::sync::mpsc::Receiver<usize>
+);
 impl Tx for std::sync::mpsc::Sender<usize> {
     #[inline]
     fn tx(&self, v: usize) {
@@ -219,25 +225,28 @@ macro_rules! select_shapes {
     };
 }
 select_shapes!(weft_channel, weft_select_rx, weft_select_both);
-select_shapes!(crossbeam_channel, crossbeam_select_rx, crossbeam_select_both);
+select_shapes!(
+    crossbeam_channel,
+    crossbeam_select_rx,
+    crossbeam_select_both
+);
 
 fn weft_chan(cap: Option<usize>) -> (weft_channel::Sender<usize>, weft_channel::Receiver<usize>) {
     cap.map_or_else(weft_channel::unbounded, weft_channel::bounded)
 }
 fn crossbeam_chan(
     cap: Option<usize>,
-) -> (crossbeam_channel::Sender<usize>, crossbeam_channel::Receiver<usize>) {
+) -> (
+    crossbeam_channel::Sender<usize>,
+    crossbeam_channel::Receiver<usize>,
+) {
     cap.map_or_else(crossbeam_channel::unbounded, crossbeam_channel::bounded)
 }
 fn flume_chan(cap: Option<usize>) -> (flume::Sender<usize>, flume::Receiver<usize>) {
     cap.map_or_else(flume::unbounded, flume::bounded)
 }
 
-fn comparison(
-    args: &BenchArgs,
-    name: String,
-    n: usize,
-) -> Comparison<'static, Throughput> {
+fn comparison(args: &BenchArgs, name: String, n: usize) -> Comparison<'static, Throughput> {
     Comparison::throughput(name, Budget::Ops(n as u64)).rounds(args.rounds())
 }
 
@@ -265,7 +274,13 @@ fn cell(args: &BenchArgs, flavour: Flavour, shape: &str, n: usize) -> Option<Res
             let run = if shape == "spsc" { 0 } else { 1 };
             macro_rules! go {
                 ($chan:expr) => {
-                    move |_| if run == 0 { spsc(n, $chan) } else { mpsc(n, $chan) }
+                    move |_| {
+                        if run == 0 {
+                            spsc(n, $chan)
+                        } else {
+                            mpsc(n, $chan)
+                        }
+                    }
                 };
             }
             c = c
@@ -302,9 +317,15 @@ fn cell(args: &BenchArgs, flavour: Flavour, shape: &str, n: usize) -> Option<Res
 /// bounded(1) channels.
 fn ping_pong(args: &BenchArgs, trips: usize) -> Results {
     fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
     }
-    let c = comparison(args, "async ping-pong bounded(1), round trips/s".into(), trips);
+    let c = comparison(
+        args,
+        "async ping-pong bounded(1), round trips/s".into(),
+        trips,
+    );
     c.contender("weft", move |_| {
         let (s1, r1) = weft_channel::bounded::<usize>(1);
         let (s2, r2) = weft_channel::bounded::<usize>(1);
@@ -401,7 +422,12 @@ fn main() {
     );
     let mut all = Vec::new();
     for shape in ["seq", "spsc", "mpsc", "mpmc", "select_rx", "select_both"] {
-        for flavour in [Flavour::Zero, Flavour::One, Flavour::Many, Flavour::Unbounded] {
+        for flavour in [
+            Flavour::Zero,
+            Flavour::One,
+            Flavour::Many,
+            Flavour::Unbounded,
+        ] {
             let label = format!("{} {shape}", flavour.name());
             if only.as_ref().is_some_and(|o| !label.contains(o.as_str())) {
                 continue;
@@ -412,7 +438,10 @@ fn main() {
             }
         }
     }
-    if only.as_ref().is_none_or(|o| "ping-pong".contains(o.as_str())) {
+    if only
+        .as_ref()
+        .is_none_or(|o| "ping-pong".contains(o.as_str()))
+    {
         let results = ping_pong(&args, n / 4);
         println!("\n{results}");
         all.push(results);

@@ -371,11 +371,11 @@ fn run_ready(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Opti
         if res.is_some() {
             return res;
         }
-        if let Timeout::At(when) = timeout {
-            if Instant::now() >= when {
-                // One last look: readiness that raced with the deadline still counts.
-                return handles.iter().find(|h| h.0.is_ready()).map(|h| h.1);
-            }
+        if let Timeout::At(when) = timeout
+            && Instant::now() >= when
+        {
+            // One last look: readiness that raced with the deadline still counts.
+            return handles.iter().find(|h| h.0.is_ready()).map(|h| h.1);
         }
     }
 }

@@ -222,7 +222,10 @@ fn dropped_send_future_sends_nothing() {
         if cap == 1 {
             assert_eq!(r.recv(), Ok(0));
         }
-        assert!(r.try_recv().is_err(), "bounded({cap}): the dropped send left nothing");
+        assert!(
+            r.try_recv().is_err(),
+            "bounded({cap}): the dropped send left nothing"
+        );
         drop(s);
         assert!(r.recv().is_err());
     }
@@ -236,7 +239,11 @@ fn send_future_waits_for_room_and_wakes() {
     let mut fut = s.send_async(2);
     assert!(poll_once(&mut fut, &wakes).is_pending());
     assert_eq!(r.recv(), Ok(1));
-    assert_eq!(wakes.count(), 1, "the receive made room and woke the sender");
+    assert_eq!(
+        wakes.count(),
+        1,
+        "the receive made room and woke the sender"
+    );
     assert!(matches!(poll_once(&mut fut, &wakes), Poll::Ready(Ok(()))));
     assert_eq!(r.recv(), Ok(2));
 }

@@ -25,9 +25,17 @@ fn undelivered_messages_dropped_exactly_once_when_the_channel_goes() {
             }
             assert_eq!(drops.load(Ordering::SeqCst), received);
             drop(s);
-            assert_eq!(drops.load(Ordering::SeqCst), received, "the receiver keeps them");
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                received,
+                "the receiver keeps them"
+            );
             drop(r);
-            assert_eq!(drops.load(Ordering::SeqCst), sent, "bounded({cap}), {sent} sent");
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                sent,
+                "bounded({cap}), {sent} sent"
+            );
         }
     }
     for sent in [0usize, 1, 30, 31, 32, 100, 1000] {
@@ -72,11 +80,17 @@ fn failed_sends_return_the_message_undropped() {
     for (name, s, r) in flavours::<DropCounter>() {
         let drops = Arc::new(AtomicUsize::new(0));
         drop(r);
-        let back = s.send(DropCounter::new(1, &drops)).unwrap_err().into_inner();
+        let back = s
+            .send(DropCounter::new(1, &drops))
+            .unwrap_err()
+            .into_inner();
         assert_eq!(drops.load(Ordering::SeqCst), 0, "{name}");
         assert_eq!(back.id, 1);
         drop(back);
-        let back = s.try_send(DropCounter::new(2, &drops)).unwrap_err().into_inner();
+        let back = s
+            .try_send(DropCounter::new(2, &drops))
+            .unwrap_err()
+            .into_inner();
         assert_eq!(back.id, 2);
         drop(back);
         assert_eq!(drops.load(Ordering::SeqCst), 2, "{name}");
@@ -159,10 +173,17 @@ fn oneshot_and_broadcast_drop_once() {
     let (s, r) = oneshot();
     s.send(DropCounter::new(0, &drops)).unwrap();
     drop(r);
-    assert_eq!(drops.load(Ordering::SeqCst), 1, "an unreceived oneshot value is dropped");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "an unreceived oneshot value is dropped"
+    );
     let (s, r) = oneshot::<DropCounter>();
     drop(r);
-    let back = s.send(DropCounter::new(1, &drops)).unwrap_err().into_inner();
+    let back = s
+        .send(DropCounter::new(1, &drops))
+        .unwrap_err()
+        .into_inner();
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     drop(back);
     assert_eq!(drops.load(Ordering::SeqCst), 2);
@@ -172,7 +193,11 @@ fn oneshot_and_broadcast_drop_once() {
     for i in 0..5 {
         s.send(Arc::new(DropCounter::new(i, &drops))).unwrap();
     }
-    assert_eq!(drops.load(Ordering::SeqCst), 3, "overwritten messages are dropped");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "overwritten messages are dropped"
+    );
     drop((s, r));
     assert_eq!(drops.load(Ordering::SeqCst), 5);
 }

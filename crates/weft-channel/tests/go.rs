@@ -26,7 +26,10 @@ fn rendezvous_hands_off_only_when_both_are_there() {
     for i in 0..10 {
         // A send completes only when its message is taken: the sender can be at most
         // one message past what we have received (it may have counted the last one).
-        assert!(sent.load(Ordering::SeqCst) <= i, "a send completed without a receiver");
+        assert!(
+            sent.load(Ordering::SeqCst) <= i,
+            "a send completed without a receiver"
+        );
         assert_eq!(r.recv(), Ok(i));
     }
     t.join().unwrap();
@@ -59,7 +62,10 @@ fn zero_capacity_many_senders_many_receivers() {
     for h in senders {
         h.join().unwrap();
     }
-    let mut all: Vec<usize> = receivers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut all: Vec<usize> = receivers
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     all.sort_unstable();
     assert_eq!(all, (0..SENDERS * PER).collect::<Vec<_>>());
 }
@@ -136,8 +142,14 @@ fn select_is_fair_between_ready_receivers() {
         }
     }
     assert_eq!(first + second, ROUNDS);
-    assert!(first >= ROUNDS * 3 / 10, "first arm won {first} of {ROUNDS}");
-    assert!(second >= ROUNDS * 3 / 10, "second arm won {second} of {ROUNDS}");
+    assert!(
+        first >= ROUNDS * 3 / 10,
+        "first arm won {first} of {ROUNDS}"
+    );
+    assert!(
+        second >= ROUNDS * 3 / 10,
+        "second arm won {second} of {ROUNDS}"
+    );
 }
 
 #[test]
@@ -182,8 +194,16 @@ fn select_send_and_recv_in_one_select_on_rendezvous() {
     let (idle, _idle_receiver) = bounded::<i32>(0);
     let (mut got, mut sent) = (Vec::new(), 0);
     while got.len() < 200 || sent < 200 {
-        let live_in = if got.len() < 200 { r_in.clone() } else { never() };
-        let out = if sent < 200 { s_out.clone() } else { idle.clone() };
+        let live_in = if got.len() < 200 {
+            r_in.clone()
+        } else {
+            never()
+        };
+        let out = if sent < 200 {
+            s_out.clone()
+        } else {
+            idle.clone()
+        };
         let out_ready: Receiver<()> = never();
         select! {
             recv(live_in) -> m => got.push(m.unwrap()),

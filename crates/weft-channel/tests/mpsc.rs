@@ -32,7 +32,11 @@ fn smoke_threads_both_ways() {
             assert_eq!(r.recv(), Ok(i), "{name}");
         }
         t.join().unwrap();
-        assert_eq!(r.recv(), Err(RecvError), "{name}: disconnected after the sender left");
+        assert_eq!(
+            r.recv(),
+            Err(RecvError),
+            "{name}: disconnected after the sender left"
+        );
     }
 }
 

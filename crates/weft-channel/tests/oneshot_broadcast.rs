@@ -30,7 +30,10 @@ fn oneshot_send_then_recv_and_disconnect() {
 #[test]
 fn oneshot_blocking_across_threads_and_timeouts() {
     let (s, r) = oneshot();
-    assert_eq!(r.recv_timeout(Duration::from_millis(2)), Err(RecvTimeoutError::Timeout));
+    assert_eq!(
+        r.recv_timeout(Duration::from_millis(2)),
+        Err(RecvTimeoutError::Timeout)
+    );
     let t = thread::spawn(move || {
         thread::sleep(Duration::from_millis(5));
         s.send("x").unwrap();

@@ -48,12 +48,15 @@ fn macro_evaluates_channel_expressions_once_and_message_only_when_selected() {
         recv(make()) -> m => assert!(m.is_ok()),
     }
     assert_eq!(evaluated, 1);
-    let mut message_built = false;
+    let message_built = std::cell::Cell::new(false);
     select! {
-        send(s, { message_built = true; 1 }) -> _ => panic!("nobody receives"),
+        send(s, { message_built.set(true); 1 }) -> _ => panic!("nobody receives"),
         default => {},
     }
-    assert!(!message_built, "a send's message is built only when it is selected");
+    assert!(
+        !message_built.get(),
+        "a send's message is built only when it is selected"
+    );
     drop(r);
 }
 

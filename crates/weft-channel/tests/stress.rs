@@ -24,7 +24,7 @@ fn run(name: &str, s: Sender<u64>, r: Receiver<u64>, cap: Option<usize>) {
             let (received, sum, xor, max_len) =
                 (received.clone(), sum.clone(), xor.clone(), max_len.clone());
             thread::spawn(move || {
-                let mut seen = vec![0u64; PRODUCERS];
+                let mut seen = [0u64; PRODUCERS];
                 for v in r.iter() {
                     let producer = (v >> 32) as usize;
                     let seq = v & 0xffff_ffff;
@@ -73,7 +73,10 @@ fn run(name: &str, s: Sender<u64>, r: Receiver<u64>, cap: Option<usize>) {
     assert_eq!(sum.load(Ordering::Relaxed), want_sum, "{name}: sum");
     assert_eq!(xor.load(Ordering::Relaxed), want_xor, "{name}: xor");
     if let Some(cap) = cap {
-        assert!(max_len.load(Ordering::Relaxed) <= cap, "{name}: grew past its bound");
+        assert!(
+            max_len.load(Ordering::Relaxed) <= cap,
+            "{name}: grew past its bound"
+        );
     }
 }
 

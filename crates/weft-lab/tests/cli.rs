@@ -58,13 +58,15 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     let text = stdout(&output);
     assert!(text.contains("== false-sharing =="));
     assert!(text.contains("== lock-contention =="));
+    assert!(text.contains("== backpressure =="));
+    assert!(text.contains("== csp-select =="));
     assert!(text.contains("== summary =="));
 
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
     std::fs::remove_file(&json).unwrap();
     let experiments = run["experiments"].as_array().unwrap();
-    assert_eq!(experiments.len(), 2);
+    assert_eq!(experiments.len(), 4);
     for experiment in experiments {
         assert!(experiment["verdict"]["outcome"].is_string());
         for comparison in experiment["comparisons"].as_array().unwrap() {

@@ -272,10 +272,10 @@ impl<T> Channel<T> {
                 let res = unsafe { self.write(token, msg) };
                 return res.map_err(SendTimeoutError::Disconnected);
             }
-            if let Some(d) = deadline {
-                if Instant::now() >= d {
-                    return Err(SendTimeoutError::Timeout(msg));
-                }
+            if let Some(d) = deadline
+                && Instant::now() >= d
+            {
+                return Err(SendTimeoutError::Timeout(msg));
             }
             Context::with(|cx| {
                 let oper = Operation::hook(token);
@@ -326,10 +326,10 @@ impl<T> Channel<T> {
                 let res = unsafe { self.read(token) };
                 return res.map_err(|_| RecvTimeoutError::Disconnected);
             }
-            if let Some(d) = deadline {
-                if Instant::now() >= d {
-                    return Err(RecvTimeoutError::Timeout);
-                }
+            if let Some(d) = deadline
+                && Instant::now() >= d
+            {
+                return Err(RecvTimeoutError::Timeout);
             }
             Context::with(|cx| {
                 let oper = Operation::hook(token);

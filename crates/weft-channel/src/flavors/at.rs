@@ -60,10 +60,10 @@ impl Channel {
             if now >= self.delivery_time {
                 break;
             }
-            if let Some(d) = deadline {
-                if now >= d {
-                    return Err(RecvTimeoutError::Timeout);
-                }
+            if let Some(d) = deadline
+                && now >= d
+            {
+                return Err(RecvTimeoutError::Timeout);
             }
             let until = deadline.map_or(self.delivery_time, |d| d.min(self.delivery_time));
             std::thread::sleep(until - now);

@@ -62,9 +62,16 @@ impl<T> Block<T> {
     fn new() -> Box<Block<T>> {
         #[cfg(not(loom))]
         {
-            // SAFETY: all-zero bytes are a valid `Block`: null `next`, zero states,
-            // uninitialized messages.
-            unsafe { Box::<Block<T>>::new_zeroed().assume_init() }
+            use std::alloc::{Layout, alloc_zeroed, handle_alloc_error};
+            let layout = Layout::new::<Block<T>>();
+            // SAFETY: `Block` has non-zero size (it holds atomics).
+            let raw = unsafe { alloc_zeroed(layout) }.cast::<Block<T>>();
+            if raw.is_null() {
+                handle_alloc_error(layout);
+            }
+            // SAFETY: all-zero bytes are a valid `Block` (null `next`, zero states,
+            // uninitialized messages), allocated with `Box`'s layout for it.
+            unsafe { Box::from_raw(raw) }
         }
         #[cfg(loom)]
         {
@@ -390,10 +397,10 @@ impl<T> Channel<T> {
                 let res = unsafe { self.read(token) };
                 return res.map_err(|_| RecvTimeoutError::Disconnected);
             }
-            if let Some(d) = deadline {
-                if Instant::now() >= d {
-                    return Err(RecvTimeoutError::Timeout);
-                }
+            if let Some(d) = deadline
+                && Instant::now() >= d
+            {
+                return Err(RecvTimeoutError::Timeout);
             }
             Context::with(|cx| {
                 let oper = Operation::hook(token);
@@ -489,10 +496,14 @@ impl<T> Drop for Channel<T> {
             if offset < BLOCK_CAP {
                 // SAFETY: slots between head and tail hold written, unread messages.
                 let slot = unsafe { (*block).slots.get_unchecked(offset) };
-                slot.msg.with_mut(|p| unsafe { (*p).assume_init_drop() });
+                slot.msg.with_mut(|p| {
+                    // SAFETY: as above: written, unread, dropped only here.
+                    unsafe { (*p).assume_init_drop() }
+                });
             } else {
                 // SAFETY: the block is ours alone now; its successor is linked.
                 let next = unsafe { (*block).next.load(Ordering::Relaxed) };
+                // SAFETY: every slot of this block is done with; nobody else refers to it.
                 drop(unsafe { Box::from_raw(block) });
                 block = next;
             }

@@ -51,10 +51,10 @@ impl Channel {
                 // Another receiver took this tick; wait for the next.
                 continue;
             }
-            if let Some(d) = deadline {
-                if now >= d {
-                    return Err(RecvTimeoutError::Timeout);
-                }
+            if let Some(d) = deadline
+                && now >= d
+            {
+                return Err(RecvTimeoutError::Timeout);
             }
             let until = deadline.map_or(due, |d| d.min(due));
             std::thread::sleep(until - now);

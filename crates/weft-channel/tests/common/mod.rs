@@ -84,7 +84,11 @@ impl Drop for DropCounter {
 }
 
 /// Every flavour's constructor, for tests that must hold for all of them.
-pub fn flavours<T>() -> Vec<(&'static str, weft_channel::Sender<T>, weft_channel::Receiver<T>)> {
+pub fn flavours<T>() -> Vec<(
+    &'static str,
+    weft_channel::Sender<T>,
+    weft_channel::Receiver<T>,
+)> {
     let mut v = Vec::new();
     let (s, r) = weft_channel::bounded(0);
     v.push(("bounded(0)", s, r));

@@ -1,14 +1,22 @@
 //! The experiments, one file each; [`all`] is the table of contents.
 
+mod backpressure;
+mod csp_select;
 mod false_sharing;
 mod lock_contention;
 
+pub use backpressure::Backpressure;
+pub use csp_select::CspSelect;
 pub use false_sharing::FalseSharing;
 pub use lock_contention::LockContention;
 
 /// The verdict logic of each experiment, public so it can be read and tested apart
 /// from the measurements.
 pub mod verdicts {
+    pub use super::backpressure::{
+        Figures as BackpressureFigures, Point as BackpressurePoint, verdict as backpressure,
+    };
+    pub use super::csp_select::{Figures as CspSelectFigures, verdict as csp_select};
     pub use super::false_sharing::{Figures as FalseSharingFigures, verdict as false_sharing};
     pub use super::lock_contention::{
         Figures as LockContentionFigures, Row as LockContentionRow, Waits,
@@ -20,7 +28,7 @@ use crate::experiment::Experiment;
 
 /// Every experiment, in tour order.
 pub fn all() -> &'static [&'static dyn Experiment] {
-    &[&FalseSharing, &LockContention]
+    &[&FalseSharing, &LockContention, &Backpressure, &CspSelect]
 }
 
 /// The experiment called `name`, if there is one.
