@@ -113,8 +113,8 @@ struct Shared<T> {
 /// ```
 /// use weft_channel::{broadcast, BroadcastTryRecvError};
 ///
-/// let (s, r1) = broadcast(2);
-/// let r2 = r1.clone();
+/// let (s, mut r1) = broadcast(2);
+/// let mut r2 = r1.clone();
 /// s.send(1).unwrap();
 /// assert_eq!(r1.recv(), Ok(1));
 /// assert_eq!(r2.recv(), Ok(1)); // every receiver sees every message

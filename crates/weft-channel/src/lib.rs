@@ -17,7 +17,7 @@
 //! | [`unbounded()`](unbounded) | unlimited | never (memory grows instead) | lock-free |
 //! | [`oneshot()`](oneshot) | one value, once | never | wait-free send |
 //! | [`broadcast(n)`](broadcast) | last `n`, seen by every receiver | never (laggards skip) | a short lock |
-//! | [`after`], [`at`], [`tick`], [`never`] | timers | — | wait-free / a short lock |
+//! | [`after`], [`at`], [`tick`], [`never`](never()) | timers | — | wait-free / a short lock |
 //!
 //! Senders and receivers are `Clone` (multi-producer, multi-consumer) and
 //! `Send + Sync`. A channel is disconnected when all senders (for receivers) or all
