@@ -63,7 +63,7 @@ impl TaskWaiter {
             if let Some(res) = attempt() {
                 return Poll::Ready(res);
             }
-            let cx = self.cx.get_or_insert_with(Context::for_task);
+            let cx = self.cx.get_or_insert_with(Context::for_task_cached);
             cx.reset();
             list.register_task(cx.task_operation(), cx, task.waker().clone());
             self.registered = true;
@@ -87,6 +87,17 @@ impl TaskWaiter {
             Ok(()) => drop(list.unregister(cx.task_operation())),
             Err(Selected::Operation(_)) => list.notify(),
             Err(_) => drop(list.unregister(cx.task_operation())),
+        }
+    }
+}
+
+impl Drop for TaskWaiter {
+    fn drop(&mut self) {
+        // The owning future has cancelled (unregistered) by now.
+        if !self.registered
+            && let Some(cx) = self.cx.take()
+        {
+            cx.recycle_task();
         }
     }
 }

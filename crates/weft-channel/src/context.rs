@@ -50,6 +50,12 @@ crate::primitive::thread_local_compat! {
     /// This thread's cached context: one allocation per thread, not per blocking call.
     static CONTEXT: Cell<Option<Context>> = Cell::new(None);
 }
+#[cfg(not(loom))]
+std::thread_local! {
+    /// A spare task context, so a future that waits does not allocate one each time
+    /// (an async ping-pong waits on every message).
+    static SPARE_TASK_CONTEXT: Cell<Option<Context>> = const { Cell::new(None) };
+}
 crate::primitive::thread_local_compat! {
     /// Its address is this thread's id.
     static THREAD_ID: u8 = 0;
@@ -109,6 +115,25 @@ impl Context {
                 parker: Parker::new(),
                 thread_id: 0,
             }),
+        }
+    }
+
+    /// A task context, reusing this thread's spare one if there is one.
+    pub(crate) fn for_task_cached() -> Context {
+        #[cfg(not(loom))]
+        if let Some(cx) = SPARE_TASK_CONTEXT.try_with(Cell::take).ok().flatten() {
+            return cx;
+        }
+        Context::for_task()
+    }
+
+    /// Gives a task context back to this thread's spare slot, if nothing else refers
+    /// to it: no waiter list holds an entry for it, so nobody can claim it any more
+    /// and its next user starts from a clean registration (`reset`).
+    pub(crate) fn recycle_task(self) {
+        #[cfg(not(loom))]
+        if Arc::strong_count(&self.inner) == 1 {
+            let _ = SPARE_TASK_CONTEXT.try_with(|spare| spare.set(Some(self)));
         }
     }
 

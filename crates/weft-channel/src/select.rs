@@ -141,6 +141,93 @@ enum Timeout {
 
 type Handle<'a> = (&'a dyn SelectHandle, usize, *const u8);
 
+/// Fills unused inline handle slots; never selected (never looked at, in fact).
+struct Unused;
+
+impl SelectHandle for Unused {
+    fn try_select(&self, _: &mut Token) -> bool {
+        false
+    }
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    fn register(&self, _: Operation, _: &Context) -> bool {
+        false
+    }
+    fn unregister(&self, _: Operation) {}
+    fn accept(&self, _: &mut Token, _: &Context) -> bool {
+        false
+    }
+    fn is_ready(&self) -> bool {
+        false
+    }
+    fn watch(&self, _: Operation, _: &Context) -> bool {
+        false
+    }
+    fn unwatch(&self, _: Operation) {}
+}
+
+static UNUSED: Unused = Unused;
+
+/// Up to this many operations live inline in a `Select`: a `select!` with a few arms
+/// allocates nothing.
+const INLINE: usize = 4;
+
+/// The operations of a `Select`: inline up to `INLINE`, then on the heap.
+#[derive(Clone)]
+struct Handles<'a> {
+    inline: [Handle<'a>; INLINE],
+    len: usize,
+    heap: Vec<Handle<'a>>,
+}
+
+impl<'a> Handles<'a> {
+    fn new() -> Self {
+        Handles {
+            inline: [(&UNUSED, 0, std::ptr::null()); INLINE],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, handle: Handle<'a>) {
+        if self.heap.is_empty() && self.len < INLINE {
+            self.inline[self.len] = handle;
+            self.len += 1;
+        } else {
+            if self.heap.is_empty() {
+                self.heap.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.heap.push(handle);
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Handle<'a>] {
+        if self.heap.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.heap
+        }
+    }
+
+    fn len(&self) -> usize {
+        if self.heap.is_empty() {
+            self.len
+        } else {
+            self.heap.len()
+        }
+    }
+
+    fn swap_remove(&mut self, pos: usize) {
+        if self.heap.is_empty() {
+            self.inline.swap(pos, self.len - 1);
+            self.len -= 1;
+        } else {
+            self.heap.swap_remove(pos);
+        }
+    }
+}
+
 crate::primitive::thread_local_compat! {
     /// xorshift state for the shuffle; seeded from the thread's id.
     static RNG: Cell<u32> = Cell::new(0);
@@ -417,7 +504,7 @@ fn run_ready(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Opti
 /// # drop(s1);
 /// ```
 pub struct Select<'a> {
-    handles: Vec<Handle<'a>>,
+    handles: Handles<'a>,
     next_index: usize,
     biased: bool,
 }
@@ -433,7 +520,7 @@ impl<'a> Select<'a> {
     /// An empty selection.
     pub fn new() -> Select<'a> {
         Select {
-            handles: Vec::with_capacity(4),
+            handles: Handles::new(),
             next_index: 0,
             biased: false,
         }
@@ -474,6 +561,7 @@ impl<'a> Select<'a> {
     pub fn remove(&mut self, index: usize) {
         let pos = self
             .handles
+            .as_mut_slice()
             .iter()
             .position(|h| h.1 == index)
             .expect("no operation with this index");
@@ -486,7 +574,7 @@ impl<'a> Select<'a> {
     ///
     /// [`TrySelectError`] if none is ready.
     pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
-        run_select(&mut self.handles, Timeout::Now, self.biased)
+        run_select(self.handles.as_mut_slice(), Timeout::Now, self.biased)
             .map(SelectedOperation::new)
             .ok_or(TrySelectError)
     }
@@ -497,7 +585,7 @@ impl<'a> Select<'a> {
     ///
     /// Blocks forever if there are no operations.
     pub fn select(&mut self) -> SelectedOperation<'a> {
-        run_select(&mut self.handles, Timeout::Never, self.biased)
+        run_select(self.handles.as_mut_slice(), Timeout::Never, self.biased)
             .map(SelectedOperation::new)
             .expect("a selection without a timeout returns an operation")
     }
@@ -526,9 +614,13 @@ impl<'a> Select<'a> {
         &mut self,
         deadline: Instant,
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
-        run_select(&mut self.handles, Timeout::At(deadline), self.biased)
-            .map(SelectedOperation::new)
-            .ok_or(SelectTimeoutError)
+        run_select(
+            self.handles.as_mut_slice(),
+            Timeout::At(deadline),
+            self.biased,
+        )
+        .map(SelectedOperation::new)
+        .ok_or(SelectTimeoutError)
     }
 
     /// The index of an operation that is ready now, if any. Readiness is a hint:
@@ -538,13 +630,13 @@ impl<'a> Select<'a> {
     ///
     /// [`TryReadyError`] if none is ready.
     pub fn try_ready(&mut self) -> Result<usize, TryReadyError> {
-        run_ready(&mut self.handles, Timeout::Now, self.biased).ok_or(TryReadyError)
+        run_ready(self.handles.as_mut_slice(), Timeout::Now, self.biased).ok_or(TryReadyError)
     }
 
     /// Blocks until an operation is ready; returns its index (a hint, as in
     /// [`try_ready`](Self::try_ready)).
     pub fn ready(&mut self) -> usize {
-        run_ready(&mut self.handles, Timeout::Never, self.biased)
+        run_ready(self.handles.as_mut_slice(), Timeout::Never, self.biased)
             .expect("ready without a timeout returns an index")
     }
 
@@ -555,8 +647,12 @@ impl<'a> Select<'a> {
     /// [`ReadyTimeoutError`] if no operation became ready in time.
     pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
         match Instant::now().checked_add(timeout) {
-            Some(deadline) => run_ready(&mut self.handles, Timeout::At(deadline), self.biased)
-                .ok_or(ReadyTimeoutError),
+            Some(deadline) => run_ready(
+                self.handles.as_mut_slice(),
+                Timeout::At(deadline),
+                self.biased,
+            )
+            .ok_or(ReadyTimeoutError),
             None => Ok(self.ready()),
         }
     }
