@@ -105,13 +105,15 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     assert!(text.contains("== lock-contention =="));
     assert!(text.contains("== lock-free =="));
     assert!(text.contains("== aba =="));
+    assert!(text.contains("== backpressure =="));
+    assert!(text.contains("== csp-select =="));
     assert!(text.contains("== summary =="));
 
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
     std::fs::remove_file(&json).unwrap();
     let experiments = run["experiments"].as_array().unwrap();
-    assert_eq!(experiments.len(), 4);
+    assert_eq!(experiments.len(), weft_lab::experiments::all().len());
     for experiment in experiments {
         assert!(experiment["verdict"]["outcome"].is_string());
         for comparison in experiment["comparisons"].as_array().unwrap() {

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`sync`] | `weft-sync` | locks, parking, events, semaphores, deadlock detection |
 //! | [`lockfree`] | `weft-lockfree` | epoch and hazard-pointer reclamation, lock-free stack and queues, work-stealing deque |
-//! | `channel` | `weft-channel` | not built yet |
+//! | [`channel`] | `weft-channel` | bounded, unbounded and rendezvous MPMC channels, `select!`, timers, oneshot, broadcast; blocking and async |
 //! | `pool` | `weft-pool` | not built yet |
 //! | `rt` | `weft-rt` | not built yet |
 //! | `process` | `weft-process` | not built yet |
@@ -38,4 +38,10 @@ pub mod sync {
 /// Lock-free data structures and the memory reclamation they stand on (`weft-lockfree`).
 pub mod lockfree {
     pub use weft_lockfree::*;
+}
+
+/// CSP channels for threads and async tasks: `bounded`, `unbounded`, `select!`,
+/// timers, `oneshot`, `broadcast` (`weft-channel`).
+pub mod channel {
+    pub use weft_channel::*;
 }

@@ -1,11 +1,15 @@
 //! The experiments, one file each; [`all`] is the table of contents.
 
 mod aba;
+mod backpressure;
+mod csp_select;
 mod false_sharing;
 mod lock_contention;
 mod lock_free;
 
 pub use aba::Aba;
+pub use backpressure::Backpressure;
+pub use csp_select::CspSelect;
 pub use false_sharing::FalseSharing;
 pub use lock_contention::LockContention;
 pub use lock_free::LockFree;
@@ -16,6 +20,10 @@ pub mod verdicts {
     pub use super::aba::{
         Figures as AbaFigures, Run as AbaRun, Stress as AbaStress, verdict as aba,
     };
+    pub use super::backpressure::{
+        Figures as BackpressureFigures, Point as BackpressurePoint, verdict as backpressure,
+    };
+    pub use super::csp_select::{Figures as CspSelectFigures, verdict as csp_select};
     pub use super::false_sharing::{Figures as FalseSharingFigures, verdict as false_sharing};
     pub use super::lock_contention::{
         Figures as LockContentionFigures, Row as LockContentionRow, Waits,
@@ -30,7 +38,14 @@ use crate::experiment::Experiment;
 
 /// Every experiment, in tour order.
 pub fn all() -> &'static [&'static dyn Experiment] {
-    &[&FalseSharing, &LockContention, &LockFree, &Aba]
+    &[
+        &FalseSharing,
+        &LockContention,
+        &LockFree,
+        &Aba,
+        &Backpressure,
+        &CspSelect,
+    ]
 }
 
 /// The experiment called `name`, if there is one.

@@ -1,0 +1,103 @@
+//! How a future waits on a channel side: a task [`Context`] registered in the side's
+//! waiter list with the task's `Waker`, claimed by a counterpart exactly like a
+//! blocked thread.
+//!
+//! # Cancel safety
+//!
+//! A waiter that is claimed ("a message is there for you") and then dropped before it
+//! completed its operation would swallow the wake-up meant for some other waiter. So
+//! [`TaskWaiter::cancel`] first tries to claim its own context `Aborted`: if that
+//! works, nobody had claimed it and it simply unregisters; if a counterpart had
+//! claimed it for an operation, it passes the wake-up on by notifying the list again.
+//! The operation itself never happens half: it is only ever attempted inside `poll`,
+//! by the channel's non-blocking `try_*` path, which either completes or leaves the
+//! channel untouched.
+
+use crate::context::Context;
+use crate::select::Selected;
+use crate::waker::SyncWaiterList;
+use std::task::{self, Poll};
+
+/// The registration of one pending future (created on its first `Pending`).
+#[derive(Debug, Default)]
+pub(crate) struct TaskWaiter {
+    cx: Option<Context>,
+    registered: bool,
+}
+
+impl TaskWaiter {
+    pub(crate) const fn new() -> Self {
+        Self {
+            cx: None,
+            registered: false,
+        }
+    }
+
+    /// Polls an operation whose non-blocking form is `attempt` (`None`: would block),
+    /// waiting on `list`.
+    pub(crate) fn poll<R>(
+        &mut self,
+        list: &SyncWaiterList,
+        task: &mut task::Context<'_>,
+        mut attempt: impl FnMut() -> Option<R>,
+    ) -> Poll<R> {
+        loop {
+            if self.registered {
+                let cx = self.cx.as_ref().expect("registered waiters have a context");
+                let sel = cx.selected();
+                if sel == Selected::Waiting {
+                    if list.update_waker(cx.task_operation(), task.waker()) {
+                        // Not claimed yet: nothing changed for us.
+                        return Poll::Pending;
+                    }
+                    // Claimed between the load and the lock: look again.
+                    continue;
+                }
+                // Claimed: removed from the list by the claimer, except by a
+                // disconnect, which leaves the entry for us to remove.
+                if sel == Selected::Disconnected {
+                    drop(list.unregister(cx.task_operation()));
+                }
+                self.registered = false;
+            }
+            if let Some(res) = attempt() {
+                return Poll::Ready(res);
+            }
+            let cx = self.cx.get_or_insert_with(Context::for_task_cached);
+            cx.reset();
+            list.register_task(cx.task_operation(), cx, task.waker().clone());
+            self.registered = true;
+            // The re-check of the wake-up protocol (see `waker.rs`).
+            if let Some(res) = attempt() {
+                self.cancel(list);
+                return Poll::Ready(res);
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// Withdraws the registration, passing on a wake-up that was claimed for it.
+    pub(crate) fn cancel(&mut self, list: &SyncWaiterList) {
+        if !self.registered {
+            return;
+        }
+        self.registered = false;
+        let cx = self.cx.as_ref().expect("registered waiters have a context");
+        match cx.try_select(Selected::Aborted) {
+            Ok(()) => drop(list.unregister(cx.task_operation())),
+            Err(Selected::Operation(_)) => list.notify(),
+            Err(_) => drop(list.unregister(cx.task_operation())),
+        }
+    }
+}
+
+impl Drop for TaskWaiter {
+    fn drop(&mut self) {
+        // The owning future has cancelled (unregistered) by now.
+        if !self.registered
+            && let Some(cx) = self.cx.take()
+        {
+            cx.recycle_task();
+        }
+    }
+}

@@ -1,0 +1,517 @@
+//! The unbounded flavour: a linked list of blocks of slots.
+//!
+//! crossbeam-channel's `flavors/list.rs` design (itself an unbounded version of
+//! Vyukov's queue): `tail` and `head` are indices that count slots, `LAP` per block
+//! of which the last (`BLOCK_CAP`) is never used, so the index that points at it
+//! means "the next block is being installed, wait". A sender claims an index with
+//! one CAS, then writes its slot and sets the slot's `WRITE` bit; a receiver claims
+//! an index with one CAS, then waits for `WRITE` and reads.
+//!
+//! # Invariants
+//!
+//! 1. Indices are shifted left by `SHIFT`; bit 0 of `tail` is `MARK_BIT` =
+//!    disconnected, bit 0 of `head` means "the head block is not the tail block"
+//!    (so a receiver need not look at `tail` to know the list is non-empty).
+//! 2. A block is freed by whichever reader finishes last: the reader of the last
+//!    slot starts `Block::destroy`, which walks the slots and, finding one still
+//!    being read, leaves the `DESTROY` bit for that reader to continue.
+
+use crate::context::Context;
+use crate::err::{RecvTimeoutError, TryRecvError, TrySendError};
+use crate::primitive::UnsafeCell;
+use crate::primitive::atomic::{self, AtomicPtr, AtomicUsize, Ordering};
+use crate::select::{Operation, Selected, Token};
+use crate::waker::SyncWaiterList;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::time::Instant;
+use weft_sync::{Backoff, CachePadded};
+
+const WRITE: usize = 1;
+const READ: usize = 2;
+const DESTROY: usize = 4;
+
+const LAP: usize = 32;
+const BLOCK_CAP: usize = LAP - 1;
+const SHIFT: usize = 1;
+const MARK_BIT: usize = 1;
+
+struct Slot<T> {
+    msg: UnsafeCell<MaybeUninit<T>>,
+    state: AtomicUsize,
+}
+
+impl<T> Slot<T> {
+    /// Waits for the sender that claimed this slot to finish writing.
+    fn wait_write(&self) {
+        let backoff = Backoff::new();
+        // Acquire: pairs with the Release `fetch_or(WRITE)` in `write`.
+        while self.state.load(Ordering::Acquire) & WRITE == 0 {
+            backoff.snooze();
+        }
+    }
+}
+
+struct Block<T> {
+    next: AtomicPtr<Block<T>>,
+    slots: [Slot<T>; BLOCK_CAP],
+}
+
+impl<T> Block<T> {
+    fn new() -> Box<Block<T>> {
+        #[cfg(not(loom))]
+        {
+            use std::alloc::{Layout, alloc_zeroed, handle_alloc_error};
+            let layout = Layout::new::<Block<T>>();
+            // SAFETY: `Block` has non-zero size (it holds atomics).
+            let raw = unsafe { alloc_zeroed(layout) }.cast::<Block<T>>();
+            if raw.is_null() {
+                handle_alloc_error(layout);
+            }
+            // SAFETY: all-zero bytes are a valid `Block` (null `next`, zero states,
+            // uninitialized messages), allocated with `Box`'s layout for it.
+            unsafe { Box::from_raw(raw) }
+        }
+        #[cfg(loom)]
+        {
+            Box::new(Block {
+                next: AtomicPtr::new(ptr::null_mut()),
+                slots: std::array::from_fn(|_| Slot {
+                    msg: UnsafeCell::new(MaybeUninit::uninit()),
+                    state: AtomicUsize::new(0),
+                }),
+            })
+        }
+    }
+
+    /// Waits until the sender that filled the last slot links the next block.
+    fn wait_next(&self) -> *mut Block<T> {
+        let backoff = Backoff::new();
+        loop {
+            // Acquire: pairs with the Release store of `next` in `start_send`.
+            let next = self.next.load(Ordering::Acquire);
+            if !next.is_null() {
+                return next;
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// Frees the block once every slot from `start` on has been read (see invariant 2).
+    ///
+    /// # Safety
+    ///
+    /// `this` is a block all of whose slots before `start` have been read, and whose
+    /// last slot's reader has started destruction.
+    unsafe fn destroy(this: *mut Block<T>, start: usize) {
+        // The last slot's reader is the one who got here first; skip its slot.
+        for i in start..BLOCK_CAP - 1 {
+            // SAFETY: the block is alive until this function frees it.
+            let slot = unsafe { (*this).slots.get_unchecked(i) };
+            // AcqRel: a reader still busy with the slot will see DESTROY when it sets
+            // READ and continue the destruction itself.
+            if slot.state.load(Ordering::Acquire) & READ == 0
+                && slot.state.fetch_or(DESTROY, Ordering::AcqRel) & READ == 0
+            {
+                return;
+            }
+        }
+        // SAFETY: every slot has been read; nobody refers to the block any more.
+        drop(unsafe { Box::from_raw(this) });
+    }
+}
+
+#[derive(Debug)]
+struct Position<T> {
+    index: AtomicUsize,
+    block: AtomicPtr<Block<T>>,
+}
+
+/// A claimed slot: where `write`/`read` finish the operation (null block: disconnected).
+#[derive(Debug)]
+pub(crate) struct ListToken {
+    block: *const u8,
+    offset: usize,
+}
+
+impl Default for ListToken {
+    fn default() -> Self {
+        ListToken {
+            block: ptr::null(),
+            offset: 0,
+        }
+    }
+}
+
+pub(crate) struct Channel<T> {
+    head: CachePadded<Position<T>>,
+    tail: CachePadded<Position<T>>,
+    pub(crate) receivers: SyncWaiterList,
+    _marker: PhantomData<T>,
+}
+
+impl<T> Channel<T> {
+    pub(crate) fn new() -> Self {
+        Channel {
+            head: CachePadded::new(Position {
+                block: AtomicPtr::new(ptr::null_mut()),
+                index: AtomicUsize::new(0),
+            }),
+            tail: CachePadded::new(Position {
+                block: AtomicPtr::new(ptr::null_mut()),
+                index: AtomicUsize::new(0),
+            }),
+            receivers: SyncWaiterList::new(),
+            _marker: PhantomData,
+        }
+    }
+
+    /// Claims a slot to write into (always succeeds: unbounded).
+    pub(crate) fn start_send(&self, token: &mut Token) -> bool {
+        let backoff = Backoff::new();
+        let mut tail = self.tail.index.load(Ordering::Acquire);
+        let mut block = self.tail.block.load(Ordering::Acquire);
+        let mut next_block = None;
+        loop {
+            if tail & MARK_BIT != 0 {
+                token.list.block = ptr::null();
+                return true;
+            }
+            let offset = (tail >> SHIFT) % LAP;
+            if offset == BLOCK_CAP {
+                // Another sender is installing the next block.
+                backoff.snooze();
+                tail = self.tail.index.load(Ordering::Acquire);
+                block = self.tail.block.load(Ordering::Acquire);
+                continue;
+            }
+            // About to fill the block: allocate the next one before claiming, so the
+            // window in which others wait for it is short.
+            if offset + 1 == BLOCK_CAP && next_block.is_none() {
+                next_block = Some(Block::<T>::new());
+            }
+            if block.is_null() {
+                // The first message ever: install the first block.
+                let new = Box::into_raw(Block::<T>::new());
+                // Release: publishes the zeroed block to the Acquire loads above.
+                if self
+                    .tail
+                    .block
+                    .compare_exchange(block, new, Ordering::Release, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    self.head.block.store(new, Ordering::Release);
+                    block = new;
+                } else {
+                    // SAFETY: `new` was never shared; keep it for the next block.
+                    next_block = Some(unsafe { Box::from_raw(new) });
+                    tail = self.tail.index.load(Ordering::Acquire);
+                    block = self.tail.block.load(Ordering::Acquire);
+                    continue;
+                }
+            }
+            let new_tail = tail + (1 << SHIFT);
+            // SeqCst: the notifier's change in the wake-up protocol (`waker.rs`).
+            match self.tail.index.compare_exchange_weak(
+                tail,
+                new_tail,
+                Ordering::SeqCst,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if offset + 1 == BLOCK_CAP {
+                        let next_block = Box::into_raw(next_block.expect("allocated above"));
+                        // Release: publishes the new block to the senders' Acquire.
+                        self.tail.block.store(next_block, Ordering::Release);
+                        self.tail.index.fetch_add(1 << SHIFT, Ordering::Release);
+                        // SAFETY: `block` is alive: its last slot (ours) is unread.
+                        unsafe { (*block).next.store(next_block, Ordering::Release) };
+                    }
+                    token.list.block = block as *const u8;
+                    token.list.offset = offset;
+                    return true;
+                }
+                Err(t) => {
+                    tail = t;
+                    block = self.tail.block.load(Ordering::Acquire);
+                    backoff.spin();
+                }
+            }
+        }
+    }
+
+    /// Writes into a slot claimed by `start_send`.
+    ///
+    /// # Safety
+    ///
+    /// `token` was filled by `start_send` on this channel.
+    pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+        if token.list.block.is_null() {
+            return Err(msg);
+        }
+        let block = token.list.block.cast::<Block<T>>();
+        // SAFETY: the claimed slot's block stays alive until its slots are read, and
+        // ours is not read before WRITE is set.
+        let slot = unsafe { (*block).slots.get_unchecked(token.list.offset) };
+        // SAFETY: the claim makes us the cell's only user until WRITE is set.
+        slot.msg
+            .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
+        // Release: publishes the message to `wait_write`'s Acquire.
+        slot.state.fetch_or(WRITE, Ordering::Release);
+        self.receivers.notify();
+        Ok(())
+    }
+
+    /// Claims a slot to read from; `false` if the channel is empty.
+    pub(crate) fn start_recv(&self, token: &mut Token) -> bool {
+        let backoff = Backoff::new();
+        let mut head = self.head.index.load(Ordering::Acquire);
+        let mut block = self.head.block.load(Ordering::Acquire);
+        loop {
+            let offset = (head >> SHIFT) % LAP;
+            if offset == BLOCK_CAP {
+                // Another receiver is moving to the next block.
+                backoff.snooze();
+                head = self.head.index.load(Ordering::Acquire);
+                block = self.head.block.load(Ordering::Acquire);
+                continue;
+            }
+            let mut new_head = head + (1 << SHIFT);
+            if new_head & MARK_BIT == 0 {
+                // Head and tail may share a block: look at tail.
+                atomic::fence(Ordering::SeqCst);
+                let tail = self.tail.index.load(Ordering::Relaxed);
+                if head >> SHIFT == tail >> SHIFT {
+                    if tail & MARK_BIT != 0 {
+                        token.list.block = ptr::null();
+                        return true;
+                    }
+                    return false;
+                }
+                if (head >> SHIFT) / LAP != (tail >> SHIFT) / LAP {
+                    new_head |= MARK_BIT;
+                }
+            }
+            if block.is_null() {
+                // The first sender has claimed but not yet installed the first block.
+                backoff.snooze();
+                head = self.head.index.load(Ordering::Acquire);
+                block = self.head.block.load(Ordering::Acquire);
+                continue;
+            }
+            // SeqCst: the notifier's change for `is_empty`-based re-checks.
+            match self.head.index.compare_exchange_weak(
+                head,
+                new_head,
+                Ordering::SeqCst,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if offset + 1 == BLOCK_CAP {
+                        // SAFETY: `block` is alive until its last slot (ours) is read.
+                        let next = unsafe { (*block).wait_next() };
+                        let mut next_index = (new_head & !MARK_BIT).wrapping_add(1 << SHIFT);
+                        // SAFETY: `next` was installed by a sender and is alive.
+                        if !unsafe { (*next).next.load(Ordering::Relaxed) }.is_null() {
+                            next_index |= MARK_BIT;
+                        }
+                        self.head.block.store(next, Ordering::Release);
+                        self.head.index.store(next_index, Ordering::Release);
+                    }
+                    token.list.block = block as *const u8;
+                    token.list.offset = offset;
+                    return true;
+                }
+                Err(h) => {
+                    head = h;
+                    block = self.head.block.load(Ordering::Acquire);
+                    backoff.spin();
+                }
+            }
+        }
+    }
+
+    /// Reads from a slot claimed by `start_recv`.
+    ///
+    /// # Safety
+    ///
+    /// `token` was filled by `start_recv` on this channel.
+    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+        if token.list.block.is_null() {
+            return Err(());
+        }
+        let block = token.list.block.cast::<Block<T>>().cast_mut();
+        let offset = token.list.offset;
+        // SAFETY: the block is alive until this slot is marked READ.
+        let slot = unsafe { (*block).slots.get_unchecked(offset) };
+        slot.wait_write();
+        // SAFETY: WRITE is set (Acquire): the message is initialized, and the claim
+        // makes us its only reader.
+        let msg = slot.msg.with(|p| unsafe { p.read().assume_init() });
+        if offset + 1 == BLOCK_CAP {
+            // SAFETY: the last slot's reader starts the destruction (invariant 2).
+            unsafe { Block::destroy(block, 0) };
+        } else if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
+            // SAFETY: destruction reached our slot and left it to us.
+            unsafe { Block::destroy(block, offset + 1) };
+        }
+        Ok(msg)
+    }
+
+    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        let token = &mut Token::default();
+        self.start_send(token);
+        // SAFETY: filled just now by `start_send`.
+        unsafe { self.write(token, msg).map_err(TrySendError::Disconnected) }
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let token = &mut Token::default();
+        if self.start_recv(token) {
+            // SAFETY: filled just now by `start_recv`.
+            unsafe { self.read(token).map_err(|_| TryRecvError::Disconnected) }
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let token = &mut Token::default();
+        loop {
+            if crate::primitive::SPIN {
+                let backoff = Backoff::new();
+                loop {
+                    if self.start_recv(token) {
+                        // SAFETY: filled just now by `start_recv`.
+                        let res = unsafe { self.read(token) };
+                        return res.map_err(|_| RecvTimeoutError::Disconnected);
+                    }
+                    if backoff.is_completed() {
+                        break;
+                    }
+                    backoff.snooze();
+                }
+            } else if self.start_recv(token) {
+                // SAFETY: filled just now by `start_recv`.
+                let res = unsafe { self.read(token) };
+                return res.map_err(|_| RecvTimeoutError::Disconnected);
+            }
+            if let Some(d) = deadline
+                && Instant::now() >= d
+            {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            Context::with(|cx| {
+                let oper = Operation::hook(token);
+                self.receivers.register(oper, cx);
+                if !self.is_empty() || self.is_disconnected() {
+                    let _ = cx.try_select(Selected::Aborted);
+                }
+                match cx.wait_until(deadline) {
+                    Selected::Waiting => unreachable!(),
+                    Selected::Aborted | Selected::Disconnected => {
+                        self.receivers.unregister(oper);
+                    }
+                    Selected::Operation(_) => {}
+                }
+            });
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            let mut tail = self.tail.index.load(Ordering::SeqCst);
+            let mut head = self.head.index.load(Ordering::SeqCst);
+            if self.tail.index.load(Ordering::SeqCst) == tail {
+                tail &= !((1 << SHIFT) - 1);
+                head &= !((1 << SHIFT) - 1);
+                // An index pointing at the unused last slot means the next block.
+                if (tail >> SHIFT) & (LAP - 1) == LAP - 1 {
+                    tail = tail.wrapping_add(1 << SHIFT);
+                }
+                if (head >> SHIFT) & (LAP - 1) == LAP - 1 {
+                    head = head.wrapping_add(1 << SHIFT);
+                }
+                let lap = (head >> SHIFT) / LAP;
+                tail = tail.wrapping_sub((lap * LAP) << SHIFT);
+                head = head.wrapping_sub((lap * LAP) << SHIFT);
+                tail >>= SHIFT;
+                head >>= SHIFT;
+                return tail - head - tail / LAP;
+            }
+        }
+    }
+
+    /// Marks the channel disconnected and wakes blocked receivers; `true` if this call
+    /// did it.
+    pub(crate) fn disconnect(&self) -> bool {
+        // SeqCst: waiters re-check the mark bit with SeqCst after registering.
+        let tail = self.tail.index.fetch_or(MARK_BIT, Ordering::SeqCst);
+        if tail & MARK_BIT == 0 {
+            self.receivers.disconnect();
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn is_disconnected(&self) -> bool {
+        self.tail.index.load(Ordering::SeqCst) & MARK_BIT != 0
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        // SeqCst: the waiter's re-check in the wake-up protocol.
+        let head = self.head.index.load(Ordering::SeqCst);
+        let tail = self.tail.index.load(Ordering::SeqCst);
+        head >> SHIFT == tail >> SHIFT
+    }
+
+    // ---- select ----
+
+    pub(crate) fn register_recv(&self, oper: Operation, cx: &Context) -> bool {
+        self.receivers.register(oper, cx);
+        self.is_ready_recv()
+    }
+
+    pub(crate) fn is_ready_recv(&self) -> bool {
+        !self.is_empty() || self.is_disconnected()
+    }
+
+    pub(crate) fn watch_recv(&self, oper: Operation, cx: &Context) -> bool {
+        self.receivers.watch(oper, cx);
+        self.is_ready_recv()
+    }
+}
+
+impl<T> Drop for Channel<T> {
+    fn drop(&mut self) {
+        // `&mut self`: every operation has finished. Walk head..tail dropping the
+        // undelivered messages (each exactly once) and freeing the blocks.
+        let mut head = self.head.index.load(Ordering::Relaxed) & !((1 << SHIFT) - 1);
+        let tail = self.tail.index.load(Ordering::Relaxed) & !((1 << SHIFT) - 1);
+        let mut block = self.head.block.load(Ordering::Relaxed);
+        while head != tail {
+            let offset = (head >> SHIFT) % LAP;
+            if offset < BLOCK_CAP {
+                // SAFETY: slots between head and tail hold written, unread messages.
+                let slot = unsafe { (*block).slots.get_unchecked(offset) };
+                slot.msg.with_mut(|p| {
+                    // SAFETY: as above: written, unread, dropped only here.
+                    unsafe { (*p).assume_init_drop() }
+                });
+            } else {
+                // SAFETY: the block is ours alone now; its successor is linked.
+                let next = unsafe { (*block).next.load(Ordering::Relaxed) };
+                // SAFETY: every slot of this block is done with; nobody else refers to it.
+                drop(unsafe { Box::from_raw(block) });
+                block = next;
+            }
+            head = head.wrapping_add(1 << SHIFT);
+        }
+        if !block.is_null() {
+            // SAFETY: the last block, ours alone.
+            drop(unsafe { Box::from_raw(block) });
+        }
+    }
+}
