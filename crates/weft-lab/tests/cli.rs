@@ -79,7 +79,7 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
 #[test]
 fn an_unknown_experiment_fails_with_the_known_names() {
     let output = lab(&["run", "no-such-thing"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     let error = String::from_utf8(output.stderr).unwrap();
     assert!(error.contains("false-sharing"), "{error}");
 }
