@@ -183,6 +183,33 @@ impl Machine {
         (cores > 0 && threads % cores == 0).then(|| threads / cores)
     }
 
+    /// A cache's size and who shares it, in the machine's terms: `48 KiB per core`,
+    /// `32 MiB shared by all 8`, `1 MiB shared by 4`.
+    pub fn describe_cache(&self, cache: &Cache) -> String {
+        let size = cache
+            .size_bytes
+            .map_or_else(|| "unknown".to_string(), format_bytes);
+        match cache.shared_by {
+            Some(n) if Some(n) == self.threads_per_core() => format!("{size} per core"),
+            Some(1) => format!("{size} per hardware thread"),
+            Some(n) if Some(n) == self.hardware_threads => format!("{size} shared by all {n}"),
+            Some(n) => format!("{size} shared by {n}"),
+            None => size,
+        }
+    }
+
+    fn caches_text(&self) -> String {
+        if self.caches.is_empty() {
+            return "unknown".to_string();
+        }
+        let caches: Vec<String> = self
+            .caches
+            .iter()
+            .map(|c| format!("{} {}", c.name(), self.describe_cache(c)))
+            .collect();
+        caches.join(", ")
+    }
+
     /// The facts as (label, value) pairs, in reading order, for tables.
     pub fn facts(&self) -> Vec<(&'static str, String)> {
         let known = |n: Option<usize>| n.map_or_else(|| "unknown".to_string(), |n| n.to_string());
@@ -190,15 +217,7 @@ impl Machine {
         if let Some(per_core) = self.threads_per_core() {
             threads.push_str(&format!(" ({per_core} per core)"));
         }
-        let caches = if self.caches.is_empty() {
-            "unknown".to_string()
-        } else {
-            self.caches
-                .iter()
-                .map(|c| format!("{} {}", c.name(), c.describe()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let caches = self.caches_text();
         vec![
             (
                 "processor",
@@ -250,23 +269,10 @@ impl fmt::Display for Machine {
             write!(f, " ({per_core} per core)")?;
         }
         writeln!(f, ", {}", plural(self.numa_nodes, "NUMA node"))?;
-        let caches: Vec<String> = self
-            .caches
-            .iter()
-            .map(|c| format!("{} {}", c.name(), c.describe()))
-            .collect();
         let line = self
             .line_bytes()
             .map_or_else(|| "unknown".into(), |b| format!("{b}-byte"));
-        writeln!(
-            f,
-            "caches:  {}; {line} lines",
-            if caches.is_empty() {
-                "unknown".to_string()
-            } else {
-                caches.join(", ")
-            }
-        )?;
+        writeln!(f, "caches:  {}; {line} lines", self.caches_text())?;
         write!(
             f,
             "os:      {} ({}); {} available to this process",
@@ -647,12 +653,22 @@ mod tests {
         assert_eq!(l3.size_bytes, Some(16 << 20));
         assert_eq!((l3.shared_by, l3.instances), (Some(4), Some(2)));
         assert_eq!(m.caches[0].describe(), "32 KiB shared by 2");
+        assert_eq!(m.describe_cache(&m.caches[0]), "32 KiB per core");
+        let all = Cache {
+            shared_by: Some(8),
+            ..l3.clone()
+        };
+        assert_eq!(m.describe_cache(&all), "16 MiB shared by all 8");
         assert_eq!(m.caches[2].instances, Some(4));
 
         let text = m.to_string();
         assert!(text.contains("2 sockets, 4 cores, 8 hardware threads (2 per core), 2 NUMA nodes"));
         assert!(
             text.contains("L3 16 MiB shared by 4; 64-byte lines"),
+            "{text}"
+        );
+        assert!(
+            text.contains("caches:  L1d 32 KiB per core, L1i 32 KiB per core"),
             "{text}"
         );
         assert!(text.contains("Linux 6.1.0-test"));

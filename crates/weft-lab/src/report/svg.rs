@@ -301,7 +301,9 @@ pub fn render(chart: &Chart) -> String {
         .map(|s| s.name.chars().count())
         .max()
         .unwrap_or(0);
-    let legend_width = (longest as f64 * CHAR_WIDTH + 36.0).clamp(110.0, 250.0);
+    // Legend text is measured generously: an overflowing legend is cut off by the
+    // edge of the image, a loose one only wastes a little space.
+    let legend_width = (longest as f64 * CHAR_WIDTH * 1.12 + 44.0).clamp(110.0, 260.0);
     let right = WIDTH - legend_width - 18.0;
 
     // Bars: group labels wrap to fit their band, and the bottom margin grows to hold
