@@ -282,7 +282,7 @@ fn chart(threads: usize, comparisons: &[Results]) -> Chart {
     let mut chart = Chart::bars(
         format!("False sharing: {threads} threads, each incrementing its own counter"),
         kinds.map(|k| k.label()),
-        "increments per second, all threads (median, q1–q3)",
+        "increments per second, all threads",
     )
     .x_label("how each thread increments its counter");
     for (contender, label) in [

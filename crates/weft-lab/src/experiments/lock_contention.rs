@@ -470,7 +470,7 @@ fn chart(f: &Figures, comparisons: &[Results]) -> Chart {
     let mut chart = Chart::line(
         "One shared counter: throughput against threads",
         "threads",
-        "operations per second, all threads (median, q1–q3)",
+        "operations per second, all threads",
     )
     .marker(f.cores as f64, format!("{} cores", f.cores));
     for &(name, _) in CONTENDERS {

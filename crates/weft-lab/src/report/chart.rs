@@ -256,8 +256,8 @@ impl Chart {
 /// The y axis label for a metric of `weft-bench`.
 fn metric_label(metric: Metric) -> &'static str {
     match metric {
-        Metric::Throughput => "operations per second (median, whiskers q1–q3)",
-        Metric::Latency => "nanoseconds per operation (median, whiskers q1–q3)",
+        Metric::Throughput => "operations per second",
+        Metric::Latency => "nanoseconds per operation",
     }
 }
 

@@ -328,7 +328,7 @@ fn experiment_section(out: &mut String, entry: &Entry) {
     for (chart, file) in charts.iter().zip(&files) {
         let _ = write!(
             out,
-            r#"<figure>{}<figcaption>{} <a href="{}">SVG</a></figcaption></figure>"#,
+            r#"<figure>{}<figcaption>{}: medians, whiskers from q1 to q3, dots the raw samples. <a href="{}">SVG</a></figcaption></figure>"#,
             svg::render(chart),
             escape(&chart.title),
             escape(file)
@@ -396,7 +396,7 @@ pub fn write(page: &Page, dir: &Path) -> io::Result<PathBuf> {
     Ok(path)
 }
 
-/// Where [`write`] puts the page.
+/// Where [`write()`] puts the page.
 pub fn report_path(dir: &Path) -> PathBuf {
     dir.join("report.html")
 }

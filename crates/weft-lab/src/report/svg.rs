@@ -18,7 +18,7 @@ const PALETTE: [&str; 8] = [
 const WIDTH: f64 = 760.0;
 const BASE_HEIGHT: f64 = 400.0;
 const TOP: f64 = 46.0;
-const LEFT: f64 = 74.0;
+const LEFT: f64 = 84.0;
 /// The average advance of a character of the 12 px sans-serif labels, for layout.
 const CHAR_WIDTH: f64 = 6.6;
 
@@ -410,13 +410,46 @@ fn draw_y_axis(svg: &mut String, chart: &Chart, axis: &YAxis, right: f64) {
             );
         }
     }
-    let scale_note = if axis.log { " (log scale)" } else { "" };
+    if axis.log {
+        let _ = write!(
+            svg,
+            r##"<text class="scale" x="{x}" y="{y}" font-size="10.5" fill="#666666">log scale</text>"##,
+            x = n(LEFT - 8.0),
+            y = n(axis.top - 9.0)
+        );
+    }
+    // One line if it fits along the axis, else two, split at the space nearest the
+    // middle.
+    let room = ((axis.bottom - axis.top) / (CHAR_WIDTH * 0.96)).floor() as usize;
+    let label = &chart.y_label;
+    let lines = if label.chars().count() <= room {
+        vec![label.clone()]
+    } else {
+        let half = label.len() / 2;
+        let split = label
+            .match_indices(' ')
+            .map(|(i, _)| i)
+            .min_by_key(|&i| i.abs_diff(half));
+        match split {
+            Some(i) => vec![label[..i].to_string(), label[i + 1..].to_string()],
+            None => vec![label.clone()],
+        }
+    };
+    let first = if lines.len() == 1 { 18.0 } else { 13.0 };
     let _ = write!(
         svg,
-        r##"<text class="y-label" transform="translate(16,{y}) rotate(-90)" text-anchor="middle" font-size="11.5" fill="#333333">{label}{scale_note}</text></g>"##,
+        r##"<text class="y-label" transform="translate({first},{y}) rotate(-90)" text-anchor="middle" font-size="11.5" fill="#333333">"##,
         y = n((axis.top + axis.bottom) / 2.0),
-        label = escape(&chart.y_label)
     );
+    for (k, line) in lines.iter().enumerate() {
+        let _ = write!(
+            svg,
+            r#"<tspan x="0" dy="{dy}">{line}</tspan>"#,
+            dy = if k == 0 { 0.0 } else { 14.0 },
+            line = escape(line)
+        );
+    }
+    svg.push_str("</text></g>");
 }
 
 /// The text shown on hover over a point.
@@ -615,7 +648,14 @@ fn draw_bars(
             samples(svg, center, bar * 0.45, y_axis, point, "#222222");
             whisker(svg, center, y_axis, point, "#222222", (bar * 0.18).min(6.0));
             if labelled {
-                let above = point.spread.map_or(point.y, |(_, high)| high.max(point.y));
+                // Above the whisker and every sample, so the label hides neither.
+                let above = point
+                    .samples
+                    .iter()
+                    .copied()
+                    .chain(point.spread.map(|(_, high)| high))
+                    .filter(|v| v.is_finite())
+                    .fold(point.y, f64::max);
                 let _ = write!(
                     svg,
                     r##"<text class="value" x="{x}" y="{y}" text-anchor="middle" font-size="10.5" fill="#333333">{label}</text>"##,
@@ -755,6 +795,13 @@ mod tests {
         assert!(svg.contains("a &lt;b&gt; &amp; &quot;c&quot;"));
         assert!(svg.contains("x&lt;y"));
         assert!(!svg.contains("x<y"));
+        let long = Chart::line(
+            "t",
+            "x",
+            "a label much too long to fit along the y axis of one chart",
+        )
+        .series(Series::new("s", vec![Point::new(1.0, 1.0)]));
+        assert_eq!(render(&long).matches("<tspan x=\"0\"").count(), 2);
         let empty = render(&Chart::line("nothing", "x", "y"));
         assert!(empty.contains("no data") && !empty.contains("class=\"mark"));
     }
