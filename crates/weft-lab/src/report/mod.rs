@@ -111,7 +111,7 @@ impl Entry<'_> {
 }
 
 /// The notes' words on the layers of a machine, quoted in the machine section.
-const TOPOLOGY_QUOTE: (&str, &str) = (
+pub(crate) const TOPOLOGY_QUOTE: (&str, &str) = (
     "Each socket holds 1 or more Processor and each processor can hold 1 or more cores.",
     "Parallelism and Concurrency, Socket, Processor and Core",
 );
