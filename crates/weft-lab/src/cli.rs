@@ -416,11 +416,7 @@ struct Outputs {
 
 impl Outputs {
     fn check(cli: &Cli) -> Result<Self, Error> {
-        if let Some(path) = &cli.json {
-            check_writable(path).map_err(|e| {
-                Error::Usage(format!("--json: cannot write {}: {e}", path.display()))
-            })?;
-        }
+        // The directory first: `--html out --json out/lab.json` is fine.
         if let Some(dir) = &cli.html {
             fs::create_dir_all(dir)
                 .and_then(|()| check_writable(&report::report_path(dir)))
@@ -430,6 +426,11 @@ impl Outputs {
                         dir.display()
                     ))
                 })?;
+        }
+        if let Some(path) = &cli.json {
+            check_writable(path).map_err(|e| {
+                Error::Usage(format!("--json: cannot write {}: {e}", path.display()))
+            })?;
         }
         Ok(Outputs {
             json: cli.json.clone(),
@@ -768,7 +769,8 @@ mod tests {
         let dir = scratch("tiny-tour");
         fs::create_dir_all(&dir).unwrap();
         let html = dir.join("html");
-        let json = dir.join("lab.json");
+        // The JSON goes inside the report's directory, which does not exist yet.
+        let json = html.join("lab.json");
         let cli = parse(&[
             "tour",
             "--quick",
