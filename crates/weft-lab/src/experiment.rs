@@ -2,8 +2,11 @@
 //! and a verdict computed from those figures.
 
 use serde::Serialize;
+use std::borrow::Cow;
 use std::time::Duration;
 use weft_bench::{Results, Table};
+
+pub use crate::report::{Chart, Point, Scale, Series, Unit};
 
 /// One experiment: tests one claim of the notes on this machine.
 ///
@@ -20,6 +23,35 @@ pub trait Experiment: Sync {
 
     /// Runs the measurements and judges the claim.
     fn run(&self, config: &Config) -> Report;
+
+    /// About how long [`run`](Experiment::run) takes with `config`, for the tour's
+    /// progress bar; `None` (the default) shows a spinner instead.
+    /// [`throughput_estimate`] computes it for comparisons of fixed-duration samples.
+    fn estimate(&self, config: &Config) -> Option<Duration> {
+        let _ = config;
+        None
+    }
+}
+
+/// How long `comparisons` throughput comparisons of `contenders` contenders each take
+/// with `config`: every contender runs a quarter-sample warm-up, then one sample per
+/// round.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_lab::experiment::{Config, throughput_estimate};
+///
+/// let mut config = Config::new(false);
+/// config.sample = Duration::from_millis(100);
+/// config.rounds = 7;
+/// // 2 comparisons x 2 contenders x 7.25 samples of 100 ms.
+/// assert_eq!(throughput_estimate(&config, 2, 2), Duration::from_millis(2900));
+/// ```
+pub fn throughput_estimate(config: &Config, comparisons: usize, contenders: usize) -> Duration {
+    let samples = (comparisons * contenders) as f64 * (config.rounds as f64 + 0.25);
+    config.sample.mul_f64(samples)
 }
 
 /// A claim of the notes: a one-line gist for `weft-lab list`, and the quoted text.
@@ -70,6 +102,15 @@ impl Config {
             cores,
         }
     }
+
+    /// The settings of `--full`, for figures to publish: 250 ms samples and 15 rounds.
+    pub fn full() -> Self {
+        Self {
+            sample: Duration::from_millis(250),
+            rounds: 15,
+            ..Self::new(false)
+        }
+    }
 }
 
 fn serialize_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -112,6 +153,23 @@ pub struct Verdict {
 }
 
 /// What one run of an experiment produced.
+///
+/// Build one with [`Report::new`], and add charts for the HTML report with
+/// [`with_chart`](Report::with_chart); without any, the report draws
+/// [`default_charts`](crate::report::default_charts) of the comparisons.
+///
+/// # Examples
+///
+/// ```
+/// use weft_bench::Table;
+/// use weft_lab::experiment::{Chart, Outcome, Point, Report, Series, Verdict};
+///
+/// let verdict = Verdict { outcome: Outcome::Inconclusive, text: "nothing run".into() };
+/// let report = Report::new(Table::new(["a"]), verdict, Vec::new())
+///     .with_chart(Chart::bars("a chart", ["group"], "ops/s")
+///         .series(Series::new("a", vec![Point::new(0.0, 1.0)])));
+/// assert_eq!(report.charts_or_default().len(), 1);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Report {
     /// The figures, for the terminal.
@@ -120,4 +178,33 @@ pub struct Report {
     pub verdict: Verdict,
     /// Every comparison run, with every raw sample (for `--json`).
     pub comparisons: Vec<Results>,
+    /// Charts for the HTML report, in order; empty means "derive them".
+    pub charts: Vec<Chart>,
+}
+
+impl Report {
+    /// A report without charts of its own.
+    pub fn new(table: Table, verdict: Verdict, comparisons: Vec<Results>) -> Self {
+        Self {
+            table,
+            verdict,
+            comparisons,
+            charts: Vec::new(),
+        }
+    }
+
+    /// Adds a chart (several calls add several charts).
+    pub fn with_chart(mut self, chart: Chart) -> Self {
+        self.charts.push(chart);
+        self
+    }
+
+    /// The charts to draw: the experiment's own, or ones derived from its comparisons.
+    pub fn charts_or_default(&self) -> Cow<'_, [Chart]> {
+        if self.charts.is_empty() {
+            Cow::Owned(crate::report::default_charts(&self.comparisons))
+        } else {
+            Cow::Borrowed(&self.charts)
+        }
+    }
 }

@@ -128,7 +128,7 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
 #[test]
 fn an_unknown_experiment_fails_with_the_known_names() {
     let output = lab(&["run", "no-such-thing"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     let error = String::from_utf8(output.stderr).unwrap();
     assert!(error.contains("false-sharing"), "{error}");
 }
@@ -137,4 +137,86 @@ fn an_unknown_experiment_fails_with_the_known_names() {
 fn bad_usage_exits_with_code_2() {
     assert_eq!(lab(&["run"]).status.code(), Some(2));
     assert_eq!(lab(&["list", "--threads", "0"]).status.code(), Some(2));
+}
+
+/// Runs `args`, expecting exit code 2, a message on stderr containing `message`, and
+/// nothing run (no experiment's header on stdout).
+fn fails_with_2(args: &[&str], message: &str) {
+    let output = lab(args);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+    let error = String::from_utf8(output.stderr.clone()).unwrap();
+    assert!(error.starts_with("weft-lab: "), "{error}");
+    assert!(error.contains(message), "{args:?}: {error}");
+    assert!(!stdout(&output).contains("== "), "ran before failing");
+}
+
+#[test]
+fn bad_names_and_unwritable_outputs_exit_with_code_2_before_running() {
+    fails_with_2(&["run", "nope"], "no experiment \"nope\"");
+    fails_with_2(
+        &["tour", "--only", "false-sharing,nope"],
+        "--only: no experiment \"nope\"",
+    );
+    fails_with_2(
+        &["tour", "--skip", "nope"],
+        "--skip: no experiment \"nope\"",
+    );
+    fails_with_2(
+        &["tour", "--html", "/proc/nope"],
+        "--html: cannot write a report in /proc/nope",
+    );
+    fails_with_2(
+        &["tour", "--json", "/nonexistent/dir/x.json"],
+        "--json: cannot write /nonexistent/dir/x.json",
+    );
+    assert_eq!(lab(&["tour", "--quick", "--full"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_tiny_tour_writes_a_self_contained_html_report() {
+    let dir = std::env::temp_dir().join(format!("weft-lab-html-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = lab(&[
+        "tour",
+        "--quick",
+        "--duration-ms",
+        "1",
+        "--rounds",
+        "1",
+        "--only",
+        "false-sharing",
+        "--html",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout(&output).contains("report written to "));
+    // No progress bar when stdout is not a terminal.
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let doc = roxmltree::Document::parse_with_options(
+        &html,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .expect("well-formed");
+    let sections: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("experiment"))
+        .collect();
+    assert_eq!(sections.len(), 1);
+    assert_eq!(
+        sections[0].attribute("id"),
+        Some("experiment-false-sharing")
+    );
+    let marks = sections[0]
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("mark bar"))
+        .count();
+    assert_eq!(marks, 4, "packed and padded, for two kinds of increment");
+    assert!(html.contains(
+        "cargo run --release -p weft-lab -- run false-sharing --quick --duration-ms 1 --rounds 1"
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -45,6 +45,7 @@
 //! corruption on every run.
 
 use crate::experiment::{Claim, Config, Experiment, Outcome, Quote, Report, Verdict};
+use crate::report::{Chart, Point, Series, Unit};
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use weft::lockfree::{AtomicTaggedPtr, TaggedPtr};
@@ -686,12 +687,29 @@ impl Experiment for Aba {
                 .map(|pause| stress(config.rounds * TRIALS_PER_ROUND, threads, pause))
                 .collect(),
         };
-        Report {
-            table: table(&figures),
-            verdict: verdict(&figures),
-            comparisons: Vec::new(),
-        }
+        Report::new(table(&figures), verdict(&figures), Vec::new()).with_chart(chart(&figures))
     }
+}
+
+/// Corrupted free-running trials per stack, one group per kind of pause.
+fn chart(f: &Figures) -> Chart {
+    let groups = f.stress.iter().map(|s| match s.pause {
+        0 => "no pause".to_string(),
+        pause => format!("pause <= {pause} spins"),
+    });
+    let series = |name: &str, count: fn(&Stress) -> usize| {
+        let points = f
+            .stress
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Point::new(i as f64, count(s) as f64))
+            .collect();
+        Series::new(name, points)
+    };
+    Chart::bars("corrupted free-running trials", groups, "trials corrupted")
+        .unit(Unit::Count)
+        .series(series("naive stack", |s| s.naive_corrupted))
+        .series(series("versioned (TaggedPtr)", |s| s.versioned_corrupted))
 }
 
 fn table(f: &Figures) -> Table {

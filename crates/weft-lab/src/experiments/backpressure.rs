@@ -8,6 +8,7 @@
 //! backlog stays at the capacity.
 
 use crate::experiment::{Claim, Config, Experiment, Outcome, Quote, Report, Verdict};
+use crate::report::{Chart, Point as ChartPoint, Series, Unit};
 use std::thread;
 use std::time::{Duration, Instant};
 use weft::channel::{Receiver, Sender, bounded, unbounded};
@@ -207,12 +208,27 @@ impl Experiment for Backpressure {
             unbounded: unbounded_points,
             bounded: bounded_points,
         };
-        Report {
-            table: table(&figures),
-            verdict: verdict(&figures),
-            comparisons: Vec::new(),
-        }
+        Report::new(table(&figures), verdict(&figures), Vec::new()).with_chart(chart(&figures))
     }
+}
+
+/// Queue length over time, unbounded against bounded.
+fn chart(f: &Figures) -> Chart {
+    let series = |name: String, points: &[Point]| {
+        let points = points
+            .iter()
+            .map(|p| ChartPoint::new(p.at_ms, p.queue_len as f64))
+            .collect();
+        Series::new(name, points)
+    };
+    Chart::line(
+        "messages waiting in the channel",
+        "time (ms)",
+        "queue length",
+    )
+    .unit(Unit::Count)
+    .series(series("unbounded".into(), &f.unbounded))
+    .series(series(format!("bounded({})", f.capacity), &f.bounded))
 }
 
 fn table(f: &Figures) -> Table {

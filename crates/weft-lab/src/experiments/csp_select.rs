@@ -7,6 +7,7 @@
 //! each producer should get about a quarter.
 
 use crate::experiment::{Claim, Config, Experiment, Outcome, Quote, Report, Verdict};
+use crate::report::{Chart, Point, Series, Unit};
 use std::thread;
 use std::time::Instant;
 use weft::channel::{select, unbounded};
@@ -148,12 +149,22 @@ impl Experiment for CspSelect {
             received,
             throughput: if secs > 0.0 { total as f64 / secs } else { 0.0 },
         };
-        Report {
-            table: table(&figures),
-            verdict: verdict(&figures),
-            comparisons: Vec::new(),
-        }
+        Report::new(table(&figures), verdict(&figures), Vec::new()).with_chart(chart(&figures))
     }
+}
+
+/// Messages received from each producer through `select!`.
+fn chart(f: &Figures) -> Chart {
+    let groups = (0..f.received.len()).map(|i| format!("producer {i}"));
+    let points = f
+        .received
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| Point::new(i as f64, r as f64))
+        .collect();
+    Chart::bars("messages received per producer", groups, "messages")
+        .unit(Unit::Count)
+        .series(Series::new("received", points))
 }
 
 fn table(f: &Figures) -> Table {

@@ -14,8 +14,12 @@
 //!   compiles to (exact here, since each counter has one writer). The store buffer can
 //!   commit several increments per line transfer, which may hide part of the cost.
 
-use crate::experiment::{Claim, Config, Experiment, Outcome, Quote, Report, Verdict};
+use crate::experiment::{
+    Chart, Claim, Config, Experiment, Outcome, Point, Quote, Report, Series, Verdict,
+    throughput_estimate,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use weft::sync::CachePadded;
 use weft_bench::format::{format_rate, format_ratio};
 use weft_bench::stats::Summary;
@@ -263,12 +267,38 @@ impl Experiment for FalseSharing {
             comparisons.push(results);
         }
         let figures = Figures { threads, pairs };
-        Report {
-            table: table(&figures),
-            verdict: verdict(&figures),
-            comparisons,
-        }
+        let chart = chart(threads, &comparisons);
+        Report::new(table(&figures), verdict(&figures), comparisons).with_chart(chart)
     }
+
+    fn estimate(&self, config: &Config) -> Option<Duration> {
+        Some(throughput_estimate(config, 2, 2))
+    }
+}
+
+/// Grouped bars: for each kind of increment, packed against padded.
+fn chart(threads: usize, comparisons: &[Results]) -> Chart {
+    let kinds = [Increment::FetchAdd, Increment::LoadStore];
+    let mut chart = Chart::bars(
+        format!("False sharing: {threads} threads, each incrementing its own counter"),
+        kinds.map(|k| k.label()),
+        "increments per second, all threads",
+    )
+    .x_label("how each thread increments its counter");
+    for (contender, label) in [
+        ("packed", "packed: 8 counters per 64-byte line"),
+        ("padded", "padded: a line per counter"),
+    ] {
+        let points = comparisons
+            .iter()
+            .enumerate()
+            .filter_map(|(group, results)| {
+                Some(Point::of_contender(group as f64, results.get(contender)?))
+            })
+            .collect();
+        chart = chart.series(Series::new(label, points));
+    }
+    chart
 }
 
 fn table(f: &Figures) -> Table {

@@ -11,9 +11,13 @@
 //! weft's `RwLock` runs two mixes: 90 % reads (a read section reads the shared state)
 //! and 10 % reads; its writes are the same section as the mutexes'.
 
-use crate::experiment::{Claim, Config, Experiment, Outcome, Quote, Report, Verdict};
+use crate::experiment::{
+    Chart, Claim, Config, Experiment, Outcome, Point, Quote, Report, Series, Verdict,
+    throughput_estimate,
+};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use weft::sync::{Mutex, RwLock, SpinLock};
 use weft_bench::format::{format_rate, format_ratio};
 use weft_bench::{Budget, Comparison, Results, Table, Throughput, busy_work, run_threads};
@@ -450,12 +454,37 @@ impl Experiment for LockContention {
             threads,
             rows,
         };
-        Report {
-            table: table(&figures),
-            verdict: verdict(&figures),
-            comparisons,
-        }
+        let chart = chart(&figures, &comparisons);
+        Report::new(table(&figures), verdict(&figures), comparisons).with_chart(chart)
     }
+
+    fn estimate(&self, config: &Config) -> Option<Duration> {
+        let threads = thread_counts(config.cores, config.threads.unwrap_or(2 * config.cores));
+        Some(throughput_estimate(config, threads.len(), CONTENDERS.len()))
+    }
+}
+
+/// Throughput against threads, a line per primitive, with the core count marked:
+/// past it, the spinning and blocking lines part ways.
+fn chart(f: &Figures, comparisons: &[Results]) -> Chart {
+    let mut chart = Chart::line(
+        "One shared counter: throughput against threads",
+        "threads",
+        "operations per second, all threads",
+    )
+    .marker(f.cores as f64, format!("{} cores", f.cores));
+    for &(name, _) in CONTENDERS {
+        let points = f
+            .threads
+            .iter()
+            .zip(comparisons)
+            .filter_map(|(&threads, results)| {
+                Some(Point::of_contender(threads as f64, results.get(name)?))
+            })
+            .collect();
+        chart = chart.series(Series::new(name, points));
+    }
+    chart
 }
 
 fn table(f: &Figures) -> Table {

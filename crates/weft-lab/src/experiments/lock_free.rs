@@ -634,11 +634,7 @@ impl Experiment for LockFree {
             threads,
             rows,
         };
-        Report {
-            table: table(&figures),
-            verdict: verdict(&figures),
-            comparisons,
-        }
+        Report::new(table(&figures), verdict(&figures), comparisons)
     }
 }
 
