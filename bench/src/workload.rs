@@ -140,15 +140,21 @@ where
     })
 }
 
+/// Runs batches of `op` until `stop` is set, checking it after each batch, so every
+/// worker does at least one batch even when the scheduler runs it only after the clock
+/// has stopped (a loaded machine, a 1 ms sample): a sample never has a worker with no
+/// operations, and the elapsed time, taken when the last worker finishes, covers them.
 fn run_until_stopped(op: &mut impl FnMut(), stop: &AtomicBool) -> u64 {
     let mut ops = 0;
-    while !stop.load(Ordering::Relaxed) {
+    loop {
         for _ in 0..OPS_PER_CHECK {
             op();
         }
         ops += OPS_PER_CHECK;
+        if stop.load(Ordering::Relaxed) {
+            return ops;
+        }
     }
-    ops
 }
 
 fn run_count(op: &mut impl FnMut(), count: u64) -> u64 {
