@@ -109,6 +109,7 @@ where
             .map(|index| {
                 let (make_op, stop, start_line) = (&make_op, &stop, &start_line);
                 scope.spawn(move || {
+                    pin_if_asked(index);
                     let mut op = make_op(index);
                     start_line.wait();
                     let ops = match budget {
@@ -155,6 +156,30 @@ fn run_until_stopped(op: &mut impl FnMut(), stop: &AtomicBool) -> u64 {
             return ops;
         }
     }
+}
+
+/// With `WEFT_BENCH_PIN=1` in the environment, pins benchmark thread `index` to CPU
+/// `index % cpus` (of the CPUs this process may run on), so a contended benchmark does
+/// not flip between "both threads on one core" and "one thread per core" from run to
+/// run, which makes its samples bimodal on a 2-core machine. Off by default: unpinned
+/// is what programs see. A failure to pin (a container without the right) is ignored.
+fn pin_if_asked(index: usize) {
+    use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+    if std::env::var_os("WEFT_BENCH_PIN").is_none_or(|v| v == "0") {
+        return;
+    }
+    let Ok(allowed) = sched_getaffinity(None) else {
+        return;
+    };
+    let cpus: Vec<usize> = (0..CpuSet::MAX_CPU)
+        .filter(|&cpu| allowed.is_set(cpu))
+        .collect();
+    if cpus.is_empty() {
+        return;
+    }
+    let mut only = CpuSet::new();
+    only.set(cpus[index % cpus.len()]);
+    let _ = sched_setaffinity(None, &only);
 }
 
 fn run_count(op: &mut impl FnMut(), count: u64) -> u64 {
