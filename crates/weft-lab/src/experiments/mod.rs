@@ -7,6 +7,8 @@ mod false_sharing;
 mod lock_contention;
 mod lock_free;
 
+pub mod deadlock;
+
 pub use aba::Aba;
 pub use backpressure::Backpressure;
 pub use csp_select::CspSelect;
@@ -41,6 +43,7 @@ pub fn all() -> &'static [&'static dyn Experiment] {
     &[
         &FalseSharing,
         &LockContention,
+        &deadlock::Deadlock,
         &LockFree,
         &Aba,
         &Backpressure,
