@@ -8,6 +8,7 @@ mod lock_contention;
 mod lock_free;
 
 pub mod deadlock;
+pub mod memory_ordering;
 
 pub use aba::Aba;
 pub use backpressure::Backpressure;
@@ -42,6 +43,7 @@ use crate::experiment::Experiment;
 pub fn all() -> &'static [&'static dyn Experiment] {
     &[
         &FalseSharing,
+        &memory_ordering::MemoryOrdering,
         &LockContention,
         &deadlock::Deadlock,
         &LockFree,
