@@ -59,4 +59,5 @@ pub mod cli;
 pub mod experiment;
 pub mod experiments;
 pub mod machine;
+pub mod probe;
 pub mod report;

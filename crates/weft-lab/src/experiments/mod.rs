@@ -7,6 +7,7 @@ mod false_sharing;
 mod lock_contention;
 mod lock_free;
 
+pub mod context_switches;
 pub mod deadlock;
 pub mod memory_ordering;
 
@@ -45,6 +46,7 @@ pub fn all() -> &'static [&'static dyn Experiment] {
         &FalseSharing,
         &memory_ordering::MemoryOrdering,
         &LockContention,
+        &context_switches::ContextSwitches,
         &deadlock::Deadlock,
         &LockFree,
         &Aba,
