@@ -58,6 +58,7 @@
 pub mod cli;
 pub mod experiment;
 pub mod experiments;
+pub mod fit;
 pub mod machine;
 pub mod probe;
 pub mod report;

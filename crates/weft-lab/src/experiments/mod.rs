@@ -7,6 +7,7 @@ mod false_sharing;
 mod lock_contention;
 mod lock_free;
 
+pub mod amdahl;
 pub mod context_switches;
 pub mod deadlock;
 pub mod memory_ordering;
@@ -43,6 +44,7 @@ use crate::experiment::Experiment;
 /// Every experiment, in tour order.
 pub fn all() -> &'static [&'static dyn Experiment] {
     &[
+        &amdahl::Amdahl,
         &FalseSharing,
         &memory_ordering::MemoryOrdering,
         &LockContention,
