@@ -116,6 +116,62 @@ pub fn fit_gustafson(points: &[(f64, f64)]) -> Option<Fit> {
     fit_result(&usable, sxy, sxx, gustafson)
 }
 
+/// Fits Amdahl's law to run times at several parallelisms, `(p, seconds)`, without
+/// a run at `p = 1`: the model `T(p) = a + b / p` (serial time `a`, parallel time `b`
+/// on one processor) is linear in `a` and `b`, so least squares over `1/p` gives them,
+/// and `f = a / (a + b)`. Needs two distinct `p`.
+///
+/// # Examples
+///
+/// ```
+/// use weft_lab::fit::fit_amdahl_times;
+///
+/// // 2 s serial, 8 s parallel: f = 0.2, measured at 2, 4 and 8 threads only.
+/// let points: Vec<(f64, f64)> = [2.0, 4.0, 8.0].iter().map(|&p| (p, 2.0 + 8.0 / p)).collect();
+/// let fit = fit_amdahl_times(&points).unwrap();
+/// assert!((fit.serial_fraction - 0.2).abs() < 1e-9);
+/// ```
+pub fn fit_amdahl_times(points: &[(f64, f64)]) -> Option<Fit> {
+    let usable: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|&(p, t)| p >= 1.0 && t > 0.0 && t.is_finite())
+        .collect();
+    let n = usable.len() as f64;
+    let (sx, sy) = usable
+        .iter()
+        .fold((0.0, 0.0), |(sx, sy), &(p, t)| (sx + 1.0 / p, sy + t));
+    let (mx, my) = (sx / n, sy / n);
+    let (sxy, sxx) = usable.iter().fold((0.0, 0.0), |(sxy, sxx), &(p, t)| {
+        let dx = 1.0 / p - mx;
+        (sxy + dx * (t - my), sxx + dx * dx)
+    });
+    if usable.len() < 2 || sxx <= 1e-15 {
+        return None;
+    }
+    let b = (sxy / sxx).max(0.0);
+    let a = (my - b * mx).max(0.0);
+    if a + b <= 0.0 {
+        return None;
+    }
+    let f = a / (a + b);
+    // The error in speedup terms, relative to the smallest p measured.
+    let (p0, t0) = usable
+        .iter()
+        .copied()
+        .min_by(|x, y| x.0.total_cmp(&y.0))
+        .expect("two points");
+    let squares: f64 = usable
+        .iter()
+        .map(|&(p, t)| (amdahl(f, p) / amdahl(f, p0) - t0 / t).powi(2))
+        .sum();
+    Some(Fit {
+        serial_fraction: f,
+        rms_error: (squares / n).sqrt(),
+        points: usable.len(),
+    })
+}
+
 fn fit_result(usable: &[(f64, f64)], sxy: f64, sxx: f64, law: fn(f64, f64) -> f64) -> Option<Fit> {
     if usable.is_empty() || sxx <= 0.0 {
         return None;
@@ -160,6 +216,20 @@ mod tests {
     fn superlinear_or_impossible_speedups_clamp() {
         assert_eq!(fit_amdahl(&[(2.0, 2.5)]).unwrap().serial_fraction, 0.0);
         assert_eq!(fit_amdahl(&[(2.0, 0.5)]).unwrap().serial_fraction, 1.0);
+    }
+
+    #[test]
+    fn fitting_times_agrees_with_fitting_speedups() {
+        let times: Vec<(f64, f64)> = [1.0, 2.0, 4.0]
+            .iter()
+            .map(|&p| (p, 3.0 + 7.0 / p))
+            .collect();
+        let speedups: Vec<(f64, f64)> = times.iter().map(|&(p, t)| (p, 10.0 / t)).collect();
+        let a = fit_amdahl_times(&times).unwrap().serial_fraction;
+        let b = fit_amdahl(&speedups).unwrap().serial_fraction;
+        assert!((a - 0.3).abs() < 1e-9 && (b - 0.3).abs() < 1e-9);
+        assert_eq!(fit_amdahl_times(&[(2.0, 1.0)]), None);
+        assert_eq!(fit_amdahl_times(&[(2.0, 1.0), (2.0, 1.1)]), None);
     }
 
     #[test]

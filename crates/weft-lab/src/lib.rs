@@ -15,6 +15,8 @@
 //! weft-lab run false-sharing --threads 2 --duration-ms 50 --rounds 9
 //! weft-lab tour --json lab.json        also write every raw sample and the machine
 //! weft-lab tour --html lab/            also write lab/report.html, with charts
+//! weft-lab profile -- COMMAND ARGS...  is COMMAND CPU-bound, I/O-bound or mixed?
+//! weft-lab profile --scale 1,2,4 -- make -j{}   rerun at each parallelism, fit Amdahl
 //! ```
 //!
 //! From the workspace, `cargo run --release -p weft-lab -- tour --html lab/`.
@@ -35,6 +37,14 @@
 //!   the claim quoted from the notes, charts (lines against threads, grouped bars,
 //!   log scales where values span decades), the figures, the verdict and the exact
 //!   command that reproduces it. Each chart is also written beside it as an SVG file.
+//!
+//! # Profiling a program
+//!
+//! [`profile`] runs a command, samples `/proc` every 10 ms and `wait4`'s totals, and
+//! says whether it is CPU-bound, I/O-bound or mixed, with the concurrency model the
+//! notes recommend for it; `--scale` reruns it at several parallelisms and fits
+//! Amdahl's law ([`fit`]). [`probe`] holds the OS readings (rusage, perf counters,
+//! `/proc`) it shares with the experiments.
 //!
 //! # Errors and exit codes
 //!
@@ -61,4 +71,5 @@ pub mod experiments;
 pub mod fit;
 pub mod machine;
 pub mod probe;
+pub mod profile;
 pub mod report;

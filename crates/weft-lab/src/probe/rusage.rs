@@ -102,3 +102,57 @@ pub fn thread() -> Result<Usage, Unavailable> {
 pub fn process() -> Result<Usage, Unavailable> {
     getrusage(libc::RUSAGE_SELF, "getrusage(RUSAGE_SELF)")
 }
+
+/// How a child process ended, with its resource usage (its own and that of the
+/// descendants it waited for), from `wait4`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit code, if it exited normally.
+    pub code: Option<i32>,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+    /// Its usage, and its waited-for descendants'.
+    pub usage: Usage,
+}
+
+/// `wait4(pid)`: reaps the child `pid` and returns how it ended; with `block` false,
+/// returns `None` at once if it is still running.
+///
+/// # Errors
+///
+/// If `wait4` fails (`pid` is not a child of this process, or already reaped).
+pub fn wait4(pid: u32, block: bool) -> Result<Option<Exit>, Unavailable> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data, for which all-zero bytes are a valid value.
+    let mut raw: libc::rusage = unsafe { std::mem::zeroed() };
+    let flags = if block { 0 } else { libc::WNOHANG };
+    loop {
+        // SAFETY: `status` and `raw` are valid and writable for the duration of the call.
+        let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, flags, &mut raw) };
+        if reaped == 0 {
+            return Ok(None);
+        }
+        if reaped < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(last_os_error("wait4"));
+        }
+        let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        let signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
+        return Ok(Some(Exit {
+            code,
+            signal,
+            usage: Usage::from_raw(&raw),
+        }));
+    }
+}
+
+/// Sends `SIGKILL` to `pid` (ignoring a process that already exited).
+pub fn kill(pid: u32) {
+    // SAFETY: `kill` has no memory-safety preconditions; a stale pid is the caller's
+    // concern, and callers pass their own unreaped child.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+}
