@@ -107,6 +107,9 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     assert!(text.contains("== aba =="));
     assert!(text.contains("== backpressure =="));
     assert!(text.contains("== csp-select =="));
+    for name in ["memory-ordering", "context-switches", "deadlock", "amdahl"] {
+        assert!(text.contains(&format!("== {name} ==")), "{name}");
+    }
     assert!(text.contains("== summary =="));
 
     let run: serde_json::Value =

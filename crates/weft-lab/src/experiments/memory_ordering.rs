@@ -28,7 +28,7 @@
 use crate::experiment::{
     Chart, Claim, Config, Experiment, Outcome, Point, Quote, Report, Scale, Series, Unit, Verdict,
 };
-use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 use weft::sync::CachePadded;
 use weft_bench::Table;
@@ -282,33 +282,55 @@ impl Shared {
     }
 }
 
-/// Runs `iterations` of the test under `variant` and counts the outcomes.
-fn run_variant(variant: Variant, iterations: u64) -> Row {
+/// How often thread 1 looks at the clock, in iterations.
+const CHECK_EVERY: u64 = 1024;
+
+/// Runs `iterations` of the test under `variant` (fewer if `budget` runs out first:
+/// on a machine where other processes hold the cores, every iteration can cost a
+/// context switch) and counts the outcomes.
+fn run_variant(variant: Variant, iterations: u64, budget: Duration) -> Row {
     let shared = Shared::default();
+    let stop = AtomicBool::new(false);
     let started = Instant::now();
-    let (seen1, seen2) = std::thread::scope(|s| {
-        let half = |mine: &'static str| {
-            let shared = &shared;
+    let ((seen1, done), (seen2, _)) = std::thread::scope(|s| {
+        let half = |first: bool| {
+            let (shared, stop) = (&shared, &stop);
             move || {
-                let (own, other) = if mine == "x" {
+                let (own, other) = if first {
                     (&shared.x, &shared.y)
                 } else {
                     (&shared.y, &shared.x)
                 };
-                let mut seen = vec![0u64; iterations.div_ceil(64) as usize];
+                // One bit per iteration: whether this thread's load saw the other store.
+                let mut seen: Vec<u64> = Vec::new();
+                let mut done = iterations;
                 for i in 0..iterations {
+                    let check = i.is_multiple_of(CHECK_EVERY) && i > 0;
+                    if check && first {
+                        // Relaxed: the barrier's AcqRel publishes it to the other thread,
+                        // which reads it after the same barrier: both stop at `i`.
+                        stop.store(started.elapsed() > budget, Ordering::Relaxed);
+                    }
                     shared.meet(i);
+                    if check && stop.load(Ordering::Relaxed) {
+                        done = i;
+                        break;
+                    }
                     let read = variant.store_then_load(own, other, i + 1);
-                    seen[(i / 64) as usize] |= u64::from(read > i) << (i % 64);
+                    if i.is_multiple_of(64) {
+                        seen.push(0);
+                    }
+                    *seen.last_mut().expect("pushed") |= u64::from(read > i) << (i % 64);
                 }
-                seen
+                (seen, done)
             }
         };
-        let t1 = s.spawn(half("x"));
-        let t2 = s.spawn(half("y"));
+        let t1 = s.spawn(half(true));
+        let t2 = s.spawn(half(false));
         (t1.join().expect("thread 1"), t2.join().expect("thread 2"))
     });
     let elapsed = started.elapsed();
+    let iterations = done;
     let mut counts = Counts::default();
     for i in 0..iterations {
         let bit = |words: &[u64]| words[(i / 64) as usize] >> (i % 64) & 1 == 1;
@@ -326,6 +348,11 @@ fn iterations(config: &Config) -> u64 {
     if config.quick { 200_000 } else { 2_000_000 }
 }
 
+/// The most time a variant may take, whatever its iterations.
+fn budget(config: &Config) -> Duration {
+    Duration::from_millis(if config.quick { 300 } else { 1_500 })
+}
+
 impl Experiment for MemoryOrdering {
     fn name(&self) -> &'static str {
         "memory-ordering"
@@ -338,7 +365,10 @@ impl Experiment for MemoryOrdering {
     /// `--threads` is not used: the litmus test has two threads.
     fn run(&self, config: &Config) -> Report {
         let n = iterations(config);
-        let rows: Vec<Row> = Variant::ALL.iter().map(|&v| run_variant(v, n)).collect();
+        let rows: Vec<Row> = Variant::ALL
+            .iter()
+            .map(|&v| run_variant(v, n, budget(config)))
+            .collect();
         let figures = Figures {
             cores: config.cores,
             arch: std::env::consts::ARCH,
@@ -350,8 +380,8 @@ impl Experiment for MemoryOrdering {
     }
 
     fn estimate(&self, config: &Config) -> Option<Duration> {
-        // About 150 ns per iteration on two cores, for three variants.
-        Some(Duration::from_nanos(iterations(config) * 3 * 150))
+        // About 150 ns per iteration on two quiet cores, for three variants.
+        Some(Duration::from_nanos(iterations(config) * 3 * 150).min(budget(config) * 3))
     }
 }
 
@@ -489,12 +519,19 @@ mod tests {
     #[test]
     fn every_iteration_is_counted_once_and_the_fence_holds() {
         for variant in Variant::ALL {
-            let row = run_variant(variant, 5_000);
+            let row = run_variant(variant, 5_000, Duration::from_secs(60));
             assert_eq!(row.counts.total(), 5_000);
             if variant.forbids_both_zero() {
                 assert_eq!(row.counts.both_zero, 0, "{variant:?}");
             }
         }
+    }
+
+    #[test]
+    fn an_exhausted_budget_stops_both_threads_at_the_same_iteration() {
+        let row = run_variant(Variant::Relaxed, 1 << 40, Duration::from_millis(20));
+        let total = row.counts.total();
+        assert!(total > 0 && total.is_multiple_of(CHECK_EVERY), "{total}");
     }
 
     #[test]
@@ -507,7 +544,10 @@ mod tests {
             cores: 2,
         };
         let n = 2_000;
-        let rows: Vec<Row> = Variant::ALL.iter().map(|&v| run_variant(v, n)).collect();
+        let rows: Vec<Row> = Variant::ALL
+            .iter()
+            .map(|&v| run_variant(v, n, Duration::from_secs(60)))
+            .collect();
         let f = Figures {
             cores: config.cores,
             arch: "test",

@@ -44,14 +44,14 @@ use crate::experiment::Experiment;
 /// Every experiment, in tour order.
 pub fn all() -> &'static [&'static dyn Experiment] {
     &[
-        &amdahl::Amdahl,
         &FalseSharing,
-        &memory_ordering::MemoryOrdering,
         &LockContention,
         &context_switches::ContextSwitches,
-        &deadlock::Deadlock,
         &LockFree,
         &Aba,
+        &memory_ordering::MemoryOrdering,
+        &deadlock::Deadlock,
+        &amdahl::Amdahl,
         &Backpressure,
         &CspSelect,
     ]
