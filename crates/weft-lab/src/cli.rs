@@ -381,6 +381,7 @@ pub fn execute_with_progress(cli: &Cli, out: &mut dyn Write, progress: bool) -> 
                     seconds: run.took.as_secs_f64(),
                     reproduce: cli.reproduce(run.experiment.name()),
                     comparisons: &run.report.comparisons,
+                    raw: run.report.raw.as_ref(),
                 })
                 .collect(),
         };
@@ -678,6 +679,8 @@ struct Record<'a> {
     seconds: f64,
     reproduce: String,
     comparisons: &'a [Results],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<&'a serde_json::Value>,
 }
 
 #[cfg(test)]

@@ -50,8 +50,9 @@
 //!
 //! An unknown experiment name (in `run`, `--only` or `--skip`) or an output path that
 //! cannot be written is reported on stderr with exit code 2, before any experiment
-//! runs, so a long tour is never lost to a typo; so is malformed usage. A failure to
-//! write output after the run exits with code 1.
+//! runs, so a long tour is never lost to a typo; so is malformed usage, and so, for
+//! `profile`, are a command that cannot be started and a bad `--scale` list. A
+//! failure to write output after the run exits with code 1.
 //!
 //! # Adding an experiment
 //!
@@ -59,8 +60,10 @@
 //! `src/experiments/` and list it in [`experiments::all`]. Build its
 //! [`Report`](experiment::Report) with [`Report::new`](experiment::Report::new); add a
 //! chart with [`with_chart`](experiment::Report::with_chart), or let the report derive
-//! one from the comparisons. Give [`estimate`](experiment::Experiment::estimate) to get
-//! a filling progress bar instead of a spinner.
+//! one from the comparisons; attach figures that are not comparisons (counts,
+//! counters) with [`with_raw`](experiment::Report::with_raw) for `--json`. Give
+//! [`estimate`](experiment::Experiment::estimate) to get a filling progress bar
+//! instead of a spinner.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

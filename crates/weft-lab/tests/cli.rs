@@ -117,6 +117,18 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     std::fs::remove_file(&json).unwrap();
     let experiments = run["experiments"].as_array().unwrap();
     assert_eq!(experiments.len(), weft_lab::experiments::all().len());
+    // Experiments without comparisons carry their raw figures instead.
+    let raw = |name: &str| {
+        experiments
+            .iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["raw"].clone())
+            .unwrap()
+    };
+    assert!(raw("memory-ordering")[0]["r1=0 r2=0"].is_u64());
+    assert!(raw("amdahl")["fractions"][0]["seconds"].is_array());
+    assert!(raw("context-switches")["rows"][3]["voluntary"].is_u64());
+    assert!(raw("deadlock").is_object());
     for experiment in experiments {
         assert!(experiment["verdict"]["outcome"].is_string());
         for comparison in experiment["comparisons"].as_array().unwrap() {

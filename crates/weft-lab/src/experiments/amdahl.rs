@@ -1,11 +1,11 @@
 //! `amdahl`: Amdahl's and Gustafson's laws, measured, with the serial fraction
 //! fitted back from the speedups.
 //!
-//! A workload is `W` units of busy work (a dependent multiply-add chain, calibrated
-//! once so that a unit takes about 2 µs): a chosen fraction `f` of them runs on one
-//! thread, then the rest is split evenly over `p` plain `std` threads. Its speedup at
-//! `p` threads is the one-thread time over the `p`-thread time (the fastest of
-//! interleaved rounds, the fastest of each). [`fit_amdahl`](crate::fit::fit_amdahl) recovers `f` from the
+//! A workload is `W` units of busy work (a unit is a dependent chain of 2,000
+//! multiply-adds; one calibration sizes `W` to the base run time): a chosen fraction
+//! `f` of them runs on one thread, then the rest is split evenly over `p` plain `std`
+//! threads. Its speedup at `p` threads is the one-thread time over the `p`-thread time (the fastest of
+//! interleaved rounds). [`fit_amdahl`](crate::fit::fit_amdahl) recovers `f` from the
 //! speedups at `p = 2 ..= cores`: Amdahl's `p` counts processors, so thread counts
 //! beyond the cores are charted (the plateau) but not fitted.
 //!
@@ -66,6 +66,10 @@ pub struct FractionRun {
     pub fit: Option<Fit>,
     /// Gustafson fitted to the scaled speedups at `2 ..= cores` threads.
     pub scaled_fit: Option<Fit>,
+    /// Every run time, seconds: one list of rounds per thread count.
+    pub times: Vec<Vec<f64>>,
+    /// The same for the scaled workload (empty at one thread).
+    pub scaled_times: Vec<Vec<f64>>,
 }
 
 /// The figures the verdict is computed from.
@@ -259,6 +263,8 @@ fn measure(cores: usize, threads: Vec<usize>, units: u64, rounds: usize) -> Figu
             scaled_fit: fit::fit_gustafson(&fitted(&scaled)),
             speedups,
             scaled,
+            times: times[i].clone(),
+            scaled_times: scaled_times[i].clone(),
         });
     }
     Figures {
@@ -302,9 +308,31 @@ impl Experiment for Amdahl {
         let units = (units_per_ms * base_time(config).as_secs_f64() * 1e3).max(8.0) as u64;
         let figures = measure(config.cores, thread_counts(config), units, rounds(config));
         let [amdahl, gustafson] = charts(&figures);
+        let fractions: Vec<serde_json::Value> = figures
+            .series
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "f": s.fraction,
+                    "speedups": s.speedups,
+                    "scaled_speedups": s.scaled,
+                    "fitted_f": s.fit.map(|f| f.serial_fraction),
+                    "gustafson_fitted_f": s.scaled_fit.map(|f| f.serial_fraction),
+                    "seconds": s.times,
+                    "scaled_seconds": s.scaled_times,
+                })
+            })
+            .collect();
+        let raw = serde_json::json!({
+            "threads": figures.threads,
+            "units": units,
+            "other_processes_cpu_share": figures.others,
+            "fractions": fractions,
+        });
         Report::new(table(&figures), verdict(&figures), Vec::new())
             .with_chart(amdahl)
             .with_chart(gustafson)
+            .with_raw(raw)
     }
 
     fn estimate(&self, config: &Config) -> Option<Duration> {
@@ -437,6 +465,8 @@ mod tests {
                     scaled_fit: fit::fit_gustafson(&points(&scaled)),
                     speedups,
                     scaled,
+                    times: Vec::new(),
+                    scaled_times: Vec::new(),
                 }
             })
             .collect();

@@ -384,8 +384,31 @@ impl Experiment for ContextSwitches {
     /// `--threads` is not used: the counters run one thread per core, the locks two.
     fn run(&self, config: &Config) -> Report {
         let figures = measure(config.cores, duration(config), rounds(config));
+        let rows: Vec<serde_json::Value> = figures
+            .rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "workload": r.workload.label(),
+                    "threads": r.threads,
+                    "ops": r.ops,
+                    "wall_s": r.wall.as_secs_f64(),
+                    "user_s": r.usage.user.as_secs_f64(),
+                    "system_s": r.usage.system.as_secs_f64(),
+                    "voluntary": r.usage.voluntary,
+                    "involuntary": r.usage.involuntary,
+                    "cache_misses": r.cache_misses,
+                })
+            })
+            .collect();
+        let raw = serde_json::json!({
+            "rows": rows,
+            "cache_counter": figures.counters.as_ref().map_or_else(|e| e.0.clone(), |()| "ok".into()),
+            "rusage": figures.rusage.as_ref().map_or_else(|e| e.0.clone(), |()| "ok".into()),
+        });
         let mut report = Report::new(table(&figures), verdict(&figures), Vec::new())
-            .with_chart(switch_chart(&figures));
+            .with_chart(switch_chart(&figures))
+            .with_raw(raw);
         if let Some(chart) = miss_chart(&figures) {
             report = report.with_chart(chart);
         }

@@ -309,8 +309,25 @@ impl Experiment for Deadlock {
     /// `--threads` is not used: a deadlock needs two threads, and has two.
     fn run(&self, config: &Config) -> Report {
         let figures = run_child(if config.quick { 3 } else { 10 });
-        let report = Report::new(table(&figures), verdict(&figures), Vec::new());
-        report.with_chart(chart(&figures))
+        let raw = match &figures {
+            Ok(run) => serde_json::json!({
+                "inversion_reports": run.inversion_reports,
+                "inversion_blocked": run.inversion_blocked,
+                "inversion_ns": run.inversion_ns,
+                "inversion_report": run.inversion_text,
+                "deadlock_ns": run.deadlock_ns,
+                "missed": run.missed,
+                "finished": run.finished,
+                "repeats": run.repeats,
+                "deadlock_threads": run.deadlock_threads,
+                "deadlock_report": run.deadlock_text,
+                "blocked_after": run.blocked_after,
+            }),
+            Err(why) => serde_json::json!({ "unavailable": why }),
+        };
+        Report::new(table(&figures), verdict(&figures), Vec::new())
+            .with_chart(chart(&figures))
+            .with_raw(raw)
     }
 
     fn estimate(&self, _config: &Config) -> Option<Duration> {

@@ -374,7 +374,21 @@ impl Experiment for MemoryOrdering {
             arch: std::env::consts::ARCH,
             rows,
         };
-        let report = Report::new(table(&figures), verdict(&figures), Vec::new());
+        let raw: Vec<serde_json::Value> = figures
+            .rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "ordering": r.variant.label(),
+                    "r1=0 r2=0": r.counts.both_zero,
+                    "r1=0 r2=1": r.counts.zero_one,
+                    "r1=1 r2=0": r.counts.one_zero,
+                    "r1=1 r2=1": r.counts.both_one,
+                    "iterations_per_second": r.rate,
+                })
+            })
+            .collect();
+        let report = Report::new(table(&figures), verdict(&figures), Vec::new()).with_raw(raw);
         let [outcomes, forbidden] = charts(&figures);
         report.with_chart(forbidden).with_chart(outcomes)
     }
