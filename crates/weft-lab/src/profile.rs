@@ -5,7 +5,9 @@
 //! (bytes read and written) and each `/proc/PID/task/*/stat` (how many threads, and
 //! whether each is running, sleeping or in uninterruptible disk wait). When it exits,
 //! `wait4` gives the exact totals: user and system CPU time and context switches of
-//! the command and every descendant it waited for.
+//! the command and every descendant it waited for. (The samples see the command's own
+//! process only: for a shell that forks its workers, the totals are exact but the
+//! thread samples describe the shell.)
 //!
 //! # Classification
 //!

@@ -62,8 +62,8 @@ fn hook(report: &Report) {
             seen()
                 .deadlocks
                 .push((now, found.threads.len(), report.to_string()));
-            // Release: nothing to publish, the flag is the whole message; Release/Acquire
-            // keeps the report's push ordered before `right` acting on it anyway.
+            // Release, paired with `right`'s Acquire load: the report is recorded
+            // (pushed above) before `right` backs off and the repetition ends.
             BACK_OFF.store(true, Ordering::Release);
         }
         _ => {}
