@@ -221,12 +221,19 @@ pub fn verdict(f: &Figures) -> Verdict {
             outcome: Outcome::Reproduced,
             text: lines.join("\n"),
         }
-    } else if f.cores < 2 {
-        lines.push(
+    } else if f.cores < 2 || relaxed.counts.both_one == 0 {
+        lines.push(if f.cores < 2 {
             "with one core the two threads never run at the same instant, so no store \
              can wait in a buffer while the other thread loads: run on two cores or more"
-                .into(),
-        );
+                .into()
+        } else {
+            format!(
+                "inconclusive: r1 = r2 = 1 never appeared either, so the two threads never \
+                 overlapped ({} iterations/s): other processes held the cores; rerun on a \
+                 quiet machine",
+                format_rate(relaxed.rate)
+            )
+        });
         Verdict {
             outcome: Outcome::Inconclusive,
             text: lines.join("\n"),
@@ -521,6 +528,16 @@ mod tests {
         let mut one_core = figures(0, 0, 0);
         one_core.cores = 1;
         assert_eq!(verdict(&one_core).outcome, Outcome::Inconclusive);
+    }
+
+    #[test]
+    fn threads_that_never_overlapped_are_inconclusive() {
+        let mut f = figures(0, 0, 0);
+        f.rows[0].counts.both_one = 0;
+        f.rows[0].counts.zero_one += 200_000;
+        let v = verdict(&f);
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.text.contains("never overlapped"), "{}", v.text);
     }
 
     #[test]
