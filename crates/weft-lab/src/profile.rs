@@ -334,6 +334,11 @@ fn run_once(
 ) -> Result<Run, Error> {
     let mut command = Command::new(&argv[0]);
     command.args(&argv[1..]).stdin(Stdio::inherit());
+    if options.timeout.is_some() {
+        // Its own process group, so the timeout ends whatever it started too (a shell's
+        // children); without a timeout it stays in ours, where Ctrl-C reaches it.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    }
     if let Some((key, value)) = env {
         command.env(key, value);
     }
@@ -367,7 +372,7 @@ fn run_once(
             && !timed_out
             && started.elapsed() >= limit
         {
-            rusage::kill(pid);
+            rusage::kill_group(pid);
             timed_out = true;
         }
         std::thread::sleep(options.interval);

@@ -345,6 +345,14 @@ fn profile_refuses_bad_input_with_exit_code_2() {
         &["profile", "--json", "/nonexistent/dir/p.json", "--", "true"],
         "--json: cannot write",
     );
+    fails_with_2(
+        &["profile", "--html", "/tmp", "--", "true"],
+        "--html is for tour and run",
+    );
+    fails_with_2(
+        &["profile", "--scale", "1,2", "--var", "A=B", "--", "true"],
+        "--var",
+    );
     assert_eq!(lab(&["profile"]).status.code(), Some(2));
     assert_eq!(
         lab(&["profile", "--timeout", "0", "--", "true"])

@@ -148,11 +148,12 @@ pub fn wait4(pid: u32, block: bool) -> Result<Option<Exit>, Unavailable> {
     }
 }
 
-/// Sends `SIGKILL` to `pid` (ignoring a process that already exited).
-pub fn kill(pid: u32) {
-    // SAFETY: `kill` has no memory-safety preconditions; a stale pid is the caller's
-    // concern, and callers pass their own unreaped child.
+/// Sends `SIGKILL` to the process group `pgid` (a child started as the leader of its
+/// own group), ignoring a group that is already gone.
+pub fn kill_group(pgid: u32) {
+    // SAFETY: `kill` has no memory-safety preconditions; callers pass the group of
+    // their own unreaped child, so the id cannot have been reused.
     unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+        libc::kill(-(pgid as libc::pid_t), libc::SIGKILL);
     }
 }
