@@ -239,6 +239,11 @@ fn child_binary() -> Result<PathBuf, String> {
         if offline {
             command.arg("--offline");
         }
+        // The child is a plain release build whatever flags the lab was built or tested
+        // with (`--cfg loom` would switch the detector off, a sanitizer needs nightly).
+        for flags in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
+            command.env_remove(flags);
+        }
         command.stdin(Stdio::null()).stdout(Stdio::null()).output()
     };
     // Offline first: everything it needs is already in cargo's cache wherever the
