@@ -358,20 +358,20 @@ impl Experiment for Amdahl {
 fn charts(f: &Figures) -> [Chart; 2] {
     let processors = |p: usize| p.min(f.cores) as f64;
     let mut amdahl = Chart::line(
-        "Amdahl: measured speedup (dots) against 1/(f + (1-f)/p) (lines), fixed work",
+        "Amdahl: measured speedup (solid) against 1/(f + (1-f)/p) (dashed), fixed work",
         "threads",
         "speedup over one thread",
     )
     .unit(Unit::Ratio)
     .marker(f.cores as f64, format!("{} cores", f.cores));
     let mut gustafson = Chart::line(
-        "Gustafson: scaled speedup (dots) against f + (1-f)p (lines), work grows with p",
+        "Gustafson: scaled speedup (solid) against f + (1-f)p (dashed), work grows with p",
         "threads",
         "scaled speedup",
     )
     .unit(Unit::Ratio)
     .marker(f.cores as f64, format!("{} cores", f.cores));
-    for s in &f.series {
+    for (index, s) in f.series.iter().enumerate() {
         let measured = |values: &[f64]| -> Vec<Point> {
             f.threads
                 .iter()
@@ -385,24 +385,21 @@ fn charts(f: &Figures) -> [Chart; 2] {
                 .map(|&p| Point::new(p as f64, law(s.fraction, processors(p))))
                 .collect()
         };
-        amdahl = amdahl
-            .series(Series::new(
-                format!("f = {} measured", s.fraction),
-                measured(&s.speedups),
-            ))
-            .series(Series::new(
-                format!("f = {} Amdahl", s.fraction),
-                law(fit::amdahl),
-            ));
-        gustafson = gustafson
-            .series(Series::new(
-                format!("f = {} measured", s.fraction),
-                measured(&s.scaled),
-            ))
-            .series(Series::new(
-                format!("f = {} Gustafson", s.fraction),
-                law(fit::gustafson),
-            ));
+        // Each prediction dashed, in its measurement's colour.
+        let pair = |measured: Vec<Point>, law: Vec<Point>, name: &str| {
+            [
+                Series::new(format!("f = {} measured", s.fraction), measured).color(index),
+                Series::new(format!("f = {} {name}", s.fraction), law)
+                    .color(index)
+                    .dashed(),
+            ]
+        };
+        for series in pair(measured(&s.speedups), law(fit::amdahl), "Amdahl") {
+            amdahl = amdahl.series(series);
+        }
+        for series in pair(measured(&s.scaled), law(fit::gustafson), "Gustafson") {
+            gustafson = gustafson.series(series);
+        }
     }
     [amdahl, gustafson]
 }
