@@ -11,8 +11,8 @@
 //!
 //! # Classification
 //!
-//! The command could keep `usable = min(most threads runnable at once, cores)` cores
-//! busy; it kept
+//! The command could keep `usable = min(threads runnable at once, cores)` cores busy
+//! (the 90th percentile of the samples); it kept
 //! `CPU time / wall time` of them busy on average: `busy = CPU / (wall · usable)`.
 //! Its demand is the larger of `busy` and the share of thread samples found running
 //! or runnable (so a busy loop starved by other processes still counts as CPU-bound).
@@ -132,7 +132,9 @@ pub struct Facts {
     pub cores: usize,
     /// The most threads seen at once.
     pub max_threads: usize,
-    /// The most threads seen running or runnable at once (`None` without samples).
+    /// Threads running or runnable at once, the 90th percentile over the samples (a
+    /// single sample catching a waiting thread awake does not count; `None` without
+    /// samples).
     pub peak_runnable: Option<usize>,
     /// Share of thread samples found running or runnable.
     pub running_share: Option<f64>,
@@ -390,7 +392,7 @@ fn run_once(
         cpu: exit.usage.cpu().as_secs_f64(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         max_threads: samples.iter().map(|s| s.threads).max().unwrap_or(1),
-        peak_runnable: samples.iter().map(|s| s.running).max(),
+        peak_runnable: typical_peak(samples.iter().map(|s| s.running).collect()),
         running_share: share(|s| s.running),
         runnable_cores: (!samples.is_empty()).then(|| {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -425,6 +427,15 @@ fn run_once(
         reason,
         samples,
     })
+}
+
+/// The 90th percentile of `counts`: what the command reached regularly, not once.
+fn typical_peak(mut counts: Vec<usize>) -> Option<usize> {
+    if counts.is_empty() {
+        return None;
+    }
+    counts.sort_unstable();
+    Some(counts[(counts.len() - 1) * 9 / 10])
 }
 
 /// Everything `profile` found, as `--json` writes it.
@@ -674,6 +685,15 @@ mod tests {
         f.runnable_cores = Some(2.0);
         f.peak_runnable = Some(2);
         assert_eq!(classify(&f).0, Class::CpuBound);
+    }
+
+    #[test]
+    fn a_thread_caught_awake_once_is_not_a_peak() {
+        let mut counts = vec![1; 99];
+        counts.push(2);
+        assert_eq!(typical_peak(counts), Some(1));
+        assert_eq!(typical_peak(vec![0, 1, 2, 2, 1, 0, 2, 1, 2, 2]), Some(2));
+        assert_eq!(typical_peak(Vec::new()), None);
     }
 
     #[test]
