@@ -72,6 +72,52 @@ pub enum Command {
         /// The experiment's name, as `list` shows it.
         name: String,
     },
+    /// Run a command and say whether it is CPU-bound, I/O-bound or mixed, and which
+    /// concurrency model suits it (`--json FILE` also writes every sample).
+    Profile {
+        /// Rerun it at these parallelisms (comma-separated, such as 1,2,4) and fit
+        /// Amdahl's law: each `{}` in the arguments becomes the parallelism, or
+        /// without one the --var environment variable is set to it.
+        #[arg(long, value_name = "LIST")]
+        scale: Option<String>,
+        /// The environment variable --scale sets when no argument holds `{}`.
+        #[arg(long, value_name = "NAME", default_value = crate::profile::DEFAULT_VAR)]
+        var: String,
+        /// Kill the command after this many seconds (its figures still count).
+        #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
+        timeout: Option<Duration>,
+        /// Milliseconds between two samples of /proc.
+        #[arg(long = "interval-ms", value_name = "MS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+        interval_ms: u64,
+        /// The command to profile and its arguments, after `--`.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<String>,
+    },
+    /// CPU-bound busy work, for testing `profile` (hidden).
+    #[command(hide = true)]
+    Busy {
+        /// Threads (not `--threads`, which every command shares).
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Spin this many seconds on each thread (default 1).
+        #[arg(long, conflicts_with = "units", value_parser = positive_seconds)]
+        seconds: Option<Duration>,
+        /// Share this many units of busy work (about 2 µs each) over the threads.
+        #[arg(long)]
+        units: Option<u64>,
+    },
+}
+
+fn positive_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s < 1e9 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
 }
 
 impl Cli {
@@ -137,6 +183,12 @@ impl Cli {
             }
             Command::List => args.push("list".to_string()),
             Command::Run { name } => args.extend(["run".to_string(), name.clone()]),
+            Command::Profile { command, .. } => {
+                args.push("profile".to_string());
+                args.push("--".to_string());
+                args.extend(command.iter().cloned());
+            }
+            Command::Busy { .. } => args.push("busy".to_string()),
         }
         args.extend(self.measurement_args());
         for (option, path) in [("--json", &self.json), ("--html", &self.html)] {
@@ -247,6 +299,21 @@ pub fn execute(cli: &Cli, out: &mut dyn Write) -> Result<(), Error> {
 pub fn execute_with_progress(cli: &Cli, out: &mut dyn Write, progress: bool) -> Result<(), Error> {
     let chosen = match &cli.command {
         Command::List => return Ok(list(out)?),
+        Command::Profile {
+            scale,
+            var,
+            timeout,
+            interval_ms,
+            command,
+        } => return profile(cli, scale, var, *timeout, *interval_ms, command, out),
+        Command::Busy {
+            workers,
+            seconds,
+            units,
+        } => {
+            crate::profile::busy(*workers, *seconds, *units);
+            return Ok(());
+        }
         Command::Tour { only, skip } => select(only, skip)?,
         Command::Run { name } => vec![find(name)?],
     };
@@ -314,6 +381,7 @@ pub fn execute_with_progress(cli: &Cli, out: &mut dyn Write, progress: bool) -> 
                     seconds: run.took.as_secs_f64(),
                     reproduce: cli.reproduce(run.experiment.name()),
                     comparisons: &run.report.comparisons,
+                    raw: run.report.raw.as_ref(),
                 })
                 .collect(),
         };
@@ -456,6 +524,49 @@ fn check_writable(path: &Path) -> io::Result<()> {
     }
 }
 
+/// `weft-lab profile`: checks the options (exit code 2 for bad ones), profiles, and
+/// writes `--json`.
+fn profile(
+    cli: &Cli,
+    scale: &Option<String>,
+    var: &str,
+    timeout: Option<Duration>,
+    interval_ms: u64,
+    command: &[String],
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    if cli.html.is_some() {
+        return Err(Error::Usage(
+            "--html is for tour and run; profile writes --json".into(),
+        ));
+    }
+    let scale = scale
+        .as_deref()
+        .map(crate::profile::parse_scale)
+        .transpose()
+        .map_err(Error::Usage)?;
+    if var.is_empty() || var.contains('=') || var.contains('\0') {
+        return Err(Error::Usage(format!(
+            "--var: {var:?} is not an environment variable name"
+        )));
+    }
+    let outputs = Outputs::check(cli)?;
+    let options = crate::profile::Options {
+        command: command.to_vec(),
+        scale,
+        var: var.to_string(),
+        timeout,
+        interval: Duration::from_millis(interval_ms),
+    };
+    let found = crate::profile::profile(&options, out)?;
+    if let Some(path) = &outputs.json {
+        let text = serde_json::to_string_pretty(&found).map_err(io::Error::other)?;
+        fs::write(path, text)?;
+        writeln!(out, "\nprofile written to {}", path.display())?;
+    }
+    Ok(())
+}
+
 /// Runs `experiment`, with a progress bar on stderr if `show`: it fills against the
 /// experiment's own estimate of its duration (never quite reaching the end before the
 /// run does), or spins where there is no estimate.
@@ -568,6 +679,8 @@ struct Record<'a> {
     seconds: f64,
     reproduce: String,
     comparisons: &'a [Results],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<&'a serde_json::Value>,
 }
 
 #[cfg(test)]

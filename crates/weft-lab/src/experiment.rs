@@ -180,6 +180,9 @@ pub struct Report {
     pub comparisons: Vec<Results>,
     /// Charts for the HTML report, in order; empty means "derive them".
     pub charts: Vec<Chart>,
+    /// The raw figures of an experiment that measures something other than
+    /// throughput or latency comparisons (counts, counters, run times), for `--json`.
+    pub raw: Option<serde_json::Value>,
 }
 
 impl Report {
@@ -190,7 +193,14 @@ impl Report {
             verdict,
             comparisons,
             charts: Vec::new(),
+            raw: None,
         }
+    }
+
+    /// Attaches raw figures for `--json` (anything serde can write).
+    pub fn with_raw(mut self, raw: impl Serialize) -> Self {
+        self.raw = serde_json::to_value(raw).ok();
+        self
     }
 
     /// Adds a chart (several calls add several charts).

@@ -15,6 +15,8 @@
 //! weft-lab run false-sharing --threads 2 --duration-ms 50 --rounds 9
 //! weft-lab tour --json lab.json        also write every raw sample and the machine
 //! weft-lab tour --html lab/            also write lab/report.html, with charts
+//! weft-lab profile -- COMMAND ARGS...  is COMMAND CPU-bound, I/O-bound or mixed?
+//! weft-lab profile --scale 1,2,4 -- make -j{}   rerun at each parallelism, fit Amdahl
 //! ```
 //!
 //! From the workspace, `cargo run --release -p weft-lab -- tour --html lab/`.
@@ -36,12 +38,21 @@
 //!   log scales where values span decades), the figures, the verdict and the exact
 //!   command that reproduces it. Each chart is also written beside it as an SVG file.
 //!
+//! # Profiling a program
+//!
+//! [`profile`] runs a command, samples `/proc` every 10 ms and `wait4`'s totals, and
+//! says whether it is CPU-bound, I/O-bound or mixed, with the concurrency model the
+//! notes recommend for it; `--scale` reruns it at several parallelisms and fits
+//! Amdahl's law ([`fit`]). [`probe`] holds the OS readings (rusage, perf counters,
+//! `/proc`) it shares with the experiments.
+//!
 //! # Errors and exit codes
 //!
 //! An unknown experiment name (in `run`, `--only` or `--skip`) or an output path that
 //! cannot be written is reported on stderr with exit code 2, before any experiment
-//! runs, so a long tour is never lost to a typo; so is malformed usage. A failure to
-//! write output after the run exits with code 1.
+//! runs, so a long tour is never lost to a typo; so is malformed usage, and so, for
+//! `profile`, are a command that cannot be started and a bad `--scale` list. A
+//! failure to write output after the run exits with code 1.
 //!
 //! # Adding an experiment
 //!
@@ -49,8 +60,10 @@
 //! `src/experiments/` and list it in [`experiments::all`]. Build its
 //! [`Report`](experiment::Report) with [`Report::new`](experiment::Report::new); add a
 //! chart with [`with_chart`](experiment::Report::with_chart), or let the report derive
-//! one from the comparisons. Give [`estimate`](experiment::Experiment::estimate) to get
-//! a filling progress bar instead of a spinner.
+//! one from the comparisons; attach figures that are not comparisons (counts,
+//! counters) with [`with_raw`](experiment::Report::with_raw) for `--json`. Give
+//! [`estimate`](experiment::Experiment::estimate) to get a filling progress bar
+//! instead of a spinner.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -58,5 +71,8 @@
 pub mod cli;
 pub mod experiment;
 pub mod experiments;
+pub mod fit;
 pub mod machine;
+pub mod probe;
+pub mod profile;
 pub mod report;

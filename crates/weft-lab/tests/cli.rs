@@ -107,6 +107,9 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     assert!(text.contains("== aba =="));
     assert!(text.contains("== backpressure =="));
     assert!(text.contains("== csp-select =="));
+    for name in ["memory-ordering", "context-switches", "deadlock", "amdahl"] {
+        assert!(text.contains(&format!("== {name} ==")), "{name}");
+    }
     assert!(text.contains("== summary =="));
 
     let run: serde_json::Value =
@@ -114,6 +117,18 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     std::fs::remove_file(&json).unwrap();
     let experiments = run["experiments"].as_array().unwrap();
     assert_eq!(experiments.len(), weft_lab::experiments::all().len());
+    // Experiments without comparisons carry their raw figures instead.
+    let raw = |name: &str| {
+        experiments
+            .iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["raw"].clone())
+            .unwrap()
+    };
+    assert!(raw("memory-ordering")[0]["r1=0 r2=0"].is_u64());
+    assert!(raw("amdahl")["fractions"][0]["seconds"].is_array());
+    assert!(raw("context-switches")["rows"][3]["voluntary"].is_u64());
+    assert!(raw("deadlock").is_object());
     for experiment in experiments {
         assert!(experiment["verdict"]["outcome"].is_string());
         for comparison in experiment["comparisons"].as_array().unwrap() {
@@ -219,4 +234,130 @@ fn a_tiny_tour_writes_a_self_contained_html_report() {
         "cargo run --release -p weft-lab -- run false-sharing --quick --duration-ms 1 --rounds 1"
     ));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The `class:` line of a profile.
+fn class_of(output: &Output) -> String {
+    stdout(output)
+        .lines()
+        .find_map(|l| l.strip_prefix("class: "))
+        .unwrap_or_else(|| panic!("no class line: {output:?}"))
+        .to_string()
+}
+
+#[test]
+fn profile_calls_sleep_io_bound_and_recommends_an_event_loop() {
+    let output = lab(&["profile", "--", "sleep", "1"]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(class_of(&output).starts_with("I/O-bound"), "{output:?}");
+    let text = stdout(&output);
+    assert!(text.contains("ended: exit code 0"));
+    assert!(text.contains("Async I/O with event loops is the most efficient approach"));
+    assert!(text.contains("the notes (Multitasking, 2.3 I/O-Bound vs CPU-Bound Workloads)"));
+}
+
+#[test]
+fn profile_calls_a_busy_loop_cpu_bound() {
+    let bin = env!("CARGO_BIN_EXE_weft-lab");
+    let output = lab(&["profile", "--", bin, "busy", "--seconds", "1"]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(class_of(&output), "CPU-bound", "{output:?}");
+    assert!(stdout(&output).contains("require true parallelism"));
+    // A shell loop that never ends, killed by --timeout: still CPU-bound, and said so.
+    let output = lab(&[
+        "profile",
+        "--timeout",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(class_of(&output), "CPU-bound", "{output:?}");
+    assert!(stdout(&output).contains("ended: killed after the --timeout"));
+}
+
+#[test]
+fn profile_scale_reruns_with_the_placeholder_and_fits_amdahl() {
+    let bin = env!("CARGO_BIN_EXE_weft-lab");
+    let json = std::env::temp_dir().join(format!("weft-lab-profile-{}.json", std::process::id()));
+    let output = lab(&[
+        "profile",
+        "--scale",
+        "1,2",
+        "--json",
+        json.to_str().unwrap(),
+        "--",
+        bin,
+        "busy",
+        "--units",
+        "20000",
+        "--workers",
+        "{}",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    assert!(
+        text.contains("parallelism p = 2 (in place of {})"),
+        "{text}"
+    );
+    assert!(text.contains("Amdahl fit: serial fraction f = "), "{text}");
+    let profile: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    std::fs::remove_file(&json).unwrap();
+    let runs = profile["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["argv"].as_array().unwrap().last().unwrap(), "2");
+    assert!(runs[0]["samples"].is_array());
+    assert!(profile["amdahl"]["serial_fraction"].is_f64());
+    // Without a placeholder, the variable carries p.
+    let output = lab(&[
+        "profile",
+        "--scale",
+        "1,3",
+        "--var",
+        "N",
+        "--",
+        "sh",
+        "-c",
+        "test \"$N\" = 3 || true",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout(&output).contains("parallelism p = 3 (N=3)"));
+}
+
+#[test]
+fn profile_refuses_bad_input_with_exit_code_2() {
+    fails_with_2(
+        &["profile", "--", "/no/such/command-here"],
+        "profile: cannot run \"/no/such/command-here\": no such command",
+    );
+    fails_with_2(
+        &["profile", "--scale", "1,x", "--", "true"],
+        "--scale: \"x\" is not a positive whole number",
+    );
+    fails_with_2(
+        &["profile", "--scale", "2", "--", "true"],
+        "two parallelisms",
+    );
+    fails_with_2(
+        &["profile", "--json", "/nonexistent/dir/p.json", "--", "true"],
+        "--json: cannot write",
+    );
+    fails_with_2(
+        &["profile", "--html", "/tmp", "--", "true"],
+        "--html is for tour and run",
+    );
+    fails_with_2(
+        &["profile", "--scale", "1,2", "--var", "A=B", "--", "true"],
+        "--var",
+    );
+    assert_eq!(lab(&["profile"]).status.code(), Some(2));
+    assert_eq!(
+        lab(&["profile", "--timeout", "0", "--", "true"])
+            .status
+            .code(),
+        Some(2)
+    );
 }

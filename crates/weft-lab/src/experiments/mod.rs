@@ -7,6 +7,11 @@ mod false_sharing;
 mod lock_contention;
 mod lock_free;
 
+pub mod amdahl;
+pub mod context_switches;
+pub mod deadlock;
+pub mod memory_ordering;
+
 pub use aba::Aba;
 pub use backpressure::Backpressure;
 pub use csp_select::CspSelect;
@@ -41,8 +46,12 @@ pub fn all() -> &'static [&'static dyn Experiment] {
     &[
         &FalseSharing,
         &LockContention,
+        &context_switches::ContextSwitches,
         &LockFree,
         &Aba,
+        &memory_ordering::MemoryOrdering,
+        &deadlock::Deadlock,
+        &amdahl::Amdahl,
         &Backpressure,
         &CspSelect,
     ]

@@ -104,6 +104,10 @@ pub struct Series {
     pub name: String,
     /// The points, in x order for a line.
     pub points: Vec<Point>,
+    /// The palette entry to draw it in; `None` takes the series' own position.
+    pub color: Option<usize>,
+    /// Draw the line dashed (for a model or prediction beside measurements).
+    pub dashed: bool,
 }
 
 impl Series {
@@ -112,7 +116,22 @@ impl Series {
         Self {
             name: name.into(),
             points,
+            color: None,
+            dashed: false,
         }
+    }
+
+    /// Draws it in palette entry `index`, so a prediction can share its
+    /// measurement's colour.
+    pub fn color(mut self, index: usize) -> Self {
+        self.color = Some(index);
+        self
+    }
+
+    /// Draws its line dashed.
+    pub fn dashed(mut self) -> Self {
+        self.dashed = true;
+        self
     }
 }
 

@@ -6,7 +6,7 @@
 //! and a `<title>` child, so a browser shows the exact figure on hover without any
 //! script.
 
-use super::chart::{Chart, ChartKind, LOG_SPAN, Point, Scale, Unit};
+use super::chart::{Chart, ChartKind, LOG_SPAN, Point, Scale, Series, Unit};
 use super::escape;
 use std::fmt::Write as _;
 
@@ -25,6 +25,20 @@ const CHAR_WIDTH: f64 = 6.6;
 /// The colour of the `index`th series.
 pub(crate) fn color(index: usize) -> &'static str {
     PALETTE[index % PALETTE.len()]
+}
+
+/// The colour of the `index`-th series: its own choice, or its position's.
+fn series_color(index: usize, series: &Series) -> &'static str {
+    color(series.color.unwrap_or(index))
+}
+
+/// The `stroke-dasharray` attribute of a dashed series' line, or nothing.
+fn dash(series: &Series) -> &'static str {
+    if series.dashed {
+        r#" stroke-dasharray="7 4""#
+    } else {
+        ""
+    }
 }
 
 /// A y axis: the mapping from values to pixels, and its ticks.
@@ -534,7 +548,7 @@ fn draw_lines(svg: &mut String, chart: &Chart, y_axis: &YAxis, right: f64) {
     }
     let count = chart.series.len();
     for (i, series) in chart.series.iter().enumerate() {
-        let color = color(i);
+        let color = series_color(i, series);
         // Nudge each series sideways a little so whiskers at one x don't hide each other.
         let dodge = (i as f64 - (count as f64 - 1.0) / 2.0) * 3.0;
         let mut points: Vec<&Point> = series
@@ -562,8 +576,9 @@ fn draw_lines(svg: &mut String, chart: &Chart, y_axis: &YAxis, right: f64) {
             let values: Vec<String> = points.iter().map(|p| format!("{}", p.y)).collect();
             let _ = write!(
                 svg,
-                r#"<path class="mark line" d="{d}" fill="none" stroke="{color}" stroke-width="2.2" stroke-linejoin="round" data-value="{values}"/>"#,
+                r#"<path class="mark line" d="{d}" fill="none" stroke="{color}" stroke-width="2.2" stroke-linejoin="round"{dash} data-value="{values}"/>"#,
                 d = d.join(" "),
+                dash = dash(series),
                 values = values.join(" ")
             );
         }
@@ -618,7 +633,7 @@ fn draw_bars(
     svg.push_str("</g>");
     let base = y_axis.base();
     for (i, series) in chart.series.iter().enumerate() {
-        let color = color(i);
+        let color = series_color(i, series);
         let name = escape(&series.name);
         let _ = write!(svg, r#"<g class="series" data-series="{name}">"#);
         for point in series.points.iter().filter(|p| p.y.is_finite()) {
@@ -673,16 +688,17 @@ fn draw_legend(svg: &mut String, chart: &Chart, left: f64) {
     svg.push_str(r#"<g class="legend">"#);
     for (i, series) in chart.series.iter().enumerate() {
         let y = TOP + 8.0 + 20.0 * i as f64;
-        let color = color(i);
+        let color = series_color(i, series);
         match chart.kind {
             ChartKind::Line => {
                 let _ = write!(
                     svg,
-                    r##"<line x1="{a}" y1="{y}" x2="{b}" y2="{y}" stroke="{color}" stroke-width="2.2"/><circle cx="{c}" cy="{y}" r="4" fill="{color}" stroke="#ffffff" stroke-width="1.2"/>"##,
+                    r##"<line x1="{a}" y1="{y}" x2="{b}" y2="{y}" stroke="{color}" stroke-width="2.2"{dash}/><circle cx="{c}" cy="{y}" r="4" fill="{color}" stroke="#ffffff" stroke-width="1.2"/>"##,
                     a = n(left),
                     b = n(left + 22.0),
                     c = n(left + 11.0),
-                    y = n(y)
+                    y = n(y),
+                    dash = dash(series)
                 );
             }
             ChartKind::Bars { .. } => {
