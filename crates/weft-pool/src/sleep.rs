@@ -68,9 +68,9 @@
 //! internal path does, and argued through the fences' total order; the RMW costs the
 //! same on the (already CAS-bearing) injection path and its argument needs no fence.
 //!
-//! Jobs a worker pushes on its own deque (`join`'s second half) read the counters with a plain load, no RMW: if a
-//! sleeper misses such a job, the pushing worker is awake and will run the job itself,
-//! so the miss costs parallelism, never progress.
+//! Jobs a worker pushes on its own deque (`join`'s second half) read the counters with
+//! a plain load, no RMW: if a sleeper misses such a job, the pushing worker is awake
+//! and will run the job itself, so the miss costs parallelism, never progress.
 //!
 //! The JEC is 32 bits and moves only on sleepy/event transitions; a wrap-around in the
 //! few instructions between a worker's steps 2 and 3 would need 2^31 such transitions.
