@@ -292,11 +292,14 @@ impl Sleep {
         idle.wake_fully();
     }
 
-    /// Jobs were pushed on a worker's own deque.
+    /// Jobs were pushed on a worker's own deque; `queue_was_empty` is asked only if
+    /// someone sleeps (it reads the deque's contended `top`).
     #[inline]
-    pub fn new_internal_jobs(&self, queue_was_empty: bool) {
+    pub fn new_internal_jobs(&self, queue_was_empty: impl FnOnce() -> bool) {
         let counters = self.jobs_event();
-        self.maybe_wake(counters, queue_was_empty);
+        if counters.sleeping() > 0 {
+            self.maybe_wake(counters, queue_was_empty());
+        }
     }
 
     /// A job was pushed on the injector (from outside the pool, or a job of another
@@ -352,7 +355,8 @@ impl Sleep {
     #[inline]
     pub fn more_work_left(&self) {
         let counters = Counters(self.counters.load(Ordering::SeqCst));
-        if counters.sleeping() > 0 && counters.inactive() == counters.sleeping() {
+        // The caller may itself still count as inactive (it is in the idle loop).
+        if counters.sleeping() > 0 && counters.inactive() - counters.sleeping() <= 1 {
             self.wake_any_threads(1);
         }
     }
