@@ -6,7 +6,9 @@
 //!   same partition code and cut-off for both; each run first copies the unsorted
 //!   input into the buffer, the same copy for both);
 //! - an unbalanced tree of tasks: each node splits its work 90/10 between its two
-//!   children by `join`, so the pool must keep stealing the big halves to balance.
+//!   children by `join`, so the pool must keep stealing the big halves to balance;
+//! - `install(|| x)` from a thread outside the pool: the round trip of injecting a
+//!   job, waking a worker and blocking the caller on a latch.
 //!
 //! Each contender is one whole workload inside `pool.install`, interleaved round by
 //! round; the figure is the ratio of medians (>= 1.00x: weft as fast or faster).
@@ -229,6 +231,23 @@ fn bench_skewed_tree(args: &BenchArgs, pools: &Pools) -> Results {
     .run()
 }
 
+fn bench_install_round_trip(args: &BenchArgs, pools: &Pools) -> Results {
+    Comparison::latency(format!(
+        "install(|| x) from outside the pool (inject, wake, block), {} threads",
+        pools.threads
+    ))
+    .rounds(args.rounds())
+    .min_sample(args.min_sample())
+    .baseline(ANCHOR)
+    .contender(ANCHOR, || {
+        black_box(pools.rayon.install(|| black_box(1u64)));
+    })
+    .contender(CANDIDATE, || {
+        black_box(pools.weft.install(|| black_box(1u64)));
+    })
+    .run()
+}
+
 fn main() {
     let args = BenchArgs::from_env();
     let threads = thread::available_parallelism().map_or(1, |n| n.get());
@@ -248,7 +267,12 @@ fn main() {
         threads,
     };
     let mut all = Vec::new();
-    for bench in [bench_fib, bench_quicksort, bench_skewed_tree] {
+    for bench in [
+        bench_fib,
+        bench_quicksort,
+        bench_skewed_tree,
+        bench_install_round_trip,
+    ] {
         all.push(bench(&args, &pools));
         println!("\n{}", all.last().unwrap());
     }
