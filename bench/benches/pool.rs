@@ -14,7 +14,8 @@
 //! round; the figure is the ratio of medians (>= 1.00x: weft as fast or faster).
 //!
 //! `cargo bench -p weft-bench --bench pool` (a few minutes on 2 cores), `-- --quick`
-//! (under a minute), `-- --json FILE` (every raw sample).
+//! (under a minute), `-- --only quicksort` (one comparison: `fib`, `quicksort`,
+//! `tree`, `install`), `-- --json FILE` (every raw sample).
 
 use std::hint::black_box;
 use std::thread;
@@ -248,6 +249,9 @@ fn bench_install_round_trip(args: &BenchArgs, pools: &Pools) -> Results {
     .run()
 }
 
+/// One comparison of this file.
+type Bench = fn(&BenchArgs, &Pools) -> Results;
+
 fn main() {
     let args = BenchArgs::from_env();
     let threads = thread::available_parallelism().map_or(1, |n| n.get());
@@ -266,13 +270,20 @@ fn main() {
             .expect("building rayon's pool"),
         threads,
     };
+    // `--only NAME` runs the comparisons whose key contains NAME (fib, quicksort,
+    // tree, install).
+    let only: Option<String> = std::env::args().skip_while(|arg| arg != "--only").nth(1);
+    let benches: [(&str, Bench); 4] = [
+        ("fib", bench_fib),
+        ("quicksort", bench_quicksort),
+        ("tree", bench_skewed_tree),
+        ("install", bench_install_round_trip),
+    ];
     let mut all = Vec::new();
-    for bench in [
-        bench_fib,
-        bench_quicksort,
-        bench_skewed_tree,
-        bench_install_round_trip,
-    ] {
+    for (key, bench) in benches {
+        if only.as_deref().is_some_and(|only| !key.contains(only)) {
+            continue;
+        }
         all.push(bench(&args, &pools));
         println!("\n{}", all.last().unwrap());
     }

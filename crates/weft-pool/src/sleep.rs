@@ -377,16 +377,20 @@ impl Sleep {
     pub fn wake_specific_thread(&self, index: usize) -> bool {
         let state = &self.worker_sleep_states[index];
         let mut is_blocked = state.is_blocked.lock();
-        if *is_blocked {
-            *is_blocked = false;
-            // The waker takes the sleeper out of the count, so a second poster that
-            // looks before the sleeper runs does not count it as still asleep.
-            self.counters.fetch_sub(SLEEPING_ONE, Ordering::SeqCst);
-            state.condvar.notify_one();
-            self.wakeups.fetch_add(1, Ordering::Relaxed);
-            true
-        } else {
-            false
+        if !*is_blocked {
+            return false;
         }
+        *is_blocked = false;
+        // The waker takes the sleeper out of the count, so a second poster that looks
+        // before the sleeper runs does not count it as still asleep.
+        self.counters.fetch_sub(SLEEPING_ONE, Ordering::SeqCst);
+        drop(is_blocked);
+        // Notify after unlocking, so the sleeper does not wake only to block on the
+        // lock we still hold. Safe: the flag was cleared under the lock, so a sleeper
+        // that wakes early (spuriously) sees it and leaves; the condition variable
+        // lives in the registry, not in the sleeper's frame.
+        state.condvar.notify_one();
+        self.wakeups.fetch_add(1, Ordering::Relaxed);
+        true
     }
 }
