@@ -9,7 +9,7 @@
 //! | [`sync`] | `weft-sync` | locks, parking, events, semaphores, deadlock detection |
 //! | [`lockfree`] | `weft-lockfree` | epoch and hazard-pointer reclamation, lock-free stack and queues, work-stealing deque |
 //! | [`channel`] | `weft-channel` | bounded, unbounded and rendezvous MPMC channels, `select!`, timers, oneshot, broadcast; blocking and async |
-//! | `pool` | `weft-pool` | not built yet |
+//! | [`pool`] | `weft-pool` | work-stealing thread pool: `join`, `scope`, `spawn`, `ThreadPoolBuilder`, parallel iterators and parallel sort |
 //! | `rt` | `weft-rt` | not built yet |
 //! | `process` | `weft-process` | not built yet |
 //!
@@ -44,4 +44,10 @@ pub mod lockfree {
 /// timers, `oneshot`, `broadcast` (`weft-channel`).
 pub mod channel {
     pub use weft_channel::*;
+}
+
+/// The work-stealing thread pool: fork-join `join` and `scope`, `spawn`,
+/// `ThreadPoolBuilder`, parallel iterators and parallel sort (`weft-pool`).
+pub mod pool {
+    pub use weft_pool::*;
 }
