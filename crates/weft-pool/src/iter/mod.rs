@@ -774,6 +774,11 @@ pub trait IndexedParallelIterator: ParallelIterator {
     /// The exact number of items.
     fn len(&self) -> usize;
 
+    /// True if there are no items.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Hands this iterator's [`plumbing::Producer`] to `callback` (the plumbing's
     /// indexed entry point).
     fn with_producer<CB>(self, callback: CB) -> CB::Output

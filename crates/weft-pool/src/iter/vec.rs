@@ -1,7 +1,7 @@
 //! A `Vec` as a parallel iterator by value, and `&Vec` / `&mut Vec` as slices.
 //!
 //! `into_par_iter` on a `Vec` sets its length to 0 and lends its items to a
-//! [`DrainProducer`]: each piece moves its items out as it goes, and drops whatever it
+//! producer: each piece moves its items out as it goes, and drops whatever it
 //! did not hand out (if a downstream `take` cut it off, or a panic unwound past it).
 //! The buffer itself is freed by the `Vec` at the end, empty.
 //!

@@ -167,7 +167,7 @@ unsafe fn merge<T, F>(
         return;
     }
     // If a comparison of the binary search panics, this writes everything back.
-    // SAFETY (of the pointer arithmetic): within the runs.
+    // SAFETY: the ends are one past the runs' last items, within their allocation.
     let hole = unsafe {
         MergeHole {
             left: left.get(),

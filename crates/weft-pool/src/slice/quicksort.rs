@@ -61,15 +61,15 @@ where
     let (pivot_slot, rest) = v.split_at_mut(1);
     let pivot = &pivot_slot[0];
 
-    if let Some(ancestor) = ancestor.as_deref() {
-        if !is_less(ancestor, pivot) {
-            // pivot == ancestor <= every item: the items not greater than the pivot
-            // are equal to it, and already in place once gathered on the left.
-            let equal = partition(rest, |x| !is_less(pivot, x));
-            let (_, greater) = rest.split_at_mut(equal);
-            recurse(greater, compare, None, limit, cutoff);
-            return;
-        }
+    if let Some(ancestor) = ancestor.as_deref()
+        && !is_less(ancestor, pivot)
+    {
+        // pivot == ancestor <= every item: the items not greater than the pivot are
+        // equal to it, and already in place once gathered on the left.
+        let equal = partition(rest, |x| !is_less(pivot, x));
+        let (_, greater) = rest.split_at_mut(equal);
+        recurse(greater, compare, None, limit, cutoff);
+        return;
     }
 
     let less = partition(rest, |x| is_less(x, pivot));
