@@ -414,12 +414,12 @@ where
     where
         I: IntoParallelIterator<Item = Option<T>>,
     {
-        let failed = std::sync::atomic::AtomicBool::new(false);
+        let failed = crate::primitive::atomic::AtomicBool::new(false);
         let collection = par_iter
             .into_par_iter()
             .inspect(|item| {
                 if item.is_none() {
-                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    failed.store(true, crate::primitive::atomic::Ordering::Relaxed);
                 }
             })
             .while_some()

@@ -12,8 +12,8 @@
 
 use super::ParallelIterator;
 use super::plumbing::{Consumer, Folder, Reducer, UnindexedConsumer};
+use crate::primitive::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 pub(super) fn find_any<I, P>(par_iter: I, predicate: &P) -> Option<I::Item>
 where

@@ -6,8 +6,8 @@
 //! See the [`iter`](super) module docs for the design.
 
 use crate::iter::IndexedParallelIterator;
+use crate::primitive::atomic::{AtomicBool, Ordering};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A generic closure over a [`Producer`]: what
 /// [`IndexedParallelIterator::with_producer`] hands its producer to, so that a

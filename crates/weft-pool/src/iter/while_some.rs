@@ -2,7 +2,7 @@
 
 use super::ParallelIterator;
 use super::plumbing::{Consumer, Folder, UnindexedConsumer};
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::primitive::atomic::{AtomicBool, Ordering};
 
 /// The iterator of [`ParallelIterator::while_some`].
 #[must_use = "parallel iterators are lazy and do nothing unless consumed"]

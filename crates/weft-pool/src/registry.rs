@@ -1,0 +1,658 @@
+//! The registry: one pool's workers, their deques, the injector, the sleep state and
+//! the handlers; the worker loop; the global pool; and how work enters a pool from a
+//! thread that is not one of its workers.
+//!
+//! # The worker loop
+//!
+//! Each worker owns a LIFO Chase–Lev [`Worker`] deque (`weft_lockfree::deque`); every
+//! other worker holds its [`Stealer`]. Jobs from outside arrive on the pool's
+//! [`Injector`]. A worker looking for work tries, in order: its own deque (newest
+//! first: the hottest in cache, and what `join` just pushed), one steal from each other
+//! worker starting at a random one (oldest first: the biggest pieces of work), then a
+//! batch from the injector. Stealing before the injector finishes work already under
+//! way before starting new outside work. When nothing is found it runs the idle rounds
+//! of the sleep protocol (`sleep.rs`).
+//!
+//! The same loop, [`WorkerThread::wait_until`], serves a worker waiting for a latch
+//! (`join`'s stolen half, a `scope`'s tasks, an `install` into another pool): it runs
+//! other jobs until the latch is set ("work while waiting"), so no worker sleeps while
+//! there is work it could do.
+//!
+//! # Entering a pool
+//!
+//! - From one of its workers: run the operation right there.
+//! - From a thread outside every pool: inject a [`StackJob`] holding the operation and
+//!   block the thread on a [`LockLatch`] (a futex parker) until a worker ran it.
+//! - From a worker of *another* pool (nested pools): inject the job into the target
+//!   pool with a cross-pool [`SpinLatch`], and keep running the *home* pool's jobs
+//!   while waiting; the target's worker wakes the waiter through the home pool's sleep
+//!   state. The waiting worker never blocks its own pool, so
+//!   `a.install(|| b.install(|| a.install(..)))` cannot deadlock on a blocked thread.
+//!
+//! # Fork safety
+//!
+//! A registry records the process id that built it. After `fork(2)` the child has
+//! only the forking thread: the global pool's workers are gone. The global registry is
+//! looked up with a pid check on every path that sends it work, and a child (pid
+//! differs) builds a fresh global pool on first use; the parent's copy is leaked (its
+//! memory is the child's copy, and its threads never existed there). A non-global
+//! [`ThreadPool`](crate::ThreadPool) inherited across `fork` cannot be rebuilt (its
+//! configuration belongs to the parent); sending it work from the child panics with a
+//! message that says so, rather than hanging. Forking from *inside* a worker is not
+//! supported: the child's only thread would be a worker of a pool without workers.
+
+use crate::builder::{ErrorKind, ThreadPoolBuildError, ThreadPoolBuilder};
+use crate::job::{JobFifo, JobRef, StackJob};
+use crate::latch::{AsCoreLatch, CoreLatch, LockLatch, SpinLatch};
+use crate::primitive::atomic::{AtomicUsize, Ordering};
+use crate::sleep::Sleep;
+use crate::unwind;
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::ptr;
+use std::sync::Arc;
+use weft_lockfree::deque::{Injector, Steal, Stealer, Worker};
+
+pub(crate) type PanicHandler = dyn Fn(Box<dyn Any + Send>) + Send + Sync;
+pub(crate) type StartHandler = dyn Fn(usize) + Send + Sync;
+pub(crate) type ExitHandler = dyn Fn(usize) + Send + Sync;
+
+/// One pool.
+pub(crate) struct Registry {
+    thread_infos: Box<[ThreadInfo]>,
+    sleep: Sleep,
+    injected_jobs: Injector<JobRef>,
+    panic_handler: Option<Box<PanicHandler>>,
+    start_handler: Option<Box<StartHandler>>,
+    exit_handler: Option<Box<ExitHandler>>,
+    /// One for the `ThreadPool` handles (dropped together), plus one per `'static`
+    /// spawned job not yet finished. At zero the workers are told to exit.
+    terminate_count: AtomicUsize,
+    /// The process that built this registry (fork safety, module docs).
+    pid: u32,
+    /// Workers that have not started yet; the last one to start sets `primed`.
+    unstarted: AtomicUsize,
+    /// Set once every worker ran its start handler; the builder waits on it.
+    primed: LockLatch,
+}
+
+struct ThreadInfo {
+    stealer: Stealer<JobRef>,
+    /// This worker's `spawn_fifo` queue (behind trampolines on its deque).
+    fifo: JobFifo,
+    /// Set when the pool terminates; the worker's main loop waits on it.
+    terminate: CoreLatch,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("num_threads", &self.num_threads())
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// Builds the registry and starts its workers.
+    pub(crate) fn new(
+        mut builder: ThreadPoolBuilder,
+    ) -> Result<Arc<Registry>, ThreadPoolBuildError> {
+        let num_threads = builder.resolved_num_threads();
+        let workers: Vec<Worker<JobRef>> = (0..num_threads).map(|_| Worker::new_lifo()).collect();
+        let registry = Arc::new(Registry {
+            thread_infos: workers
+                .iter()
+                .map(|worker| ThreadInfo {
+                    stealer: worker.stealer(),
+                    fifo: JobFifo::new(),
+                    terminate: CoreLatch::new(),
+                })
+                .collect(),
+            sleep: Sleep::new(num_threads),
+            injected_jobs: Injector::new(),
+            panic_handler: builder.take_panic_handler(),
+            start_handler: builder.take_start_handler(),
+            exit_handler: builder.take_exit_handler(),
+            terminate_count: AtomicUsize::new(1),
+            pid: std::process::id(),
+            unstarted: AtomicUsize::new(num_threads),
+            primed: LockLatch::new(),
+        });
+        for (index, worker) in workers.into_iter().enumerate() {
+            let mut thread = std::thread::Builder::new();
+            if let Some(name) = builder.thread_name_for(index) {
+                thread = thread.name(name);
+            }
+            if let Some(stack_size) = builder.get_stack_size() {
+                thread = thread.stack_size(stack_size);
+            }
+            let worker_registry = Arc::clone(&registry);
+            let spawned = thread.spawn(move || {
+                main_loop(worker, worker_registry, index);
+            });
+            if let Err(error) = spawned {
+                // The workers already started exit once the count reaches zero.
+                registry.terminate();
+                return Err(ThreadPoolBuildError::new(ErrorKind::IOError(error)));
+            }
+        }
+        registry.primed.wait();
+        Ok(registry)
+    }
+
+    /// The registry of the current worker, or the global one.
+    pub(crate) fn current() -> Arc<Registry> {
+        match WorkerThread::current() {
+            Some(thread) => Arc::clone(thread.registry()),
+            None => Arc::clone(global_registry_for_work()),
+        }
+    }
+
+    pub(crate) fn num_threads(&self) -> usize {
+        self.thread_infos.len()
+    }
+
+    pub(crate) fn sleep(&self) -> &Sleep {
+        &self.sleep
+    }
+
+    /// `true` if `thread` is one of this registry's workers.
+    #[inline]
+    fn owns(&self, thread: &WorkerThread) -> bool {
+        ptr::eq(&**thread.registry(), self)
+    }
+
+    /// Fork safety (module docs): refuse to send work to a pool whose workers are in
+    /// the parent process.
+    #[cold]
+    fn check_pid(&self) {
+        assert_eq!(
+            self.pid,
+            std::process::id(),
+            "weft-pool: this thread pool was built by the parent process before fork(); \
+             its worker threads do not exist in the child (the global pool is rebuilt \
+             in a child, other pools must be built again)"
+        );
+    }
+
+    /// Pushes a job on the injector and wakes a sleeper.
+    pub(crate) fn inject(&self, job: JobRef) {
+        self.injected_jobs.push(job);
+        self.sleep.new_injected_jobs();
+    }
+
+    /// Schedules a job: on the current worker's deque if it is ours, else injected.
+    pub(crate) fn inject_or_push(&self, job: JobRef) {
+        match WorkerThread::current() {
+            Some(thread) if self.owns(thread) => thread.push(job),
+            _ => {
+                if WorkerThread::current().is_none() {
+                    self.check_pid();
+                }
+                self.inject(job);
+            }
+        }
+    }
+
+    /// Schedules a `spawn_fifo` job: behind the current worker's FIFO if it is ours,
+    /// else on the injector (which is FIFO already).
+    pub(crate) fn inject_or_push_fifo(&self, job: JobRef) {
+        match WorkerThread::current() {
+            Some(thread) if self.owns(thread) => {
+                let fifo = &self.thread_infos[thread.index].fifo;
+                // SAFETY: the registry (which owns the FIFO) outlives its jobs: the
+                // workers, which run them, hold it.
+                let trampoline = unsafe { fifo.push(job) };
+                thread.push(trampoline);
+            }
+            _ => self.inject_or_push(job),
+        }
+    }
+
+    fn has_injected_job(&self) -> bool {
+        !self.injected_jobs.is_empty()
+    }
+
+    /// Runs `op` on a worker of this pool, from any thread.
+    pub(crate) fn in_worker<OP, R>(self: &Arc<Self>, op: OP) -> R
+    where
+        OP: FnOnce(&WorkerThread, bool) -> R + Send,
+        R: Send,
+    {
+        match WorkerThread::current() {
+            None => self.in_worker_cold(op),
+            Some(thread) if !self.owns(thread) => self.in_worker_cross(thread, op),
+            Some(thread) => op(thread, false),
+        }
+    }
+
+    /// From outside every pool: inject and block on a futex latch.
+    #[cold]
+    fn in_worker_cold<OP, R>(self: &Arc<Self>, op: OP) -> R
+    where
+        OP: FnOnce(&WorkerThread, bool) -> R + Send,
+        R: Send,
+    {
+        self.check_pid();
+        let job = StackJob::new(
+            |injected| {
+                let thread =
+                    WorkerThread::current().expect("an injected job runs on a worker thread");
+                op(thread, injected)
+            },
+            LockLatch::new(),
+        );
+        // SAFETY: `job` stays in this frame until its latch is set (we wait below).
+        self.inject(unsafe { job.as_job_ref() });
+        job.latch.wait();
+        job.into_result()
+    }
+
+    /// From a worker of another pool: inject here, and keep running the home pool's
+    /// jobs until ours ran.
+    #[cold]
+    fn in_worker_cross<OP, R>(self: &Arc<Self>, current: &WorkerThread, op: OP) -> R
+    where
+        OP: FnOnce(&WorkerThread, bool) -> R + Send,
+        R: Send,
+    {
+        let job = StackJob::new(
+            |injected| {
+                let thread =
+                    WorkerThread::current().expect("an injected job runs on a worker thread");
+                op(thread, injected)
+            },
+            SpinLatch::cross(current),
+        );
+        // SAFETY: `job` stays in this frame until its latch is set (we wait below).
+        self.inject(unsafe { job.as_job_ref() });
+        current.wait_until(&job.latch);
+        job.into_result()
+    }
+
+    /// One more `'static` job to finish before the workers may exit.
+    pub(crate) fn increment_terminate_count(&self) {
+        // Relaxed: the caller holds a count already (a pool handle or a running job).
+        let previous = self.terminate_count.fetch_add(1, Ordering::Relaxed);
+        debug_assert!(previous > 0, "a job was spawned into a terminated pool");
+    }
+
+    /// Drops one count; at zero, tells every worker to exit once it is idle.
+    pub(crate) fn terminate(&self) {
+        // AcqRel: the last decrement sees all the work of the other count holders.
+        if self.terminate_count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            for (index, info) in self.thread_infos.iter().enumerate() {
+                // SAFETY: the latch lives in the registry, which we hold.
+                if unsafe { CoreLatch::set(&info.terminate) } {
+                    self.sleep.wake_specific_thread(index);
+                }
+            }
+        }
+    }
+
+    /// Runs a `'static` job's body, sending a panic to the panic handler.
+    pub(crate) fn catch_unwind(&self, func: impl FnOnce()) {
+        if let Err(payload) = unwind::halt_unwinding(func) {
+            self.handle_panic(payload);
+        }
+    }
+
+    /// The pool's panic policy: the handler if one was given, else a line on stderr.
+    /// The worker stays alive either way.
+    #[cold]
+    fn handle_panic(&self, payload: Box<dyn Any + Send>) {
+        match &self.panic_handler {
+            Some(handler) => {
+                if let Err(second) = unwind::halt_unwinding(|| handler(payload)) {
+                    eprintln!(
+                        "weft-pool: the panic handler itself panicked: {}",
+                        unwind::payload_message(&*second)
+                    );
+                }
+            }
+            None => eprintln!(
+                "weft-pool: a spawned job panicked: {} (no panic_handler set; the worker keeps running)",
+                unwind::payload_message(&*payload)
+            ),
+        }
+    }
+
+    /// Runs a handler, reporting its panic like a spawned job's.
+    fn run_handler(&self, handler: &Option<Box<StartHandler>>, index: usize) {
+        if let Some(handler) = handler {
+            self.catch_unwind(|| handler(index));
+        }
+    }
+
+    #[doc(hidden)]
+    pub(crate) fn wakeups(&self) -> usize {
+        self.sleep.wakeups()
+    }
+}
+
+/// A worker's own state, in its thread's `main_loop` frame; reached through a
+/// thread-local pointer.
+pub(crate) struct WorkerThread {
+    worker: Worker<JobRef>,
+    index: usize,
+    rng: XorShift64Star,
+    registry: Arc<Registry>,
+}
+
+impl fmt::Debug for WorkerThread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerThread")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+std::thread_local! {
+    /// The current thread's `WorkerThread`, or null outside every pool.
+    static WORKER_THREAD: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
+}
+
+impl WorkerThread {
+    /// The current thread's worker state, if it is a worker.
+    #[inline]
+    pub(crate) fn current() -> Option<&'static WorkerThread> {
+        let pointer = WORKER_THREAD.with(Cell::get);
+        // SAFETY: the pointer is set by `main_loop` to its own frame's `WorkerThread`
+        // and cleared before that frame ends; code on this thread runs inside it. The
+        // `'static` never escapes this thread (`WorkerThread` is not `Sync`).
+        unsafe { pointer.as_ref() }
+    }
+
+    #[inline]
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    #[inline]
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Pushes a job on this worker's deque, waking a sleeper if it should.
+    #[inline]
+    pub(crate) fn push(&self, job: JobRef) {
+        let queue_was_empty = self.worker.is_empty();
+        self.worker.push(job);
+        self.registry.sleep.new_internal_jobs(queue_was_empty);
+    }
+
+    /// Pops the newest job of this worker's deque.
+    #[inline]
+    pub(crate) fn take_local_job(&self) -> Option<JobRef> {
+        self.worker.pop()
+    }
+
+    /// Runs a job.
+    ///
+    /// # Safety
+    ///
+    /// Invariant 1 of `job.rs`: the job was taken from a queue, so it runs once.
+    #[inline]
+    pub(crate) unsafe fn execute(&self, job: JobRef) {
+        // SAFETY: forwarded.
+        unsafe { job.execute() }
+    }
+
+    /// Finds a job: own deque, then steal, then the injector (module docs).
+    fn find_work(&self) -> Option<JobRef> {
+        self.take_local_job()
+            .or_else(|| self.steal())
+            .or_else(|| self.pop_injected_job())
+    }
+
+    fn steal(&self) -> Option<JobRef> {
+        let infos = &self.registry.thread_infos;
+        let count = infos.len();
+        if count <= 1 {
+            return None;
+        }
+        loop {
+            let mut retry = false;
+            let start = self.rng.next_usize(count);
+            for victim in (start..count).chain(0..start) {
+                if victim == self.index {
+                    continue;
+                }
+                match infos[victim].stealer.steal() {
+                    Steal::Success(job) => {
+                        if !infos[victim].stealer.is_empty() {
+                            self.registry.sleep.more_work_left();
+                        }
+                        return Some(job);
+                    }
+                    Steal::Empty => {}
+                    Steal::Retry => retry = true,
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    fn pop_injected_job(&self) -> Option<JobRef> {
+        loop {
+            match self
+                .registry
+                .injected_jobs
+                .steal_batch_and_pop(&self.worker)
+            {
+                Steal::Success(job) => {
+                    if !self.worker.is_empty() || self.registry.has_injected_job() {
+                        self.registry.sleep.more_work_left();
+                    }
+                    return Some(job);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => crate::primitive::thread::spin_loop(),
+            }
+        }
+    }
+
+    /// `true` if any queue of the pool holds a job (the sleep protocol's re-check).
+    fn has_work(&self) -> bool {
+        self.registry.has_injected_job()
+            || !self.worker.is_empty()
+            || self
+                .registry
+                .thread_infos
+                .iter()
+                .any(|info| !info.stealer.is_empty())
+    }
+
+    /// Runs other jobs until `latch` is set, sleeping when there are none.
+    #[inline]
+    pub(crate) fn wait_until<L: AsCoreLatch + ?Sized>(&self, latch: &L) {
+        let latch = latch.as_core_latch();
+        if !latch.probe() {
+            self.wait_until_cold(latch);
+        }
+    }
+
+    #[cold]
+    fn wait_until_cold(&self, latch: &CoreLatch) {
+        let sleep = &self.registry.sleep;
+        let mut idle = sleep.start_looking(self.index);
+        while !latch.probe() {
+            if let Some(job) = self.find_work() {
+                sleep.work_found();
+                // SAFETY: taken from a queue, so it runs once.
+                unsafe { self.execute(job) };
+                idle = sleep.start_looking(self.index);
+            } else {
+                sleep.no_work_found(&mut idle, latch, || self.has_work());
+            }
+        }
+        sleep.work_found();
+    }
+
+    /// Runs one job if there is one (`yield_now`).
+    pub(crate) fn yield_now(&self) -> crate::Yield {
+        match self.find_work() {
+            Some(job) => {
+                // SAFETY: taken from a queue, so it runs once.
+                unsafe { self.execute(job) };
+                crate::Yield::Executed
+            }
+            None => crate::Yield::Idle,
+        }
+    }
+}
+
+/// Clears the thread-local pointer when `main_loop`'s frame ends, even by unwinding.
+struct ClearCurrent;
+
+impl Drop for ClearCurrent {
+    fn drop(&mut self) {
+        WORKER_THREAD.with(|current| current.set(ptr::null()));
+    }
+}
+
+fn main_loop(worker: Worker<JobRef>, registry: Arc<Registry>, index: usize) {
+    let thread = WorkerThread {
+        worker,
+        index,
+        rng: XorShift64Star::new(index),
+        registry,
+    };
+    WORKER_THREAD.with(|current| current.set(&thread));
+    let _clear = ClearCurrent;
+    let registry = &*thread.registry;
+    registry.run_handler(&registry.start_handler, index);
+    // AcqRel: the last starter's set publishes every start handler's effects.
+    if registry.unstarted.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // SAFETY: the latch lives in the registry, which this thread holds.
+        unsafe { LockLatch::set_and_wake(&registry.primed) };
+    }
+    thread.wait_until(&registry.thread_infos[index].terminate);
+    // Termination comes only when no `'static` job is left; scopes and joins are
+    // waited for by their callers, who keep the pool alive. So the deque is empty.
+    debug_assert!(thread.worker.is_empty());
+    registry.run_handler(&registry.exit_handler, index);
+}
+
+/// A small per-worker random generator for picking steal victims (Marsaglia's
+/// xorshift with Vigna's `*` output multiplier).
+struct XorShift64Star {
+    state: Cell<u64>,
+}
+
+impl XorShift64Star {
+    fn new(seed: usize) -> Self {
+        // Any non-zero start works; spread the workers apart.
+        let state = (seed as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        XorShift64Star {
+            state: Cell::new(state),
+        }
+    }
+
+    fn next_usize(&self, bound: usize) -> usize {
+        let mut x = self.state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.state.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize % bound
+    }
+}
+
+// The global pool. `std` atomics and lock on purpose: a `static` needs `const`
+// constructors, and nothing about it is part of the loom models (primitive.rs).
+static GLOBAL_REGISTRY: std::sync::atomic::AtomicPtr<Arc<Registry>> =
+    std::sync::atomic::AtomicPtr::new(ptr::null_mut());
+static GLOBAL_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The global registry, built on first use with the default builder (and rebuilt in a
+/// forked child).
+pub(crate) fn global_registry() -> &'static Arc<Registry> {
+    let pointer = GLOBAL_REGISTRY.load(std::sync::atomic::Ordering::Acquire);
+    // SAFETY: a stored pointer comes from `Box::leak` and is never freed.
+    if let Some(registry) = unsafe { pointer.as_ref() } {
+        return registry;
+    }
+    init_global_registry(ThreadPoolBuilder::new(), false).unwrap_or_else(|_| {
+        // Lost a race with another initializer, or with `build_global`.
+        let pointer = GLOBAL_REGISTRY.load(std::sync::atomic::Ordering::Acquire);
+        // SAFETY: as above; `init_global_registry` failed only because one exists.
+        unsafe { pointer.as_ref() }.expect("the global thread pool could not be built")
+    })
+}
+
+/// The global registry for sending it work: as [`global_registry`], plus the fork
+/// check (module docs).
+pub(crate) fn global_registry_for_work() -> &'static Arc<Registry> {
+    let registry = global_registry();
+    if registry.pid == std::process::id() {
+        return registry;
+    }
+    rebuild_global_registry_after_fork()
+}
+
+#[cold]
+fn rebuild_global_registry_after_fork() -> &'static Arc<Registry> {
+    let _guard = GLOBAL_INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let pointer = GLOBAL_REGISTRY.load(std::sync::atomic::Ordering::Acquire);
+    // SAFETY: stored pointers are leaked boxes, never freed.
+    if let Some(registry) = unsafe { pointer.as_ref() }
+        && registry.pid == std::process::id()
+    {
+        return registry;
+    }
+    // The parent's registry is leaked (module docs).
+    let registry = Registry::new(ThreadPoolBuilder::new())
+        .expect("weft-pool: could not rebuild the global thread pool after fork()");
+    let leaked: &'static Arc<Registry> = Box::leak(Box::new(registry));
+    GLOBAL_REGISTRY.store(
+        ptr::from_ref(leaked).cast_mut(),
+        std::sync::atomic::Ordering::Release,
+    );
+    leaked
+}
+
+/// Builds the global registry from `builder`; fails if one exists (or, for
+/// `explicit`, with the builder's own error).
+pub(crate) fn init_global_registry(
+    builder: ThreadPoolBuilder,
+    explicit: bool,
+) -> Result<&'static Arc<Registry>, ThreadPoolBuildError> {
+    let _guard = GLOBAL_INIT.lock().unwrap_or_else(|e| e.into_inner());
+    if !GLOBAL_REGISTRY
+        .load(std::sync::atomic::Ordering::Acquire)
+        .is_null()
+    {
+        return Err(ThreadPoolBuildError::new(
+            ErrorKind::GlobalPoolAlreadyInitialized,
+        ));
+    }
+    let registry = match Registry::new(builder) {
+        Ok(registry) => registry,
+        Err(error) if explicit => return Err(error),
+        Err(error) => panic!("weft-pool: the global thread pool could not be built: {error}"),
+    };
+    let leaked: &'static Arc<Registry> = Box::leak(Box::new(registry));
+    GLOBAL_REGISTRY.store(
+        ptr::from_ref(leaked).cast_mut(),
+        std::sync::atomic::Ordering::Release,
+    );
+    Ok(leaked)
+}
+
+/// Runs `op` on a worker: the current one, or one of the global pool.
+#[inline]
+pub(crate) fn in_worker<OP, R>(op: OP) -> R
+where
+    OP: FnOnce(&WorkerThread, bool) -> R + Send,
+    R: Send,
+{
+    match WorkerThread::current() {
+        Some(thread) => op(thread, false),
+        None => global_registry_for_work().in_worker_cold(op),
+    }
+}

@@ -1,0 +1,377 @@
+//! The sleep protocol: how idle workers go to sleep without losing a wake-up, and how
+//! a new job wakes one of them (not all).
+//!
+//! # The counters (one `AtomicU64`)
+//!
+//! | bits | field | meaning |
+//! |---|---|---|
+//! | 0..16 | `sleeping` | workers registered as asleep (blocked, or about to block) |
+//! | 16..32 | `inactive` | workers in the idle loop, asleep or still searching |
+//! | 32..64 | `jobs_event` (JEC) | an event counter; odd means *sleepy*: some worker announced it is about to sleep, and no job was posted since |
+//!
+//! `inactive - sleeping` is the number of idle workers still awake and searching: a new
+//! job need not wake anyone while one of those exists.
+//!
+//! # An idle worker
+//!
+//! 1. *Searching* (rounds `0..ROUNDS_UNTIL_SLEEPY`): look for work (own deque, steal,
+//!    injector), `yield` between rounds.
+//! 2. *Sleepy* (round `ROUNDS_UNTIL_SLEEPY`): make the JEC odd if it is even (one CAS)
+//!    and remember its value `S`. Then search again, a few more rounds.
+//! 3. *Sleeping*: take this worker's sleep lock; move the latch it waits for to
+//!    `SLEEPING` (give up if it is set); add one to `sleeping` with a CAS that fails if
+//!    the JEC is no longer `S` (a job was posted since step 2: search again); a SeqCst
+//!    fence; re-check the injector and the deques (give up, undoing the count, if any
+//!    holds a job); mark itself blocked and wait on its condition variable (a futex),
+//!    which releases the lock.
+//!
+//! The worker's own search rounds take between well under a millisecond and about a
+//! millisecond (a `sched_yield` each), so idle workers are asleep within about a
+//! millisecond and then use no CPU.
+//!
+//! # Posting a job
+//!
+//! Push it; for a job injected from outside, a SeqCst fence; then, if the JEC is odd,
+//! CAS it to even (that is the "jobs event"); then, if `sleeping > 0`, wake *one*
+//! sleeper: take its sleep lock, and if it is blocked, clear the flag, subtract it from
+//! `sleeping` and notify. (A job a worker pushes on its own deque wakes a sleeper only
+//! when no idle worker is still awake, or its deque already held jobs: an awake idle
+//! worker will find it.)
+//! When nobody is sleepy (the common, busy case) posting costs one load of the
+//! counters: no read-modify-write.
+//!
+//! # Why an injected job is never stranded
+//!
+//! Let P post job J (push, fence `X`, load the counters), while worker W goes to sleep
+//! (CAS `sleeping + 1` expecting JEC `S`, fence `Y`, re-check the queues). P's load of
+//! the counters reads some value in their modification order:
+//!
+//! - *After W's CAS*: P sees `sleeping > 0` and wakes a sleeper. If that is W, done; if
+//!   another, that one searches again before it may sleep, and finds J (or J was taken).
+//!   (If P's CAS of the JEC races W's CAS, one of them fails and retries: either W's
+//!   fails, so W does not sleep, or P's retry sees W's increment.)
+//! - *Before W's CAS, with the JEC already `S`* (odd): P moves the JEC to `S + 1`, so
+//!   W's CAS, coming later, fails and W searches again, finding J.
+//! - *Before W made the JEC `S`*: then `X` precedes `Y` in the SeqCst order (if `Y` came
+//!   first, P's load, after `X`, would have to see W's CAS, which is before `Y`). So
+//!   W's re-check after `Y` sees J's push, which is before `X`, and W does not sleep.
+//!
+//! In each case some worker that will run J is awake. Two further windows are closed by
+//! the sleep lock: the waker that saw W counted in `sleeping` takes W's lock, which W
+//! holds from before its CAS until it blocks, so it cannot arrive "between" W's check
+//! and W's block; and a latch set while W falls asleep is handled the same way
+//! (`latch.rs`). The loom model `tests/loom_sleep.rs` checks these interleavings.
+//!
+//! Jobs a worker pushes on its own deque (`join`'s second half) skip the fence: if a
+//! sleeper misses such a job, the pushing worker is awake and will run the job itself,
+//! so the miss costs parallelism, never progress.
+//!
+//! The JEC is 32 bits and moves only on sleepy/event transitions; a wrap-around in the
+//! few instructions between a worker's steps 2 and 3 would need 2^31 such transitions.
+//!
+//! The idea of the jobs-event counter comes from rayon-core's sleep module (its
+//! `README.md`); this protocol is a smaller variant with its own proof above.
+
+use crate::latch::CoreLatch;
+use crate::primitive::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
+use crate::primitive::thread;
+use weft_sync::{CachePadded, Condvar, Mutex};
+
+/// Search rounds before a worker announces it is sleepy.
+#[cfg(not(loom))]
+const ROUNDS_UNTIL_SLEEPY: u32 = 32;
+/// Under loom every round is a scheduling point: keep the models small.
+#[cfg(loom)]
+const ROUNDS_UNTIL_SLEEPY: u32 = 1;
+/// Rounds after which a sleepy worker goes to sleep.
+const ROUNDS_UNTIL_SLEEPING: u32 = ROUNDS_UNTIL_SLEEPY + 1;
+
+const SLEEPING_ONE: u64 = 1;
+const INACTIVE_ONE: u64 = 1 << 16;
+const JEC_ONE: u64 = 1 << 32;
+const THREADS_MASK: u64 = 0xFFFF;
+
+/// A snapshot of the counters.
+#[derive(Copy, Clone, Debug)]
+struct Counters(u64);
+
+impl Counters {
+    fn sleeping(self) -> u64 {
+        self.0 & THREADS_MASK
+    }
+
+    fn inactive(self) -> u64 {
+        (self.0 >> 16) & THREADS_MASK
+    }
+
+    fn jobs_event(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    fn is_sleepy(self) -> bool {
+        self.jobs_event() & 1 == 1
+    }
+}
+
+/// The most workers a pool may have (the counters' fields are 16 bits).
+pub(crate) const MAX_THREADS: usize = THREADS_MASK as usize;
+
+#[derive(Debug)]
+struct WorkerSleepState {
+    /// `true` while the worker waits on `condvar`; cleared by whoever wakes it.
+    is_blocked: Mutex<bool>,
+    condvar: Condvar,
+}
+
+/// The sleep state of one pool.
+#[derive(Debug)]
+pub struct Sleep {
+    worker_sleep_states: Box<[CachePadded<WorkerSleepState>]>,
+    /// See the module docs. SeqCst throughout: the proof uses the single total order.
+    counters: AtomicU64,
+    /// Successful wake-ups, for tests of "one job wakes one worker".
+    wakeups: AtomicUsize,
+}
+
+/// Where an idle worker is in the protocol.
+#[derive(Debug)]
+pub struct IdleState {
+    worker_index: usize,
+    rounds: u32,
+    /// The JEC value `S` from the worker's sleepy announcement.
+    jobs_event: u32,
+}
+
+impl IdleState {
+    fn wake_fully(&mut self) {
+        self.rounds = 0;
+    }
+
+    /// Back to sleepy: the JEC moved, so announce again, search once more, then sleep.
+    fn wake_partly(&mut self) {
+        self.rounds = ROUNDS_UNTIL_SLEEPY;
+    }
+}
+
+impl Sleep {
+    /// The sleep state of a pool of `threads` workers.
+    pub fn new(threads: usize) -> Sleep {
+        assert!(threads <= MAX_THREADS);
+        Sleep {
+            worker_sleep_states: (0..threads)
+                .map(|_| {
+                    CachePadded::new(WorkerSleepState {
+                        is_blocked: Mutex::new(false),
+                        condvar: Condvar::new(),
+                    })
+                })
+                .collect(),
+            counters: AtomicU64::new(0),
+            wakeups: AtomicUsize::new(0),
+        }
+    }
+
+    /// Successful wake-ups so far.
+    pub fn wakeups(&self) -> usize {
+        self.wakeups.load(Ordering::Relaxed)
+    }
+
+    /// Worker `worker_index` found no work and enters the idle loop.
+    #[inline]
+    pub fn start_looking(&self, worker_index: usize) -> IdleState {
+        self.counters.fetch_add(INACTIVE_ONE, Ordering::SeqCst);
+        IdleState {
+            worker_index,
+            rounds: 0,
+            jobs_event: 0,
+        }
+    }
+
+    /// The worker leaves the idle loop (it found work, or its latch was set).
+    #[inline]
+    pub fn work_found(&self) {
+        self.counters.fetch_sub(INACTIVE_ONE, Ordering::SeqCst);
+    }
+
+    /// One more idle round without work: spin, announce sleepy, or sleep.
+    /// `has_work` is the final re-check of the queues, made under the sleep lock.
+    #[inline]
+    pub fn no_work_found(
+        &self,
+        idle: &mut IdleState,
+        latch: &CoreLatch,
+        has_work: impl FnOnce() -> bool,
+    ) {
+        if idle.rounds < ROUNDS_UNTIL_SLEEPY {
+            idle.rounds += 1;
+            thread::yield_now();
+        } else if idle.rounds == ROUNDS_UNTIL_SLEEPY {
+            idle.jobs_event = self.announce_sleepy();
+            idle.rounds += 1;
+            thread::yield_now();
+        } else if idle.rounds < ROUNDS_UNTIL_SLEEPING {
+            idle.rounds += 1;
+            thread::yield_now();
+        } else {
+            self.sleep(idle, latch, has_work);
+        }
+    }
+
+    /// Step 2: make the JEC odd (sleepy) and return its value.
+    fn announce_sleepy(&self) -> u32 {
+        let mut old = Counters(self.counters.load(Ordering::SeqCst));
+        loop {
+            if old.is_sleepy() {
+                return old.jobs_event();
+            }
+            let new = old.0.wrapping_add(JEC_ONE);
+            match self.counters.compare_exchange_weak(
+                old.0,
+                new,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return Counters(new).jobs_event(),
+                Err(actual) => old = Counters(actual),
+            }
+        }
+    }
+
+    /// Step 3 (module docs).
+    #[cold]
+    fn sleep(&self, idle: &mut IdleState, latch: &CoreLatch, has_work: impl FnOnce() -> bool) {
+        let state = &self.worker_sleep_states[idle.worker_index];
+        let mut is_blocked = state.is_blocked.lock();
+        if !latch.fall_asleep() {
+            idle.wake_fully();
+            return;
+        }
+        // Count ourselves asleep, unless a job was posted since we got sleepy.
+        let mut old = Counters(self.counters.load(Ordering::SeqCst));
+        loop {
+            if old.jobs_event() != idle.jobs_event {
+                drop(is_blocked);
+                latch.wake_up();
+                idle.wake_partly();
+                return;
+            }
+            match self.counters.compare_exchange_weak(
+                old.0,
+                old.0 + SLEEPING_ONE,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => break,
+                Err(actual) => old = Counters(actual),
+            }
+        }
+        // Fence `Y` of the proof: orders our CAS before the re-check's loads, against
+        // the poster's fence `X` between its push and its load of the counters.
+        fence(Ordering::SeqCst);
+        if has_work() {
+            self.counters.fetch_sub(SLEEPING_ONE, Ordering::SeqCst);
+            drop(is_blocked);
+            latch.wake_up();
+            idle.wake_fully();
+            return;
+        }
+        *is_blocked = true;
+        while *is_blocked {
+            state.condvar.wait(&mut is_blocked);
+        }
+        // The waker cleared `is_blocked` and took us out of `sleeping`.
+        drop(is_blocked);
+        latch.wake_up();
+        idle.wake_fully();
+    }
+
+    /// Jobs were pushed on a worker's own deque.
+    #[inline]
+    pub fn new_internal_jobs(&self, queue_was_empty: bool) {
+        let counters = self.jobs_event();
+        self.maybe_wake(counters, queue_was_empty);
+    }
+
+    /// A job was pushed on the injector (from outside the pool, or a job of another
+    /// pool). Always wakes a sleeper if there is one: an idle worker that is still
+    /// awake might leave the idle loop (its latch set) without taking the job.
+    #[inline]
+    pub fn new_injected_jobs(&self) {
+        // Fence `X` of the proof: orders the push before our load of the counters.
+        fence(Ordering::SeqCst);
+        let counters = self.jobs_event();
+        self.maybe_wake(counters, false);
+    }
+
+    /// The jobs event: if the JEC is sleepy, make it active again.
+    #[inline]
+    fn jobs_event(&self) -> Counters {
+        let mut old = Counters(self.counters.load(Ordering::SeqCst));
+        loop {
+            if !old.is_sleepy() {
+                return old;
+            }
+            let new = old.0.wrapping_add(JEC_ONE);
+            match self.counters.compare_exchange_weak(
+                old.0,
+                new,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return Counters(new),
+                Err(actual) => old = Counters(actual),
+            }
+        }
+    }
+
+    #[inline]
+    fn maybe_wake(&self, counters: Counters, queue_was_empty: bool) {
+        let sleeping = counters.sleeping();
+        if sleeping == 0 {
+            return;
+        }
+        let awake_but_idle = counters.inactive().saturating_sub(sleeping);
+        if awake_but_idle == 0 || !queue_was_empty {
+            self.wake_any_threads(1);
+        }
+    }
+
+    /// Wakes one more sleeper if any sleeps: for a worker that found work and saw more
+    /// left in the queue it took from (so a burst of jobs spreads).
+    #[inline]
+    pub fn more_work_left(&self) {
+        let counters = Counters(self.counters.load(Ordering::SeqCst));
+        if counters.sleeping() > 0 && counters.inactive() == counters.sleeping() {
+            self.wake_any_threads(1);
+        }
+    }
+
+    #[cold]
+    fn wake_any_threads(&self, mut count: usize) {
+        for index in 0..self.worker_sleep_states.len() {
+            if self.wake_specific_thread(index) {
+                count -= 1;
+                if count == 0 {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Wakes worker `index` if it is blocked; returns whether it was.
+    pub fn wake_specific_thread(&self, index: usize) -> bool {
+        let state = &self.worker_sleep_states[index];
+        let mut is_blocked = state.is_blocked.lock();
+        if *is_blocked {
+            *is_blocked = false;
+            // The waker takes the sleeper out of the count, so a second poster that
+            // looks before the sleeper runs does not count it as still asleep.
+            self.counters.fetch_sub(SLEEPING_ONE, Ordering::SeqCst);
+            state.condvar.notify_one();
+            self.wakeups.fetch_add(1, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+}
