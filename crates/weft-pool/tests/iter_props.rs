@@ -240,6 +240,39 @@ proptest! {
     }
 
     #[test]
+    fn map_with_and_map_init(v in vec_of_i64()) {
+        // The state is per piece: a running count restarts in every piece, so only
+        // its use as scratch (not its value) may affect the result.
+        let par: Vec<i64> = v.par_iter().map_with(Vec::new(), |scratch: &mut Vec<i64>, x| {
+            scratch.clear();
+            scratch.push(*x);
+            scratch[0] * 2
+        }).collect();
+        let seq: Vec<i64> = v.iter().map(|x| x * 2).collect();
+        prop_assert_eq!(&par, &seq);
+        let inits = std::sync::atomic::AtomicUsize::new(0);
+        let par: Vec<i64> = v.par_iter().copied().filter(|x| x % 2 == 0).map_init(
+            || {
+                inits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                0i64
+            },
+            |last, x| {
+                *last = x;
+                x + 1
+            },
+        ).collect();
+        let seq: Vec<i64> = v.iter().copied().filter(|x| x % 2 == 0).map(|x| x + 1).collect();
+        prop_assert_eq!(par, seq);
+        // One per piece, never one per item (for more than a handful of items).
+        if v.len() > 1000 {
+            prop_assert!(inits.into_inner() < v.len() / 2);
+        }
+        let par: Vec<(usize, i64)> = v.par_iter().map_init(|| 0usize, |_, x| *x).enumerate().rev().collect();
+        let seq: Vec<(usize, i64)> = v.iter().copied().enumerate().rev().collect();
+        prop_assert_eq!(par, seq);
+    }
+
+    #[test]
     fn inspect_and_cloned(v in vec_of_i64()) {
         let seen = std::sync::atomic::AtomicUsize::new(0);
         let par: Vec<i64> = v.par_iter().cloned().inspect(|_| {

@@ -70,6 +70,7 @@ mod fold;
 mod for_each;
 mod len;
 mod map;
+mod map_with;
 pub mod option;
 pub mod range;
 mod reduce;
@@ -89,6 +90,7 @@ pub use flat_map::{FlatMap, FlatMapIter};
 pub use fold::{Fold, FoldWith};
 pub use len::{MaxLen, MinLen};
 pub use map::{Cloned, Copied, Inspect, Map};
+pub use map_with::{MapInit, MapWith};
 pub use rev::Rev;
 pub use skip_take::{Skip, Take};
 pub use string::{Chars, ParallelString};
@@ -301,6 +303,52 @@ pub trait ParallelIterator: Sized + Send {
         R: Send,
     {
         Map::new(self, map_op)
+    }
+
+    /// Like [`map`](ParallelIterator::map), with `&mut` access to a per-piece clone
+    /// of `init` (a scratch buffer, a sender, an RNG seeded per piece...).
+    ///
+    /// ```
+    /// use weft_pool::prelude::*;
+    ///
+    /// let v: Vec<String> = (0..3)
+    ///     .into_par_iter()
+    ///     .map_with(String::from("#"), |prefix, i| format!("{prefix}{i}"))
+    ///     .collect();
+    /// assert_eq!(v, ["#0", "#1", "#2"]);
+    /// ```
+    fn map_with<F, T, R>(self, init: T, map_op: F) -> MapWith<Self, T, F>
+    where
+        F: Fn(&mut T, Self::Item) -> R + Sync + Send,
+        T: Send + Clone,
+        R: Send,
+    {
+        MapWith::new(self, init, map_op)
+    }
+
+    /// Like [`map`](ParallelIterator::map), with `&mut` access to a value `init()`
+    /// makes once per piece (for state that cannot or should not be cloned).
+    ///
+    /// ```
+    /// use weft_pool::prelude::*;
+    ///
+    /// let lengths: Vec<usize> = ["a", "bb", "ccc"]
+    ///     .par_iter()
+    ///     .map_init(String::new, |buffer, s| {
+    ///         buffer.clear();
+    ///         buffer.push_str(s);
+    ///         buffer.len()
+    ///     })
+    ///     .collect();
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// ```
+    fn map_init<F, INIT, T, R>(self, init: INIT, map_op: F) -> MapInit<Self, INIT, F>
+    where
+        F: Fn(&mut T, Self::Item) -> R + Sync + Send,
+        INIT: Fn() -> T + Sync + Send,
+        R: Send,
+    {
+        MapInit::new(self, init, map_op)
     }
 
     /// Calls `inspect_op` on a reference to every item, and passes the item on.
