@@ -20,10 +20,10 @@
 //!    and remember its value `S`. Then search again, a few more rounds.
 //! 3. *Sleeping*: take this worker's sleep lock; move the latch it waits for to
 //!    `SLEEPING` (give up if it is set); add one to `sleeping` with a CAS that fails if
-//!    the JEC is no longer `S` (a job was posted since step 2: search again); a SeqCst
-//!    fence; re-check the injector and the deques (give up, undoing the count, if any
-//!    holds a job); mark itself blocked and wait on its condition variable (a futex),
-//!    which releases the lock.
+//!    the JEC is no longer `S` (a job was posted since step 2: search again); re-check
+//!    the injector and the deques (give up, undoing the count, if any holds a job);
+//!    mark itself blocked and wait on its condition variable (a futex), which releases
+//!    the lock.
 //!
 //! The worker's own search rounds take between well under a millisecond and about a
 //! millisecond (a `sched_yield` each), so idle workers are asleep within about a
@@ -31,40 +31,46 @@
 //!
 //! # Posting a job
 //!
-//! Push it; for a job injected from outside, a SeqCst fence; then, if the JEC is odd,
-//! CAS it to even (that is the "jobs event"); then, if `sleeping > 0`, wake *one*
-//! sleeper: take its sleep lock, and if it is blocked, clear the flag, subtract it from
-//! `sleeping` and notify. (A job a worker pushes on its own deque wakes a sleeper only
-//! when no idle worker is still awake, or its deque already held jobs: an awake idle
-//! worker will find it.)
-//! When nobody is sleepy (the common, busy case) posting costs one load of the
-//! counters: no read-modify-write.
+//! Push it. Then, for a job injected from outside, read the counters with an RMW
+//! (`fetch_add(0)`, SeqCst); for a job pushed on a worker's own deque, with a plain
+//! load. If the JEC is odd, CAS it to even (that is the "jobs event"). Then, if
+//! `sleeping > 0`, wake *one* sleeper: take its sleep lock, and if it is blocked, clear
+//! the flag, subtract it from `sleeping` and notify. (A job a worker pushes on its own
+//! deque wakes a sleeper only when no idle worker is still awake, or its deque already
+//! held jobs: an awake idle worker will find it.) When nobody is sleepy (the common,
+//! busy case) an internal push costs one load of the counters: no read-modify-write.
 //!
 //! # Why an injected job is never stranded
 //!
-//! Let P post job J (push, fence `X`, load the counters), while worker W goes to sleep
-//! (CAS `sleeping + 1` expecting JEC `S`, fence `Y`, re-check the queues). P's load of
-//! the counters reads some value in their modification order:
+//! Let P post job J: its push (the injector claims a slot with a SeqCst CAS on its
+//! tail index, which `is_empty` reads), then the RMW `R` on the counters. Let worker W
+//! go to sleep: the CAS `C` (`sleeping + 1`, expecting JEC `S`), then the re-check of
+//! the queues. The counters change only by RMWs, so `R` and `C` are ordered in their
+//! modification order, and each reads the value the other left if it comes second:
 //!
-//! - *After W's CAS*: P sees `sleeping > 0` and wakes a sleeper. If that is W, done; if
-//!   another, that one searches again before it may sleep, and finds J (or J was taken).
-//!   (If P's CAS of the JEC races W's CAS, one of them fails and retries: either W's
-//!   fails, so W does not sleep, or P's retry sees W's increment.)
-//! - *Before W's CAS, with the JEC already `S`* (odd): P moves the JEC to `S + 1`, so
-//!   W's CAS, coming later, fails and W searches again, finding J.
-//! - *Before W made the JEC `S`*: then `X` precedes `Y` in the SeqCst order (if `Y` came
-//!   first, P's load, after `X`, would have to see W's CAS, which is before `Y`). So
-//!   W's re-check after `Y` sees J's push, which is before `X`, and W does not sleep.
+//! - *`R` after `C`*: `R` reads `sleeping > 0`, so P wakes a sleeper. If that is W,
+//!   done; if another, that one searches again before it may sleep, and finds J (or J
+//!   was taken). If P's CAS of the JEC races W's CAS, one fails and retries: either W's
+//!   fails (W searches again) or P's retry sees W counted.
+//! - *`R` before `C`*: `C` reads `R`'s value or a later RMW's, all in `R`'s release
+//!   sequence, so `R` (SeqCst, hence Release) synchronizes with `C` (Acquire): J's push
+//!   happens before W's re-check, which therefore sees J, and W does not sleep. (If the
+//!   JEC was `S` when `R` came, `R`'s jobs event already made `C` fail.)
 //!
 //! In each case some worker that will run J is awake. Two further windows are closed by
 //! the sleep lock: the waker that saw W counted in `sleeping` takes W's lock, which W
 //! holds from before its CAS until it blocks, so it cannot arrive "between" W's check
 //! and W's block; and a latch set while W falls asleep is handled the same way
-//! (`latch.rs`). The loom model `tests/loom_sleep.rs` checks these interleavings.
+//! (`latch.rs`). The loom models `tests/loom_sleep.rs` and `tests/loom_latch.rs` check
+//! these interleavings.
 //!
-//! Jobs a worker pushes on its own deque (`join`'s second half) skip the fence: if a
-//! sleeper misses such a job, the pushing worker is awake and will run the job itself,
-//! so the miss costs parallelism, never progress.
+//! A first version read the counters with a SeqCst fence and a plain load, as the
+//! internal path does, and argued through the fences' total order; the RMW costs the
+//! same on the (already CAS-bearing) injection path and its argument needs no fence.
+//!
+//! Jobs a worker pushes on its own deque (`join`'s second half) read the counters with
+//! a plain load, no RMW: if a sleeper misses such a job, the pushing worker is awake
+//! and will run the job itself, so the miss costs parallelism, never progress.
 //!
 //! The JEC is 32 bits and moves only on sleepy/event transitions; a wrap-around in the
 //! few instructions between a worker's steps 2 and 3 would need 2^31 such transitions.
@@ -265,8 +271,9 @@ impl Sleep {
                 Err(actual) => old = Counters(actual),
             }
         }
-        // Fence `Y` of the proof: orders our CAS before the re-check's loads, against
-        // the poster's fence `X` between its push and its load of the counters.
+        // Not needed by the proof for injected jobs (the CAS acquires the poster's
+        // RMW); it orders our count before the re-check of the deques, so an internal
+        // push whose load of the counters missed our count is usually seen here.
         fence(Ordering::SeqCst);
         if has_work() {
             self.counters.fetch_sub(SLEEPING_ONE, Ordering::SeqCst);
@@ -297,16 +304,20 @@ impl Sleep {
     /// awake might leave the idle loop (its latch set) without taking the job.
     #[inline]
     pub fn new_injected_jobs(&self) {
-        // Fence `X` of the proof: orders the push before our load of the counters.
-        fence(Ordering::SeqCst);
-        let counters = self.jobs_event();
+        // `R` of the proof: an RMW, so it reads the latest counters and, if it comes
+        // before the sleeper's CAS, releases our push to it.
+        let counters = self.jobs_event_from(Counters(self.counters.fetch_add(0, Ordering::SeqCst)));
         self.maybe_wake(counters, false);
     }
 
     /// The jobs event: if the JEC is sleepy, make it active again.
     #[inline]
     fn jobs_event(&self) -> Counters {
-        let mut old = Counters(self.counters.load(Ordering::SeqCst));
+        self.jobs_event_from(Counters(self.counters.load(Ordering::SeqCst)))
+    }
+
+    #[inline]
+    fn jobs_event_from(&self, mut old: Counters) -> Counters {
         loop {
             if !old.is_sleepy() {
                 return old;
