@@ -5,7 +5,10 @@
 //!   unsorted input into the buffer, the same copy for both);
 //! - `par_iter().map(..).sum()` over 100,000,000 `u64`;
 //! - `par_iter().map(..).collect::<Vec<_>>()` of 10,000,000 items (the indexed,
-//!   in-place collect).
+//!   in-place collect);
+//! - `par_iter().map(mix).reduce(..)` over 10,000,000 `u64` with a compute-bound
+//!   `mix` (16 multiply-xorshift rounds): the embarrassingly parallel case that is not
+//!   limited by memory bandwidth, where the parallel efficiency is measured.
 //!
 //! Every comparison also runs both libraries on a one-thread pool, so the summary's
 //! `weft / weft, 1 thread` column is weft's parallel speedup (divide by the thread
@@ -13,7 +16,7 @@
 //!
 //! `cargo bench -p weft-bench --bench pool_iter` (a few minutes on 2 cores),
 //! `-- --quick` (sizes divided by 10, 3 rounds), `-- --json FILE` (every raw sample),
-//! `-- --only sort|sum|collect` (one workload).
+//! `-- --only sort|sum|collect|compute` (one workload).
 
 use std::hint::black_box;
 use std::sync::Mutex;
@@ -164,6 +167,46 @@ fn bench_map_sum(args: &BenchArgs, pools: &Pools) -> Results {
     four_ways(comparison, pools, &weft_op, &rayon_op).run()
 }
 
+/// A compute-bound item: 16 rounds of a 64-bit mixer (no memory traffic), so the
+/// workload can scale with the cores where `map_sum` and `collect` hit the memory
+/// bandwidth first.
+fn mix(mut x: u64) -> u64 {
+    for _ in 0..16 {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    }
+    x
+}
+
+fn bench_compute_sum(args: &BenchArgs, pools: &Pools) -> Results {
+    let len = size(args, 10_000_000);
+    let values: Vec<u64> = (0..len as u64).collect();
+    let expected: u64 = values.iter().map(|&x| mix(x)).fold(0, u64::wrapping_add);
+    let comparison = Comparison::latency(format!(
+        "par_iter().map(16-round mixer).reduce() over {len} u64 (compute-bound), {} threads",
+        pools.threads
+    ))
+    .rounds(args.rounds())
+    .min_sample(args.min_sample());
+    let weft_op = || {
+        use weft_pool::prelude::*;
+        let sum = black_box(&values)
+            .par_iter()
+            .map(|&x| mix(x))
+            .reduce(|| 0, u64::wrapping_add);
+        assert_eq!(sum, expected);
+    };
+    let rayon_op = || {
+        use rayon::prelude::*;
+        let sum = black_box(&values)
+            .par_iter()
+            .map(|&x| mix(x))
+            .reduce(|| 0, u64::wrapping_add);
+        assert_eq!(sum, expected);
+    };
+    four_ways(comparison, pools, &weft_op, &rayon_op).run()
+}
+
 fn bench_collect(args: &BenchArgs, pools: &Pools) -> Results {
     let len = size(args, 10_000_000);
     let values: Vec<u64> = (0..len as u64).collect();
@@ -201,16 +244,17 @@ fn main() {
         args.rounds()
     );
     let pools = Pools::new(threads);
-    // `--only sort|sum|collect` runs one workload (for profiling).
+    // `--only sort|sum|collect|compute` runs one workload (for profiling).
     let argv: Vec<String> = std::env::args().collect();
     let only = argv
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| argv.get(i + 1).cloned());
-    let benches: [(&str, Bench); 3] = [
+    let benches: [(&str, Bench); 4] = [
         ("sort", bench_sort),
         ("sum", bench_map_sum),
         ("collect", bench_collect),
+        ("compute", bench_compute_sum),
     ];
     let mut all = Vec::new();
     for (name, bench) in benches {
