@@ -299,3 +299,83 @@ fn sort_with_panicking_comparator_keeps_a_permutation() {
         }
     }
 }
+
+/// Runs pipeline number `shape` over `source`, panicking at the item whose value is
+/// `panic_at` (if it gets there), and collects.
+fn pipeline(shape: u8, source: Vec<Counted>, other: Vec<Counted>, panic_at: u64) -> usize {
+    let check = move |c: Counted| {
+        if c.value == panic_at {
+            panic!("pipeline");
+        }
+        c
+    };
+    match shape {
+        0 => source.into_par_iter().map(check).collect::<Vec<_>>().len(),
+        1 => source
+            .into_par_iter()
+            .rev()
+            .skip(3)
+            .map(check)
+            .collect::<Vec<_>>()
+            .len(),
+        2 => source
+            .into_par_iter()
+            .zip(other)
+            .map(|(a, _b)| check(a))
+            .collect::<Vec<_>>()
+            .len(),
+        3 => source
+            .into_par_iter()
+            .chain(other)
+            .map(check)
+            .take(40_000)
+            .collect::<Vec<_>>()
+            .len(),
+        4 => source
+            .into_par_iter()
+            .enumerate()
+            .filter(|(i, _)| i % 5 != 1)
+            .map(|(_, c)| check(c))
+            .collect::<Vec<_>>()
+            .len(),
+        5 => source
+            .into_par_iter()
+            .with_max_len(100)
+            .flat_map_iter(|c| [check(c)])
+            .collect::<Vec<_>>()
+            .len(),
+        _ => source
+            .into_par_iter()
+            .fold(Vec::new, |mut acc, c| {
+                acc.push(check(c));
+                acc
+            })
+            .map(|v| v.len())
+            .sum(),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(40))]
+
+    #[test]
+    fn panics_anywhere_in_a_pipeline_drop_everything_once(
+        shape in 0u8..7,
+        len in 0u64..30_000,
+        panic_at in 0u64..30_000,
+    ) {
+        static TALLY: Tally = Tally::new();
+        let source = items(&TALLY, len);
+        let other = items(&TALLY, len / 2 + 7);
+        let result = catch_unwind(AssertUnwindSafe(|| pipeline(shape, source, other, panic_at)));
+        // Pipelines that look at every item must have panicked.
+        let reached = if shape == 2 { len.min(len / 2 + 7) } else { len };
+        if matches!(shape, 0 | 2 | 5 | 6) && panic_at < reached {
+            proptest::prop_assert!(result.is_err());
+        }
+        if let Err(payload) = result {
+            proptest::prop_assert_eq!(payload.downcast_ref::<&str>(), Some(&"pipeline"));
+        }
+        TALLY.assert_balanced();
+    }
+}
