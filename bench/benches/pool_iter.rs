@@ -2,7 +2,8 @@
 //! threads (one per core), each workload inside its pool's `install`:
 //!
 //! - `par_sort_unstable` of 10,000,000 random `u64` (each run first copies the
-//!   unsorted input into the buffer, the same copy for both);
+//!   unsorted input into the buffer, the same copy for both), and `par_sort` (stable)
+//!   of the same;
 //! - `par_iter().map(..).sum()` over 100,000,000 `u64`;
 //! - `par_iter().map(..).collect::<Vec<_>>()` of 10,000,000 items (the indexed,
 //!   in-place collect);
@@ -16,7 +17,7 @@
 //!
 //! `cargo bench -p weft-bench --bench pool_iter` (a few minutes on 2 cores),
 //! `-- --quick` (sizes divided by 10, 3 rounds), `-- --json FILE` (every raw sample),
-//! `-- --only sort|sum|collect|compute` (one workload).
+//! `-- --only sort|stable|sum|collect|compute` (one workload).
 
 use std::hint::black_box;
 use std::sync::Mutex;
@@ -138,6 +139,46 @@ fn bench_sort(args: &BenchArgs, pools: &Pools) -> Results {
     results
 }
 
+fn bench_stable_sort(args: &BenchArgs, pools: &Pools) -> Results {
+    let len = size(args, 10_000_000);
+    let input = random_values(len);
+    let mut sorted = input.clone();
+    sorted.sort_unstable();
+    // Locked once per run, outside the timed sort's inner loop.
+    let weft_buffer = Mutex::new(input.clone());
+    let rayon_buffer = Mutex::new(input.clone());
+    let weft_op = || {
+        let mut buffer = weft_buffer.lock().unwrap();
+        buffer.copy_from_slice(&input);
+        weft_pool::slice::ParallelSliceMut::par_sort(&mut buffer[..]);
+        black_box(&*buffer);
+    };
+    let rayon_op = || {
+        let mut buffer = rayon_buffer.lock().unwrap();
+        buffer.copy_from_slice(&input);
+        rayon::slice::ParallelSliceMut::par_sort(&mut buffer[..]);
+        black_box(&*buffer);
+    };
+    let comparison = Comparison::latency(format!(
+        "par_sort (stable) of {len} u64, {} threads",
+        pools.threads
+    ))
+    .rounds(args.rounds())
+    .min_sample(args.min_sample());
+    let results = four_ways(comparison, pools, &weft_op, &rayon_op).run();
+    assert_eq!(
+        *weft_buffer.lock().unwrap(),
+        sorted,
+        "weft's par_sort is wrong"
+    );
+    assert_eq!(
+        *rayon_buffer.lock().unwrap(),
+        sorted,
+        "rayon's par_sort is wrong"
+    );
+    results
+}
+
 fn bench_map_sum(args: &BenchArgs, pools: &Pools) -> Results {
     let len = size(args, 100_000_000);
     let values: Vec<u64> = (0..len as u64).collect();
@@ -244,14 +285,15 @@ fn main() {
         args.rounds()
     );
     let pools = Pools::new(threads);
-    // `--only sort|sum|collect|compute` runs one workload (for profiling).
+    // `--only sort|stable|sum|collect|compute` runs one workload (for profiling).
     let argv: Vec<String> = std::env::args().collect();
     let only = argv
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| argv.get(i + 1).cloned());
-    let benches: [(&str, Bench); 4] = [
+    let benches: [(&str, Bench); 5] = [
         ("sort", bench_sort),
+        ("stable", bench_stable_sort),
         ("sum", bench_map_sum),
         ("collect", bench_collect),
         ("compute", bench_compute_sum),

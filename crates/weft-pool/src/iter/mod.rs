@@ -306,7 +306,8 @@ pub trait ParallelIterator: Sized + Send {
     }
 
     /// Like [`map`](ParallelIterator::map), with `&mut` access to a per-piece clone
-    /// of `init` (a scratch buffer, a sender, an RNG seeded per piece...).
+    /// of `init` (a scratch buffer, a sender, ...). Which items share a clone is not
+    /// specified.
     ///
     /// ```
     /// use weft_pool::prelude::*;
@@ -327,7 +328,9 @@ pub trait ParallelIterator: Sized + Send {
     }
 
     /// Like [`map`](ParallelIterator::map), with `&mut` access to a value `init()`
-    /// makes once per piece (for state that cannot or should not be cloned).
+    /// makes per piece of work (for state that cannot or should not be cloned).
+    /// Which items share a value is not specified; `init` runs about once per few
+    /// thousand items at most (once per piece, and once per block of a long piece).
     ///
     /// ```
     /// use weft_pool::prelude::*;

@@ -56,8 +56,9 @@ where
 {
     let len = v.len();
     let threads = crate::current_num_threads();
-    // Enough pieces to balance the load (8 per thread), no smaller than the cut-off.
-    let cutoff = MIN_SEQUENTIAL_SORT.max(len / (8 * threads.max(1)));
+    // A few pieces per thread (each merge level costs a pass over the data, and the
+    // merges themselves split to balance the load), no smaller than the cut-off.
+    let cutoff = MIN_SEQUENTIAL_SORT.max(len / (4 * threads.max(1)));
     if len <= cutoff || threads == 1 {
         v.sort_by(compare);
         return;
@@ -254,14 +255,14 @@ unsafe fn sequential_merge<T, F>(
         // it, so the guard never writes it twice. A panic in `compare` happens before
         // anything moved in this step.
         unsafe {
+            // Branch-free: on random input the choice is a coin toss, so a branch
+            // would mispredict half the time; select the source and advance both
+            // pointers by the comparison's result instead.
             let take_right = compare(&*hole.right, &*hole.left) == Ordering::Less;
             let source = if take_right { hole.right } else { hole.left };
             ptr::copy_nonoverlapping(source, hole.dest, 1);
-            if take_right {
-                hole.right = hole.right.add(1);
-            } else {
-                hole.left = hole.left.add(1);
-            }
+            hole.right = hole.right.add(usize::from(take_right));
+            hole.left = hole.left.add(usize::from(!take_right));
             hole.dest = hole.dest.add(1);
         }
     }
