@@ -6,13 +6,16 @@
 //!   same partition code and cut-off for both; each run first copies the unsorted
 //!   input into the buffer, the same copy for both);
 //! - an unbalanced tree of tasks: each node splits its work 90/10 between its two
-//!   children by `join`, so the pool must keep stealing the big halves to balance.
+//!   children by `join`, so the pool must keep stealing the big halves to balance;
+//! - `install(|| x)` from a thread outside the pool: the round trip of injecting a
+//!   job, waking a worker and blocking the caller on a latch.
 //!
 //! Each contender is one whole workload inside `pool.install`, interleaved round by
 //! round; the figure is the ratio of medians (>= 1.00x: weft as fast or faster).
 //!
 //! `cargo bench -p weft-bench --bench pool` (a few minutes on 2 cores), `-- --quick`
-//! (under a minute), `-- --json FILE` (every raw sample).
+//! (under a minute), `-- --only quicksort` (one comparison: `fib`, `quicksort`,
+//! `tree`, `install`), `-- --json FILE` (every raw sample).
 
 use std::hint::black_box;
 use std::thread;
@@ -229,6 +232,26 @@ fn bench_skewed_tree(args: &BenchArgs, pools: &Pools) -> Results {
     .run()
 }
 
+fn bench_install_round_trip(args: &BenchArgs, pools: &Pools) -> Results {
+    Comparison::latency(format!(
+        "install(|| x) from outside the pool (inject, wake, block), {} threads",
+        pools.threads
+    ))
+    .rounds(args.rounds())
+    .min_sample(args.min_sample())
+    .baseline(ANCHOR)
+    .contender(ANCHOR, || {
+        black_box(pools.rayon.install(|| black_box(1u64)));
+    })
+    .contender(CANDIDATE, || {
+        black_box(pools.weft.install(|| black_box(1u64)));
+    })
+    .run()
+}
+
+/// One comparison of this file.
+type Bench = fn(&BenchArgs, &Pools) -> Results;
+
 fn main() {
     let args = BenchArgs::from_env();
     let threads = thread::available_parallelism().map_or(1, |n| n.get());
@@ -247,8 +270,20 @@ fn main() {
             .expect("building rayon's pool"),
         threads,
     };
+    // `--only NAME` runs the comparisons whose key contains NAME (fib, quicksort,
+    // tree, install).
+    let only: Option<String> = std::env::args().skip_while(|arg| arg != "--only").nth(1);
+    let benches: [(&str, Bench); 4] = [
+        ("fib", bench_fib),
+        ("quicksort", bench_quicksort),
+        ("tree", bench_skewed_tree),
+        ("install", bench_install_round_trip),
+    ];
     let mut all = Vec::new();
-    for bench in [bench_fib, bench_quicksort, bench_skewed_tree] {
+    for (key, bench) in benches {
+        if only.as_deref().is_some_and(|only| !key.contains(only)) {
+            continue;
+        }
         all.push(bench(&args, &pools));
         println!("\n{}", all.last().unwrap());
     }

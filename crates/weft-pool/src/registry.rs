@@ -378,9 +378,12 @@ impl WorkerThread {
     /// Pushes a job on this worker's deque, waking a sleeper if it should.
     #[inline]
     pub(crate) fn push(&self, job: JobRef) {
-        let queue_was_empty = self.worker.is_empty();
         self.worker.push(job);
-        self.registry.sleep.new_internal_jobs(queue_was_empty);
+        // "Was empty before the push" is "holds at most our job now" (a stealer may
+        // have taken some meanwhile: then it was busy anyway).
+        self.registry
+            .sleep
+            .new_internal_jobs(|| self.worker.len() <= 1);
     }
 
     /// Pops the newest job of this worker's deque.

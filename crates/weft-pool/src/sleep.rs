@@ -292,11 +292,14 @@ impl Sleep {
         idle.wake_fully();
     }
 
-    /// Jobs were pushed on a worker's own deque.
+    /// Jobs were pushed on a worker's own deque; `queue_was_empty` is asked only if
+    /// someone sleeps (it reads the deque's contended `top`).
     #[inline]
-    pub fn new_internal_jobs(&self, queue_was_empty: bool) {
+    pub fn new_internal_jobs(&self, queue_was_empty: impl FnOnce() -> bool) {
         let counters = self.jobs_event();
-        self.maybe_wake(counters, queue_was_empty);
+        if counters.sleeping() > 0 {
+            self.maybe_wake(counters, queue_was_empty());
+        }
     }
 
     /// A job was pushed on the injector (from outside the pool, or a job of another
@@ -352,7 +355,8 @@ impl Sleep {
     #[inline]
     pub fn more_work_left(&self) {
         let counters = Counters(self.counters.load(Ordering::SeqCst));
-        if counters.sleeping() > 0 && counters.inactive() == counters.sleeping() {
+        // The caller may itself still count as inactive (it is in the idle loop).
+        if counters.sleeping() > 0 && counters.inactive() - counters.sleeping() <= 1 {
             self.wake_any_threads(1);
         }
     }
@@ -373,16 +377,20 @@ impl Sleep {
     pub fn wake_specific_thread(&self, index: usize) -> bool {
         let state = &self.worker_sleep_states[index];
         let mut is_blocked = state.is_blocked.lock();
-        if *is_blocked {
-            *is_blocked = false;
-            // The waker takes the sleeper out of the count, so a second poster that
-            // looks before the sleeper runs does not count it as still asleep.
-            self.counters.fetch_sub(SLEEPING_ONE, Ordering::SeqCst);
-            state.condvar.notify_one();
-            self.wakeups.fetch_add(1, Ordering::Relaxed);
-            true
-        } else {
-            false
+        if !*is_blocked {
+            return false;
         }
+        *is_blocked = false;
+        // The waker takes the sleeper out of the count, so a second poster that looks
+        // before the sleeper runs does not count it as still asleep.
+        self.counters.fetch_sub(SLEEPING_ONE, Ordering::SeqCst);
+        drop(is_blocked);
+        // Notify after unlocking, so the sleeper does not wake only to block on the
+        // lock we still hold. Safe: the flag was cleared under the lock, so a sleeper
+        // that wakes early (spuriously) sees it and leaves; the condition variable
+        // lives in the registry, not in the sleeper's frame.
+        state.condvar.notify_one();
+        self.wakeups.fetch_add(1, Ordering::Relaxed);
+        true
     }
 }

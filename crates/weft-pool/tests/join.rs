@@ -44,12 +44,20 @@ fn nest(depth: usize) -> usize {
 
 #[test]
 fn joins_nested_a_thousand_deep() {
-    let pool = ThreadPoolBuilder::new()
-        .num_threads(3)
-        .stack_size(64 << 20)
-        .build()
-        .unwrap();
+    // The default worker stack holds a thousand nested joins.
+    let pool = ThreadPoolBuilder::new().num_threads(3).build().unwrap();
     assert_eq!(pool.install(|| nest(1000)), 1000);
+    // From outside, too (the outer call is injected).
+    assert_eq!(nest(1000), 1000);
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<weft_pool::ThreadPool>();
+    send_sync::<weft_pool::Scope<'static>>();
+    send_sync::<weft_pool::ScopeFifo<'static>>();
+    send_sync::<weft_pool::ThreadPoolBuildError>();
 }
 
 #[test]

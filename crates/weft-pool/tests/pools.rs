@@ -100,3 +100,13 @@ fn many_threads_install_into_many_pools() {
         }
     });
 }
+
+#[test]
+fn install_from_inside_the_same_pool_runs_in_place() {
+    let a = pool(2, "a");
+    let (outer, inner) = a.install(|| {
+        let outer = weft_pool::current_thread_index();
+        (outer, a.install(weft_pool::current_thread_index))
+    });
+    assert_eq!(outer, inner);
+}
