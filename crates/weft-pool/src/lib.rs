@@ -53,16 +53,19 @@
 #![warn(missing_docs)]
 
 mod builder;
+pub mod iter;
 mod job;
 mod join;
 // `pub` items here are reachable only under loom (the models' `__loom` door below).
 #[cfg_attr(not(loom), allow(unreachable_pub))]
 mod latch;
+pub mod prelude;
 mod primitive;
 mod registry;
 mod scope;
 #[cfg_attr(not(loom), allow(unreachable_pub))]
 mod sleep;
+pub mod slice;
 mod spawn;
 mod thread_pool;
 mod unwind;
