@@ -352,11 +352,13 @@ impl Sleep {
 
     /// Wakes one more sleeper if any sleeps: for a worker that found work and saw more
     /// left in the queue it took from (so a burst of jobs spreads).
+    /// `work_left` is asked only if someone sleeps (it reads contended queue ends).
     #[inline]
-    pub fn more_work_left(&self) {
+    pub fn more_work_left(&self, work_left: impl FnOnce() -> bool) {
         let counters = Counters(self.counters.load(Ordering::SeqCst));
         // The caller may itself still count as inactive (it is in the idle loop).
-        if counters.sleeping() > 0 && counters.inactive() - counters.sleeping() <= 1 {
+        if counters.sleeping() > 0 && counters.inactive() - counters.sleeping() <= 1 && work_left()
+        {
             self.wake_any_threads(1);
         }
     }
