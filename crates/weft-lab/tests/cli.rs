@@ -107,7 +107,13 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     assert!(text.contains("== aba =="));
     assert!(text.contains("== backpressure =="));
     assert!(text.contains("== csp-select =="));
-    for name in ["memory-ordering", "context-switches", "deadlock", "amdahl"] {
+    for name in [
+        "memory-ordering",
+        "context-switches",
+        "deadlock",
+        "amdahl",
+        "work-stealing",
+    ] {
         assert!(text.contains(&format!("== {name} ==")), "{name}");
     }
     assert!(text.contains("== summary =="));
@@ -129,6 +135,14 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     assert!(raw("amdahl")["fractions"][0]["seconds"].is_array());
     assert!(raw("context-switches")["rows"][3]["voluntary"].is_u64());
     assert!(raw("deadlock").is_object());
+    // --threads 2: one and two threads, three strategies, two rounds each.
+    let stealing = raw("work-stealing");
+    assert_eq!(stealing["threads"], serde_json::json!([1, 2]));
+    assert_eq!(stealing["runs"][1][1].as_array().unwrap().len(), 2);
+    assert_eq!(
+        stealing["runs"][1][1][0]["busy"].as_array().unwrap().len(),
+        2
+    );
     for experiment in experiments {
         assert!(experiment["verdict"]["outcome"].is_string());
         for comparison in experiment["comparisons"].as_array().unwrap() {

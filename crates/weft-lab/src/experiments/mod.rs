@@ -11,6 +11,7 @@ pub mod amdahl;
 pub mod context_switches;
 pub mod deadlock;
 pub mod memory_ordering;
+pub mod work_stealing;
 
 pub use aba::Aba;
 pub use backpressure::Backpressure;
@@ -54,6 +55,7 @@ pub fn all() -> &'static [&'static dyn Experiment] {
         &amdahl::Amdahl,
         &Backpressure,
         &CspSelect,
+        &work_stealing::WorkStealing,
     ]
 }
 
