@@ -113,6 +113,7 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
         "deadlock",
         "amdahl",
         "work-stealing",
+        "fork-join-overhead",
     ] {
         assert!(text.contains(&format!("== {name} ==")), "{name}");
     }

@@ -10,6 +10,7 @@ mod lock_free;
 pub mod amdahl;
 pub mod context_switches;
 pub mod deadlock;
+pub mod fork_join_overhead;
 pub mod memory_ordering;
 pub mod work_stealing;
 
@@ -56,6 +57,7 @@ pub fn all() -> &'static [&'static dyn Experiment] {
         &Backpressure,
         &CspSelect,
         &work_stealing::WorkStealing,
+        &fork_join_overhead::ForkJoinOverhead,
     ]
 }
 
