@@ -95,8 +95,8 @@ impl Operation {
             Operation::Join => "join, in the pool",
             Operation::FibJoin => "join, fib recursion",
             Operation::PoolSpawn => "pool spawn + oneshot back",
-            Operation::ScopedThread => "thread::scope spawn",
-            Operation::ThreadSpawn => "thread::spawn + join",
+            Operation::ScopedThread => "scoped thread",
+            Operation::ThreadSpawn => "thread spawn + join",
         }
     }
 }
@@ -342,7 +342,7 @@ fn chart(results: &Results) -> Chart {
     Chart::bars(
         "Fork-join overhead: one join against handing work to a thread (log scale)",
         Operation::ALL.map(Operation::label),
-        "nanoseconds per operation",
+        "time per operation",
     )
     .unit(Unit::Nanos)
     .scale(Scale::Log)
