@@ -376,3 +376,54 @@ fn profile_refuses_bad_input_with_exit_code_2() {
         Some(2)
     );
 }
+
+#[test]
+fn the_pool_experiments_draw_every_chart_with_data() {
+    let dir = std::env::temp_dir().join(format!("weft-lab-pool-html-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = lab(&[
+        &[
+            "tour",
+            "--threads",
+            "2",
+            "--only",
+            "work-stealing,fork-join-overhead",
+            "--html",
+            dir.to_str().unwrap(),
+        ],
+        TINY,
+    ]
+    .concat());
+    assert!(output.status.success(), "{output:?}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let doc = roxmltree::Document::parse_with_options(
+        &html,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .expect("well-formed");
+    let class = |n: &roxmltree::Node, c: &str| n.attribute("class") == Some(c);
+    let section = |id: &str| {
+        doc.descendants()
+            .find(|n| n.attribute("id") == Some(id))
+            .unwrap_or_else(|| panic!("no section {id}"))
+    };
+    let charts = |id: &str| -> Vec<(usize, usize, usize)> {
+        section(id)
+            .descendants()
+            .filter(|n| n.tag_name().name() == "svg" && class(n, "chart"))
+            .map(|svg| {
+                let count = |c: &str| svg.descendants().filter(|n| class(n, c)).count();
+                (count("mark line"), count("mark point"), count("mark bar"))
+            })
+            .collect()
+    };
+    // Speedup lines: three strategies and the ideal, at 1 and 2 threads; then bars of
+    // imbalance, three strategies at two thread counts.
+    assert_eq!(charts("experiment-work-stealing"), [(4, 8, 0), (0, 0, 6)]);
+    // One bar per operation.
+    assert_eq!(charts("experiment-fork-join-overhead"), [(0, 0, 5)]);
+}
