@@ -158,8 +158,13 @@ pub fn verdict(f: &Figures) -> Verdict {
         ahead += usize::from(advantage > 1.0);
         let [st, steal, counter] = Strategy::ALL.map(|s| row.speedup(f.sequential, s));
         let [ist, isteal, icounter] = row.imbalance;
+        let against = if advantage >= 1.0 {
+            format!("{advantage:.2}x faster")
+        } else {
+            format!("{:.2}x slower", 1.0 / advantage)
+        };
         lines.push(format!(
-            "p = {}: stealing {advantage:.2}x faster than static chunks (speedup {steal:.2}x \
+            "p = {}: stealing {against} than static chunks (speedup {steal:.2}x \
              against {st:.2}x; busy max/mean {isteal:.2} against {ist:.2}, the costs predict \
              {:.2} for static chunks); shared counter {counter:.2}x, busy max/mean {icounter:.2}",
             row.threads, row.predicted_static
@@ -515,9 +520,8 @@ fn base_time(config: &Config) -> Duration {
     if config.quick {
         Duration::from_millis(30)
     } else {
-        config
-            .sample
-            .clamp(Duration::from_millis(10), Duration::from_secs(1))
+        // Half a sample: about 3 s for the default tour on a quiet 2-core machine.
+        (config.sample / 2).clamp(Duration::from_millis(10), Duration::from_millis(500))
     }
 }
 
@@ -712,6 +716,10 @@ mod tests {
         // Balanced but slower: partly; neither balanced nor faster: not reproduced.
         let v = verdict(&figures(2, &[1, 2], 0.45));
         assert_eq!(v.outcome, Outcome::Partly, "{}", v.text);
+        assert!(
+            v.text
+                .starts_with("p = 2: stealing 1.11x slower than static chunks")
+        );
         assert!(v.text.contains("at 0 of 1 thread counts"));
         let mut f = figures(2, &[1, 2], 0.45);
         f.rows[1].imbalance = [1.1, 1.05, 1.05];
