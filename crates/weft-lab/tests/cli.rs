@@ -107,7 +107,14 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     assert!(text.contains("== aba =="));
     assert!(text.contains("== backpressure =="));
     assert!(text.contains("== csp-select =="));
-    for name in ["memory-ordering", "context-switches", "deadlock", "amdahl"] {
+    for name in [
+        "memory-ordering",
+        "context-switches",
+        "deadlock",
+        "amdahl",
+        "work-stealing",
+        "fork-join-overhead",
+    ] {
         assert!(text.contains(&format!("== {name} ==")), "{name}");
     }
     assert!(text.contains("== summary =="));
@@ -129,6 +136,14 @@ fn tour_runs_everything_and_writes_every_sample_as_json() {
     assert!(raw("amdahl")["fractions"][0]["seconds"].is_array());
     assert!(raw("context-switches")["rows"][3]["voluntary"].is_u64());
     assert!(raw("deadlock").is_object());
+    // --threads 2: one and two threads, three strategies, two rounds each.
+    let stealing = raw("work-stealing");
+    assert_eq!(stealing["threads"], serde_json::json!([1, 2]));
+    assert_eq!(stealing["runs"][1][1].as_array().unwrap().len(), 2);
+    assert_eq!(
+        stealing["runs"][1][1][0]["busy"].as_array().unwrap().len(),
+        2
+    );
     for experiment in experiments {
         assert!(experiment["verdict"]["outcome"].is_string());
         for comparison in experiment["comparisons"].as_array().unwrap() {
@@ -360,4 +375,55 @@ fn profile_refuses_bad_input_with_exit_code_2() {
             .code(),
         Some(2)
     );
+}
+
+#[test]
+fn the_pool_experiments_draw_every_chart_with_data() {
+    let dir = std::env::temp_dir().join(format!("weft-lab-pool-html-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = lab(&[
+        &[
+            "tour",
+            "--threads",
+            "2",
+            "--only",
+            "work-stealing,fork-join-overhead",
+            "--html",
+            dir.to_str().unwrap(),
+        ],
+        TINY,
+    ]
+    .concat());
+    assert!(output.status.success(), "{output:?}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let doc = roxmltree::Document::parse_with_options(
+        &html,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .expect("well-formed");
+    let class = |n: &roxmltree::Node, c: &str| n.attribute("class") == Some(c);
+    let section = |id: &str| {
+        doc.descendants()
+            .find(|n| n.attribute("id") == Some(id))
+            .unwrap_or_else(|| panic!("no section {id}"))
+    };
+    let charts = |id: &str| -> Vec<(usize, usize, usize)> {
+        section(id)
+            .descendants()
+            .filter(|n| n.tag_name().name() == "svg" && class(n, "chart"))
+            .map(|svg| {
+                let count = |c: &str| svg.descendants().filter(|n| class(n, c)).count();
+                (count("mark line"), count("mark point"), count("mark bar"))
+            })
+            .collect()
+    };
+    // Speedup lines: three strategies and the ideal, at 1 and 2 threads; then bars of
+    // imbalance, three strategies at two thread counts.
+    assert_eq!(charts("experiment-work-stealing"), [(4, 8, 0), (0, 0, 6)]);
+    // One bar per operation.
+    assert_eq!(charts("experiment-fork-join-overhead"), [(0, 0, 5)]);
 }

@@ -10,7 +10,9 @@ mod lock_free;
 pub mod amdahl;
 pub mod context_switches;
 pub mod deadlock;
+pub mod fork_join_overhead;
 pub mod memory_ordering;
+pub mod work_stealing;
 
 pub use aba::Aba;
 pub use backpressure::Backpressure;
@@ -54,6 +56,8 @@ pub fn all() -> &'static [&'static dyn Experiment] {
         &amdahl::Amdahl,
         &Backpressure,
         &CspSelect,
+        &work_stealing::WorkStealing,
+        &fork_join_overhead::ForkJoinOverhead,
     ]
 }
 
