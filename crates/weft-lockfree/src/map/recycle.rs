@@ -6,9 +6,12 @@
 //! cores), and a batch of 64 frees overflows its small per-thread cache. So the map
 //! keeps its own per-thread free lists of entry blocks, one per size class: a freed
 //! block goes to the freeing thread's list and the next entry that thread allocates
-//! reuses it, without a lock or an atomic. Each list keeps at most [`KEEP`] blocks; the
-//! rest, and everything a thread still holds when it exits, go back to the global
-//! allocator.
+//! reuses it, without a lock or an atomic. The epoch runs retirements on whichever
+//! thread collects them, so one thread may free more than it allocates: a list that
+//! reaches `KEEP` blocks hands half of them, as one batch, to a global pool of its
+//! class (a mutex taken once per `KEEP / 2` frees), and a thread whose list is empty
+//! takes a batch from there before it asks the allocator. Past `POOLED` batches, and
+//! when a thread exits, blocks go back to the global allocator.
 //!
 //! A block is only ever recycled once the entry in it is dead: `drop_entry` runs after
 //! the epoch's grace period (or with exclusive access), drops the key and value, and
@@ -28,6 +31,9 @@ const CLASSES: usize = 32;
 /// Blocks each thread keeps per class: a few epoch bags' worth of retirements.
 #[cfg(not(loom))]
 const KEEP: usize = 256;
+/// Batches (of `KEEP / 2` blocks) the global pool keeps per class.
+#[cfg(not(loom))]
+const POOLED: usize = 64;
 
 /// The class of blocks for a `T`, if `T` is small and aligned enough for one.
 #[inline]
@@ -52,10 +58,11 @@ fn layout_of<T>() -> Layout {
 
 #[cfg(not(loom))]
 mod lists {
-    use super::{CLASSES, GRAIN, KEEP};
+    use super::{CLASSES, GRAIN, KEEP, POOLED};
     use core::alloc::Layout;
     use core::cell::RefCell;
     use std::alloc;
+    use weft_sync::Mutex;
 
     /// One thread's free blocks, by class.
     pub(super) struct Lists {
@@ -65,14 +72,7 @@ mod lists {
     impl Drop for Lists {
         fn drop(&mut self) {
             for (class, blocks) in self.classes.iter_mut().enumerate() {
-                // SAFETY: the class layout; `Layout::from_size_align` cannot fail for it.
-                let layout =
-                    unsafe { Layout::from_size_align_unchecked((class + 1) * GRAIN, GRAIN) };
-                for block in blocks.drain(..) {
-                    // SAFETY: every listed block was allocated with its class layout
-                    // and is free (`super::free`).
-                    unsafe { alloc::dealloc(block, layout) };
-                }
+                free_all(class, blocks.drain(..));
             }
         }
     }
@@ -83,17 +83,70 @@ mod lists {
         };
     }
 
-    /// A free block of `class` from this thread's list, if it has one.
+    /// Free blocks of one class, moved between threads as a unit.
+    struct Batch(Vec<*mut u8>);
+
+    // SAFETY: the blocks are free memory that no thread uses; whoever holds the batch
+    // owns them.
+    unsafe impl Send for Batch {}
+
+    /// Batches handed over by threads that freed more than they allocated.
+    static POOL: [Mutex<Vec<Batch>>; CLASSES] = [const { Mutex::new(Vec::new()) }; CLASSES];
+
+    fn class_layout(class: usize) -> Layout {
+        // SAFETY: a non-zero multiple of `GRAIN`, a power of two; no overflow (small).
+        unsafe { Layout::from_size_align_unchecked((class + 1) * GRAIN, GRAIN) }
+    }
+
+    fn free_all(class: usize, blocks: impl Iterator<Item = *mut u8>) {
+        for block in blocks {
+            // SAFETY: every listed block is free and was allocated with its class
+            // layout (`super::boxed`).
+            unsafe { alloc::dealloc(block, class_layout(class)) };
+        }
+    }
+
+    /// Gives `blocks` (of `class`) to the pool, or back to the allocator if it is full.
+    #[cold]
+    #[inline(never)]
+    fn hand_over(class: usize, blocks: Vec<*mut u8>) {
+        let mut pool = POOL[class].lock();
+        if pool.len() < POOLED {
+            pool.push(Batch(blocks));
+            return;
+        }
+        drop(pool);
+        free_all(class, blocks.into_iter());
+    }
+
+    /// A batch from the pool, if it has one.
+    #[cold]
+    #[inline(never)]
+    fn take_over(class: usize) -> Option<Vec<*mut u8>> {
+        POOL[class].lock().pop().map(|batch| batch.0)
+    }
+
+    /// A free block of `class` from this thread's list (refilled from the pool when
+    /// empty), if there is one.
     #[inline]
     pub(super) fn take(class: usize) -> Option<*mut u8> {
         LISTS
-            .try_with(|lists| lists.try_borrow_mut().ok()?.classes[class].pop())
+            .try_with(|lists| {
+                let mut lists = lists.try_borrow_mut().ok()?;
+                let list = &mut lists.classes[class];
+                if let Some(block) = list.pop() {
+                    return Some(block);
+                }
+                // The empty list's vector goes; the batch's (room for `KEEP`) stays.
+                *list = take_over(class)?;
+                list.pop()
+            })
             .ok()
             .flatten()
     }
 
-    /// Keeps `block` on this thread's list of `class`; gives it back if the list is
-    /// full (or the thread's lists are gone).
+    /// Keeps `block` on this thread's list of `class` (handing half of a full list to
+    /// the pool first); gives it back if the thread's lists are gone.
     #[inline]
     pub(super) fn keep(class: usize, block: *mut u8) -> Result<(), *mut u8> {
         LISTS
@@ -103,9 +156,10 @@ mod lists {
                 };
                 let list = &mut lists.classes[class];
                 if list.len() >= KEEP {
-                    return Err(block);
-                }
-                if list.capacity() == 0 {
+                    let mut half = Vec::with_capacity(KEEP);
+                    half.extend(list.drain(KEEP / 2..));
+                    hand_over(class, half);
+                } else if list.capacity() == 0 {
                     list.reserve_exact(KEEP);
                 }
                 list.push(block);
@@ -229,22 +283,26 @@ mod tests {
     }
 
     #[test]
-    fn a_list_keeps_at_most_keep_blocks() {
-        let blocks: Vec<_> = (0..KEEP + 10).map(|i| boxed([i as u64; 5])).collect();
-        for block in blocks {
-            // SAFETY: ours, used once.
-            unsafe { dropped(block) };
+    fn a_full_list_hands_half_to_the_pool_and_an_empty_one_takes_it_back() {
+        // A class no other test uses, so the pool holds only this test's batches.
+        type Odd = [u8; 201];
+        let class = class_of::<Odd>().unwrap();
+        let freed: Vec<usize> = (0..KEEP + 1).map(|_| boxed([7u8; 201]) as usize).collect();
+        std::thread::spawn(move || {
+            for block in freed {
+                // SAFETY: ours, used once.
+                unsafe { dropped(block as *mut Odd) };
+            }
+        })
+        .join()
+        .unwrap();
+        // The freeing thread kept half, handed half over, and gave the rest back at
+        // exit; this thread's empty list takes the batch.
+        let reused: Vec<_> = (0..KEEP / 2).map(|_| lists::take(class)).collect();
+        assert!(reused.iter().all(Option::is_some));
+        for block in reused.into_iter().flatten() {
+            // SAFETY: a free block of this class, given back with its layout.
+            unsafe { alloc::dealloc(block, layout_of::<Odd>()) };
         }
-        let kept = lists::take(class_of::<[u64; 5]>().unwrap());
-        assert!(kept.is_some());
-        let count = 1 + core::iter::from_fn(|| lists::take(class_of::<[u64; 5]>().unwrap()))
-            .inspect(|&block| {
-                // SAFETY: a free block of this class, given back with its layout.
-                unsafe { alloc::dealloc(block, layout_of::<[u64; 5]>()) }
-            })
-            .count();
-        assert_eq!(count, KEEP);
-        // SAFETY: as above.
-        unsafe { alloc::dealloc(kept.unwrap(), layout_of::<[u64; 5]>()) };
     }
 }
