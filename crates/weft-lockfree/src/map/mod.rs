@@ -426,7 +426,7 @@ where
                         // under `guard`: the entry is not freed before `'g` (bucket
                         // invariant 4).
                         let entry = unsafe { &*bucket::entry_of::<K, V>(word) };
-                        if entry.hash == hash && entry.key.borrow() == key {
+                        if entry.may_have(hash) && entry.key.borrow() == key {
                             return Some(entry);
                         }
                     }
@@ -1043,7 +1043,7 @@ impl<'g> Held<'g> {
                     // SAFETY: a live slot's entry; only a lock holder retires it, and
                     // the caller is pinned.
                     let entry = unsafe { &*bucket::entry_of::<K, V>(word) };
-                    if entry.hash == hash && entry.key.borrow() == key {
+                    if entry.may_have(hash) && entry.key.borrow() == key {
                         return Some((slot, word));
                     }
                 }
