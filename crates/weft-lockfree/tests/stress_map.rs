@@ -293,3 +293,79 @@ fn concurrent_retain_and_inserts() {
         assert!(!map.contains_key(&(2 * i)));
     }
 }
+
+/// Hashes a `u64` key to itself shifted into the high bits: every key lands in bucket 0
+/// of every table, with tags that differ, so buckets overflow into long chains.
+#[derive(Default)]
+struct HighBits(u64);
+
+impl std::hash::Hasher for HighBits {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _bytes: &[u8]) {
+        unreachable!("u64 keys only")
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value << 40;
+    }
+}
+
+#[test]
+fn removes_and_reinserts_in_one_overflowing_bucket() {
+    const THREADS: u64 = 3;
+    const KEYS: u64 = 40;
+    const ROUNDS: u64 = if cfg!(debug_assertions) { 100 } else { 400 };
+    let drops = Arc::new(AtomicUsize::new(0));
+    let made = AtomicUsize::new(0);
+    {
+        let map: HashMap<u64, Value, std::hash::BuildHasherDefault<HighBits>> =
+            HashMap::with_hasher(Default::default());
+        thread::scope(|scope| {
+            for thread in 0..THREADS {
+                let (map, drops, made) = (&map, &drops, &made);
+                scope.spawn(move || {
+                    let key = |i: u64| thread * KEYS + i;
+                    for round in 0..ROUNDS {
+                        for i in 0..KEYS {
+                            let replaced =
+                                map.insert(key(i), Value::new(key(i), round, drops, made));
+                            assert!(replaced.is_none(), "key {} twice", key(i));
+                        }
+                        for i in 0..KEYS {
+                            let value = map.get(&key(i)).expect("own key present");
+                            value.assert_consistent(key(i));
+                            assert_eq!(value.round, round);
+                        }
+                        // Remove every key but one in three, reopening slots all along
+                        // the chain that the other threads' inserts race to fill.
+                        for i in (0..KEYS).filter(|i| i % 3 != 0) {
+                            let removed = map.remove(&key(i)).expect("own key present");
+                            assert_eq!(removed.round, round);
+                        }
+                        for i in (0..KEYS).filter(|i| i % 3 == 0) {
+                            assert!(map.remove(&key(i)).is_some());
+                        }
+                    }
+                    for i in 0..KEYS {
+                        map.insert(key(i), Value::new(key(i), ROUNDS, drops, made));
+                    }
+                });
+            }
+        });
+        assert_eq!(map.len() as u64, THREADS * KEYS);
+        let guard = epoch::pin();
+        let mut seen = HashSet::new();
+        for (key, value) in map.iter(&guard) {
+            value.assert_consistent(*key);
+            assert!(seen.insert(*key), "key {key} yielded twice");
+        }
+        assert_eq!(seen.len() as u64, THREADS * KEYS);
+    }
+    let made = made.load(Ordering::Relaxed);
+    assert_eq!(
+        flush_until(&drops, made),
+        made,
+        "every value dropped exactly once"
+    );
+}

@@ -94,9 +94,18 @@ impl Deferred {
 }
 
 /// Deferred functions, run when the bag is dropped.
-#[derive(Default)]
 struct Bag {
     items: Vec<Deferred>,
+}
+
+impl Default for Bag {
+    /// An empty bag with room for `BAG_CAPACITY` items: one allocation per bag, not one
+    /// per doubling while it fills.
+    fn default() -> Self {
+        Self {
+            items: Vec::with_capacity(BAG_CAPACITY),
+        }
+    }
 }
 
 impl Bag {
@@ -447,9 +456,11 @@ impl Local {
     fn seal_bag(&self) {
         let bag = self.bag.with_mut(|bag| {
             // SAFETY: owner-only, as in `defer`.
-            core::mem::take(unsafe { &mut *bag })
+            let bag = unsafe { &mut *bag };
+            // An empty bag stays (no fresh allocation for nothing).
+            (!bag.items.is_empty()).then(|| core::mem::take(bag))
         });
-        if !bag.items.is_empty() {
+        if let Some(bag) = bag {
             self.global().push_bag(bag);
         }
     }

@@ -1,344 +1,312 @@
-//! The bucket word and the immutable snapshots it points at: nothing, one entry, or an
-//! array of `(hash, entry)` slots. The raw layer of the map: everything here is a
-//! word, a pointer or an allocation; the safe handles are in `mod.rs`.
+//! The bucket: one cache line holding a control word and [`SLOTS`] slot words, each
+//! slot naming one immutable [`Entry`] and carrying 16 bits of its hash. The raw layer
+//! of the map: everything here is a word, a pointer or an allocation; the safe handles
+//! are in `mod.rs`.
 //!
-//! # The bucket word
+//! # The words
 //!
 //! ```text
-//!  63 ..................................... 3     2        1       0
-//! +------------------------------------------+--------+-------+-------+
-//! |            address (8-aligned)           | UNINIT | MOVED | ARRAY |
-//! +------------------------------------------+--------+-------+-------+
+//! control word of a bucket (and of each overflow group chained from it)
+//!  63 ............................................. 6   5 .. 2     1        0
+//! +-------------------------------------------------+----------+-------+--------+
+//! |   address of the next overflow group (64-aligned) |    0     | MOVED | LOCKED |
+//! +-------------------------------------------------+----------+-------+--------+
+//!
+//! slot word
+//!  63 ........ 48  47 .................................................... 0
+//! +--------------+---------------------------------------------------------+
+//! |   hash tag   |                address of the entry                     |
+//! +--------------+---------------------------------------------------------+
 //! ```
 //!
-//! - `0`: the bucket is empty.
-//! - an address, no tag: the bucket's only [`Entry`].
-//! - an address with `ARRAY`: an array of two or more slots (layout below).
-//! - `MOVED` or'ed into any of those: the bucket is *frozen*. Its snapshot is its last;
-//!   the keys live on in the next table, in the buckets derived from this one.
-//! - exactly `UNINIT`: a bucket of a table being migrated into that has not been built
-//!   from its frozen source yet.
+//! - A slot word is `0` (empty) or an entry's address with the top 16 bits of its hash
+//!   (the *tag*) above it, so a lookup skips the entries it does not want without
+//!   touching them: one cache line for the probe, one for the entry.
+//! - `LOCKED` (head group only): a writer holds the bucket. Writers of a bucket are
+//!   serialized by it; readers never look at it.
+//! - `MOVED` (head group only): the bucket was migrated; its keys are in the next table,
+//!   in the two buckets derived from this one. Set once, never cleared.
+//! - The address: the next group of the bucket's overflow chain, or null. Overflow
+//!   groups are added (under the lock) when every slot before them is full, and are
+//!   freed only with their table.
 //!
 //! # Invariants
 //!
-//! 1. A snapshot (an entry, an array) is immutable once published. A write builds a new
-//!    snapshot and replaces the word with one compare-and-swap; a read loads the word
-//!    once and sees one consistent state of the bucket.
-//! 2. `MOVED` is set once, by `fetch_or` in the migration, and never cleared; a frozen
-//!    word is never replaced (every writer's CAS expects an unfrozen word).
-//! 3. `UNINIT` is replaced once, by a CAS to the part of the frozen source that maps to
-//!    the bucket (`split`); a bucket leaves `UNINIT` only after its source froze.
-//! 4. An entry is in exactly one *live* (unfrozen, initialized) bucket, and maybe in
-//!    frozen buckets of older tables too (shared, not owned). It is retired only by the
-//!    writer whose CAS took it out of its live bucket, so exactly once.
-//! 5. An array is owned by the one word that holds it: retired by the writer that
-//!    replaced that word, or freed by the table's `Drop` if the word froze.
-//! 6. A frozen word is `MOVED` alone (empty) or an array, never a bare entry: freezing
-//!    a one-entry bucket wraps the entry in a one-slot array. Once the buckets derived
-//!    from a frozen one are built, an entry of the frozen snapshot may be removed from
-//!    its new bucket and freed while the snapshot is still read (by a thread pinned
-//!    later, through a derived bucket not built yet). So no one may dereference an
-//!    entry of a frozen snapshot to learn where it goes: the slots carry the hashes,
-//!    and only the entries that land in an *unbuilt* bucket, hence still live, are
-//!    ever dereferenced (`find` compares the slot's hash first, `split` and
-//!    `entries_landing_in` read only slot hashes).
-//!
-//! # The array layout
-//!
-//! One allocation of `len + 1` slots: slot 0 is a header whose `hash` is `len`; slots
-//! `1..=len` are the entries with their hashes, so a lookup compares hashes without
-//! touching the entries it does not want.
+//! 1. An entry is immutable once published; a write replaces a slot word (overwrite,
+//!    insert into an empty slot, or clear to `0` on remove) with one atomic store, made
+//!    while holding the bucket's `LOCKED` bit. So at every instant a key is in at most
+//!    one slot of its bucket, and a key never moves between slots of a live bucket.
+//! 2. `MOVED` is set by the migrator that holds the bucket's lock, after it has written
+//!    every entry of the bucket into the two derived buckets of the next table, with
+//!    one Release store that also releases the lock. Nobody can reach the derived
+//!    buckets before that store (only a `MOVED` bucket leads to them), so the migrator
+//!    builds them alone, and the migration of a bucket is atomic for everyone else.
+//! 3. After `MOVED`, the bucket's slots are never written again: they keep the entries
+//!    as they were, shared with the next table, which now owns them.
+//! 4. An entry is owned by exactly one slot of a live bucket (maybe also named by
+//!    frozen slots of older tables): it is retired only by the writer whose store took
+//!    it out of that slot, so exactly once. A reader reads a bucket's slots only after
+//!    a load of its control word that did not see `MOVED`; so a reader pinned after an
+//!    entry's retirement never reads the frozen slot naming it (see `README.md`).
+//! 5. Overflow groups belong to their table and are freed by its `Drop`, never before.
 
-use core::alloc::Layout;
-use core::borrow::Borrow;
-use core::ptr;
-use std::alloc;
+use weft_sync::Backoff;
 
+use super::recycle;
 use crate::epoch::Guard;
+use weft_sync::primitive::atomic::{AtomicUsize, Ordering};
 
-/// The word holds an array (else a single entry, or nothing).
-pub(super) const ARRAY: usize = 0b001;
-/// The bucket is frozen: its keys have moved to the next table.
-pub(super) const MOVED: usize = 0b010;
-/// The bucket of a migration target not built yet (the whole word).
-pub(super) const UNINIT: usize = 0b100;
-const TAGS: usize = 0b111;
+/// A writer holds the bucket (control word of a head group).
+pub(super) const LOCKED: usize = 0b01;
+/// The bucket's keys have moved to the next table (control word of a head group).
+pub(super) const MOVED: usize = 0b10;
+/// The flag bits of a control word; the rest is the overflow address.
+const FLAGS: usize = 0b11_1111;
 
-/// One key and its value, immutable once published. Aligned to 8 so that the low three
-/// bits of its address are free for the tags.
-#[repr(align(8))]
+/// Slots per group: seven, so the control word and the slots fill one 64-byte cache
+/// line. Two under loom, so models overflow a bucket with three keys.
+pub(super) const SLOTS: usize = if cfg!(loom) { 2 } else { 7 };
+
+/// Where the tag sits in a slot word. User-space addresses on the 64-bit targets weft
+/// supports fit in 48 bits; `tag_of` checks each entry's address.
+#[cfg(target_pointer_width = "64")]
+const TAG_SHIFT: u32 = 48;
+#[cfg(target_pointer_width = "64")]
+const ADDRESS: usize = (1 << TAG_SHIFT) - 1;
+#[cfg(not(target_pointer_width = "64"))]
+const ADDRESS: usize = usize::MAX;
+
+/// One key and its value, immutable once published.
+///
+/// Key and value first, the hash last (`repr(C)`): a lookup, whose slot tag already
+/// matched, compares the key and reads the value without reading the hash, so with a
+/// small key and value it touches only the entry's first bytes, which never straddle
+/// two cache lines in a 16-byte aligned block (a 24-byte entry at offset 48 of a line
+/// would, if the value came last). The hash is for the migration and for targets
+/// without tags.
+#[repr(C)]
 pub(super) struct Entry<K, V> {
-    pub(super) hash: u64,
     pub(super) key: K,
     pub(super) value: V,
+    pub(super) hash: u64,
 }
 
-/// A slot of an array: an entry and its hash (or, in slot 0, the length).
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[repr(C, align(8))]
-pub(super) struct Slot {
-    hash: u64,
-    entry: *const (),
+impl<K, V> Entry<K, V> {
+    /// Whether this entry may be the one for `hash` (its tag already matched): always
+    /// where slots carry tags, else a comparison of the full hash.
+    #[inline]
+    pub(super) fn may_have(&self, hash: u64) -> bool {
+        cfg!(target_pointer_width = "64") || self.hash == hash
+    }
 }
 
-impl Slot {
-    pub(super) fn new<K, V>(entry: *const Entry<K, V>, hash: u64) -> Self {
+/// A head group (a bucket) or an overflow group: one cache line.
+#[repr(C, align(64))]
+pub(super) struct Group {
+    pub(super) control: AtomicUsize,
+    pub(super) slots: [AtomicUsize; SLOTS],
+}
+
+impl Group {
+    pub(super) fn new() -> Self {
         Self {
-            hash,
-            entry: entry.cast(),
+            control: AtomicUsize::new(0),
+            slots: core::array::from_fn(|_| AtomicUsize::new(0)),
         }
     }
 }
 
-/// A decoded content word (neither `MOVED` nor `UNINIT`).
-pub(super) enum Snapshot<'g, K, V> {
-    Empty,
-    One(&'g Entry<K, V>),
-    Many(&'g [Slot]),
-}
-
-impl<K, V> Clone for Snapshot<'_, K, V> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<K, V> Copy for Snapshot<'_, K, V> {}
-
-impl<'g, K, V> Snapshot<'g, K, V> {
-    /// Decodes a content word.
-    ///
-    /// # Safety
-    ///
-    /// `word` has no `MOVED`/`UNINIT` tag and was loaded from a bucket (or built and
-    /// not yet freed) while a guard that outlives `'g` was pinned, so its snapshot and
-    /// entries are not freed during `'g`.
-    #[inline]
-    pub(super) unsafe fn decode(word: usize) -> Self {
-        debug_assert_eq!(word & (MOVED | UNINIT), 0, "not a content word");
-        let address = word & !TAGS;
-        if address == 0 {
-            Snapshot::Empty
-        } else if word & ARRAY == 0 {
-            // SAFETY: an untagged non-null word is a published entry (caller's contract).
-            Snapshot::One(unsafe { &*(address as *const Entry<K, V>) })
-        } else {
-            let base = address as *const Slot;
-            // SAFETY: an `ARRAY` word points at a header slot followed by `len` slots,
-            // immutable and alive for `'g` (caller's contract).
-            unsafe {
-                Snapshot::Many(core::slice::from_raw_parts(
-                    base.add(1),
-                    (*base).hash as usize,
-                ))
-            }
-        }
-    }
-
-    #[inline]
-    pub(super) fn len(self) -> usize {
-        match self {
-            Snapshot::Empty => 0,
-            Snapshot::One(_) => 1,
-            Snapshot::Many(slots) => slots.len(),
-        }
-    }
-
-    /// The entry at `index < len`.
-    #[inline]
-    pub(super) fn entry(self, index: usize) -> &'g Entry<K, V> {
-        match self {
-            Snapshot::Empty => unreachable!("an empty bucket has no entries"),
-            Snapshot::One(entry) => entry,
-            // SAFETY: every slot of a published array names a live entry (invariant 4:
-            // entries outlive the snapshots that hold them).
-            Snapshot::Many(slots) => unsafe { &*slots[index].entry.cast::<Entry<K, V>>() },
-        }
-    }
-
-    /// The slot at `index < len`.
-    #[inline]
-    fn slot(self, index: usize) -> Slot {
-        match self {
-            Snapshot::Empty => unreachable!("an empty bucket has no slots"),
-            Snapshot::One(entry) => Slot::new(entry, entry.hash),
-            Snapshot::Many(slots) => slots[index],
-        }
-    }
-
-    /// The index and entry of `key`, if the snapshot holds it.
-    #[inline]
-    pub(super) fn find<Q>(self, hash: u64, key: &Q) -> Option<(usize, &'g Entry<K, V>)>
-    where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
+/// The tag of `hash`, shifted into place (`0` where there are no tag bits).
+#[inline]
+pub(super) fn tag_of(hash: u64) -> usize {
+    #[cfg(target_pointer_width = "64")]
     {
-        match self {
-            Snapshot::Empty => None,
-            Snapshot::One(entry) => {
-                (entry.hash == hash && entry.key.borrow() == key).then_some((0, entry))
-            }
-            Snapshot::Many(slots) => slots.iter().enumerate().find_map(|(index, slot)| {
-                if slot.hash != hash {
-                    return None;
-                }
-                // SAFETY: as in `entry`.
-                let entry = unsafe { &*slot.entry.cast::<Entry<K, V>>() };
-                (entry.key.borrow() == key).then_some((index, entry))
-            }),
+        ((hash >> TAG_SHIFT) as usize) << TAG_SHIFT
+    }
+    #[cfg(not(target_pointer_width = "64"))]
+    {
+        let _ = hash;
+        0
+    }
+}
+
+/// Whether the slot word `word` may name an entry whose hash has tag `tag`.
+#[inline]
+pub(super) fn may_match(word: usize, tag: usize) -> bool {
+    word != 0 && word & !ADDRESS == tag
+}
+
+/// The entry a non-empty slot word names.
+#[inline]
+pub(super) fn entry_of<K, V>(word: usize) -> *const Entry<K, V> {
+    (word & ADDRESS) as *const Entry<K, V>
+}
+
+/// The overflow group a control word links, if any.
+#[inline]
+pub(super) fn overflow_of(control: usize) -> *const Group {
+    (control & !FLAGS) as *const Group
+}
+
+/// Allocates `entry` and returns its slot word.
+pub(super) fn publishable<K, V>(entry: Entry<K, V>) -> usize {
+    let tag = tag_of(entry.hash);
+    let address = recycle::boxed(entry) as usize;
+    if address & !ADDRESS != 0 {
+        address_too_wide();
+    }
+    address | tag
+}
+
+#[cold]
+#[inline(never)]
+fn address_too_wide() -> ! {
+    panic!("weft HashMap: an allocation above 2^48; the slot tags need 48-bit addresses")
+}
+
+/// Takes back an entry that was never published.
+///
+/// # Safety
+///
+/// `word` came from `publishable` and was never stored in a slot.
+pub(super) unsafe fn unpublish<K, V>(word: usize) -> Entry<K, V> {
+    // SAFETY: the caller's contract; the entry is a block only this thread knows.
+    unsafe { recycle::unboxed(entry_of::<K, V>(word).cast_mut()) }
+}
+
+/// Drops the entry of a slot word at once.
+///
+/// # Safety
+///
+/// The caller owns the entry outright: no slot of a live bucket names it and no thread
+/// can still read it.
+pub(super) unsafe fn free_entry<K, V>(word: usize) {
+    // SAFETY: the caller's contract; entries are `recycle` blocks (`publishable`).
+    unsafe { recycle::dropped(entry_of::<K, V>(word).cast_mut()) };
+}
+
+/// Retires `entry` (drops it once no pinned thread can still see it).
+///
+/// # Safety
+///
+/// The caller's store just took the entry out of its live slot (invariant 4), so it
+/// is unreachable for threads that pin from now on, and it is retired once.
+pub(super) unsafe fn retire<K, V>(entry: *const Entry<K, V>, guard: &Guard) {
+    // SAFETY: `drop_entry` frees a `publishable` entry once (the caller's contract).
+    unsafe { guard.defer_raw(drop_entry::<K, V>, entry.cast_mut().cast()) };
+}
+
+/// # Safety
+///
+/// `data` is an entry made by `publishable` that no thread can reach, dropped once.
+unsafe fn drop_entry<K, V>(data: *mut ()) {
+    // SAFETY: the caller's contract; entries are `recycle` blocks (`publishable`).
+    unsafe { recycle::dropped(data.cast::<Entry<K, V>>()) };
+}
+
+/// The groups of a bucket, head first, following the overflow links. `control` is a
+/// value of the head's control word loaded by the caller (its link is used as is; each
+/// overflow group's link is loaded when the iterator reaches it).
+///
+/// # Safety
+///
+/// The head group's table is alive for `'g` (overflow groups live as long as it).
+#[inline]
+pub(super) unsafe fn chain(head: &Group, control: usize) -> Chain<'_> {
+    Chain {
+        next: head,
+        head_control: Some(control),
+        _table: core::marker::PhantomData,
+    }
+}
+
+/// Iterator over the groups of a bucket (see [`chain`]).
+pub(super) struct Chain<'g> {
+    next: *const Group,
+    head_control: Option<usize>,
+    _table: core::marker::PhantomData<&'g Group>,
+}
+
+impl<'g> Iterator for Chain<'g> {
+    type Item = &'g Group;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'g Group> {
+        if self.next.is_null() {
+            return None;
         }
-    }
-
-    /// Every entry, in slot order.
-    pub(super) fn entries(self) -> impl Iterator<Item = &'g Entry<K, V>> {
-        (0..self.len()).map(move |index| self.entry(index))
-    }
-
-    /// The entries whose hash lands in bucket `index` of a table with `mask`, reading
-    /// only the slots' hashes to choose them (invariant 6).
-    pub(super) fn entries_landing_in(
-        self,
-        mask: usize,
-        index: usize,
-    ) -> impl Iterator<Item = &'g Entry<K, V>> {
-        (0..self.len())
-            .filter(move |&at| self.slot(at).hash as usize & mask == index)
-            .map(move |at| self.entry(at))
-    }
-
-    /// A new (unpublished) word: this snapshot plus `new`.
-    pub(super) fn with_added(self, new: Slot) -> usize {
-        let len = self.len();
-        build(len + 1, (0..len).map(|index| self.slot(index)).chain([new]))
-    }
-
-    /// A new word: this snapshot with slot `at` replaced by `new`.
-    pub(super) fn with_replaced(self, at: usize, new: Slot) -> usize {
-        build(
-            self.len(),
-            (0..self.len()).map(|index| if index == at { new } else { self.slot(index) }),
-        )
-    }
-
-    /// A new word: this snapshot without slot `at`.
-    pub(super) fn without(self, at: usize) -> usize {
-        build(
-            self.len() - 1,
-            (0..self.len())
-                .filter(|&index| index != at)
-                .map(|index| self.slot(index)),
-        )
-    }
-
-    /// A new word: the entries whose hash lands in bucket `index` of a table with `mask`.
-    pub(super) fn split(self, mask: usize, index: usize) -> usize {
-        let lands = |slot: &Slot| slot.hash as usize & mask == index;
-        let slots = (0..self.len()).map(|at| self.slot(at));
-        let len = slots.clone().filter(lands).count();
-        build(len, slots.filter(lands))
+        // SAFETY: the head, or an overflow group linked from its table (invariant 5),
+        // alive for `'g` by `chain`'s contract.
+        let group = unsafe { &*self.next };
+        let link = match self.head_control.take() {
+            Some(control) => control,
+            // Acquire: pairs with the Release store that linked the next group, so its
+            // slots are visible when we reach it.
+            None => group.control.load(Ordering::Acquire),
+        };
+        self.next = overflow_of(link);
+        Some(group)
     }
 }
 
-/// A word for `len` slots taken from `slots`: `0`, a bare entry, or a new array.
-pub(super) fn build(len: usize, mut slots: impl Iterator<Item = Slot>) -> usize {
-    match len {
-        0 => 0,
-        1 => {
-            let slot = slots.next().expect("build: fewer slots than promised");
-            debug_assert_eq!(slot.entry as usize & TAGS, 0, "unaligned entry");
-            slot.entry as usize
+/// Takes the lock of the bucket whose head group is `head`; returns its control word
+/// (unlocked value) to hand back to [`unlock`], or `None` if the bucket has `MOVED`.
+///
+/// A spin lock (spin, then yield): it is held only for a few stores, never while user
+/// code runs (the map calls closures and `Drop`s outside it), so waiting is short
+/// unless the holder was descheduled.
+#[inline]
+pub(super) fn lock(head: &Group) -> Option<usize> {
+    // Acquire: a `MOVED` seen here publishes the derived buckets (bucket invariant 2).
+    let control = head.control.load(Ordering::Acquire);
+    if control & (LOCKED | MOVED) == 0
+        // Acquire: pairs with the previous holder's Release `unlock` (or the migrator's
+        // Release store), so its slot stores are visible to us.
+        && head
+            .control
+            .compare_exchange_weak(control, control | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    {
+        return Some(control);
+    }
+    lock_slow(head)
+}
+
+#[cold]
+#[inline(never)]
+fn lock_slow(head: &Group) -> Option<usize> {
+    let backoff = Backoff::new();
+    loop {
+        // Acquire: as in `lock`.
+        let control = head.control.load(Ordering::Acquire);
+        if control & MOVED != 0 {
+            return None;
         }
-        _ => build_array(len, slots),
-    }
-}
-
-/// A new array word for `len >= 1` slots taken from `slots` (a one-slot array only
-/// ever appears frozen; invariant 6).
-pub(super) fn build_array(len: usize, mut slots: impl Iterator<Item = Slot>) -> usize {
-    debug_assert!(len >= 1);
-    let layout = array_layout(len);
-    // SAFETY: the layout is never zero-sized (at least two slots).
-    let base = unsafe { alloc::alloc(layout) }.cast::<Slot>();
-    if base.is_null() {
-        alloc::handle_alloc_error(layout);
-    }
-    // SAFETY: `base` is a fresh allocation of `len + 1` slots.
-    unsafe {
-        base.write(Slot {
-            hash: len as u64,
-            entry: ptr::null(),
-        });
-        for at in 1..=len {
-            base.add(at)
-                .write(slots.next().expect("build: fewer slots than promised"));
+        if control & LOCKED == 0
+            // Acquire: as in `lock`.
+            && head
+                .control
+                .compare_exchange_weak(control, control | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(control);
         }
-    }
-    base as usize | ARRAY
-}
-
-fn array_layout(len: usize) -> Layout {
-    Layout::array::<Slot>(len + 1).expect("bucket array too large")
-}
-
-/// Frees the array of a content word (not its entries); a no-op for other words.
-///
-/// # Safety
-///
-/// The array was never published, or no thread can reach it any more.
-pub(super) unsafe fn free_container(word: usize) {
-    if word & ARRAY != 0 {
-        // SAFETY: the caller's contract; `ARRAY` words point at a `build` allocation.
-        unsafe { free_array((word & !TAGS) as *mut ()) };
+        backoff.snooze();
     }
 }
 
-/// Frees the array of `word` (not its entries) once no pinned thread can see it.
-///
-/// # Safety
-///
-/// `word` was just replaced in its bucket by this thread's CAS (so it is unreachable for
-/// threads that pin from now on) and is retired only once (invariant 5).
-pub(super) unsafe fn retire_container(word: usize, guard: &Guard) {
-    if word & ARRAY != 0 {
-        // SAFETY: the caller's contract; `free_array` frees a `build` allocation once.
-        unsafe { guard.defer_raw(free_array, (word & !TAGS) as *mut ()) };
-    }
+/// Releases the lock, storing `control` (without `LOCKED`; maybe with a new overflow
+/// link) as the head's control word.
+#[inline]
+pub(super) fn unlock(head: &Group, control: usize) {
+    debug_assert_eq!(control & (LOCKED | MOVED), 0);
+    // Release: publishes the holder's slot stores (and a new overflow group) to the next
+    // holder's Acquire CAS and to readers that load the control word.
+    head.control.store(control, Ordering::Release);
 }
 
-/// Retires the entry at `entry` once no pinned thread can see it.
-///
-/// # Safety
-///
-/// The entry was just taken out of its live bucket by this thread's CAS (invariant 4).
-pub(super) unsafe fn retire_entry<K, V>(entry: *const Entry<K, V>, guard: &Guard) {
-    // SAFETY: entries are `Box` allocations (`mod.rs`), retired once (caller).
-    unsafe { guard.defer_destroy_raw(entry.cast_mut()) };
-}
-
-/// Drops the entries of a content word and its array.
-///
-/// # Safety
-///
-/// The caller owns the word outright: no other thread can reach it, and the entries are
-/// in no other live bucket.
-pub(super) unsafe fn free_all<K, V>(word: usize) {
-    // SAFETY: the caller owns the word, so the snapshot lives for this call.
-    let snapshot = unsafe { Snapshot::<K, V>::decode(word) };
-    for entry in snapshot.entries() {
-        let entry: *const Entry<K, V> = entry;
-        // SAFETY: each entry is a `Box` owned by this word alone (caller's contract).
-        drop(unsafe { Box::from_raw(entry.cast_mut()) });
-    }
-    // SAFETY: as above.
-    unsafe { free_container(word) };
-}
-
-/// # Safety
-///
-/// `base` is an array allocation made by `build`, freed only once.
-unsafe fn free_array(base: *mut ()) {
-    let base = base.cast::<Slot>();
-    // SAFETY: slot 0 is the header holding the length (`build`).
-    let len = unsafe { (*base).hash } as usize;
-    // SAFETY: allocated by `build` with this layout.
-    unsafe { alloc::dealloc(base.cast(), array_layout(len)) };
+/// The overflow link of a control word replaced by `group`.
+#[inline]
+pub(super) fn with_overflow(control: usize, group: *const Group) -> usize {
+    (control & FLAGS) | group as usize
 }

@@ -1,41 +1,63 @@
-//! `HashMap`: a concurrent hash map with lock-free reads *and* writes, epoch
-//! reclamation and incremental, cooperative resizing.
+//! `HashMap`: a concurrent hash map with lock-free reads, per-bucket locked writes,
+//! epoch reclamation and incremental, cooperative resizing.
 //!
-//! The algorithm is the *freezable-set* hash table of Y. Liu, K. Zhang and M. Spear,
-//! "Dynamic-Sized Nonblocking Hash Tables" (PODC 2014): every bucket is one word
-//! pointing at an immutable snapshot of its keys, a write replaces the snapshot with a
-//! compare-and-swap, and a resize *freezes* old buckets and builds the new ones from
-//! the frozen snapshots, lazily, by whoever gets there first. Two changes from the
-//! paper: the migration is also pushed forward in chunks by every writer (the
-//! cooperative transfer of Doug Lea's `java.util.concurrent.ConcurrentHashMap`, JDK 8),
-//! so a resize finishes even if some buckets are never written; and memory is
-//! reclaimed with weft's own [`epoch`] scheme (Fraser 2004), which also
-//! rules out ABA on the bucket words (an address cannot be reused while a pinned writer
-//! still compares against it).
+//! # The design
 //!
-//! # Why lock-free writes, not per-bucket locks
+//! A table is an array of buckets, each one 64-byte cache line: a control word (a
+//! writers' lock bit, a `MOVED` bit, a link to overflow groups) and seven slot words.
+//! A slot names one immutable, heap-allocated entry `(hash, key, value)` and carries
+//! the top 16 bits of its hash beside the pointer, so a lookup reads one cache line to
+//! find its candidate and touches only the entry it wants: one line for the probe, one
+//! for the entry. A lookup takes no lock and never retries (wait-free); a bucket whose
+//! seven slots are full links an overflow group, which only crowded buckets have (the
+//! table doubles past four keys per bucket on average).
 //!
-//! Because the buckets are immutable snapshots, a write has to publish a new snapshot
-//! with one atomic pointer write either way. A per-bucket lock would add a second
-//! atomic (take the lock, then publish and release), and make every writer of that
-//! bucket, and the migration freezing it, wait while the holder is descheduled, which
-//! on a two-core machine with more threads than cores happens all the time. A CAS costs
-//! the same one read-modify-write as taking the lock, and when it fails it is because
-//! another write to the same bucket succeeded. What lock-freedom costs: a failed CAS
-//! rebuilds the snapshot (a few slots; the new entry is reused), and the closures of
-//! [`HashMap::compute`] and friends may run more than once under contention, like
-//! papaya's.
+//! A write takes its bucket's lock (a bit in the control word, taken with one CAS,
+//! spinning then yielding when held), replaces, fills or clears one slot with one
+//! atomic store, and unlocks; the entry it replaced is retired through the [`epoch`]
+//! (Fraser 2004), so readers holding it keep a valid, unchanged value. Values are never
+//! mutated in place. Entries come from per-thread recycled blocks (`recycle.rs`).
+//!
+//! A resize doubles the table. Writers migrate it in chunks of buckets (the cooperative
+//! transfer of Doug Lea's `java.util.concurrent.ConcurrentHashMap`, JDK 8): the
+//! migrator locks a bucket, writes its entries into the two buckets derived from it in
+//! the next table (which nobody can reach yet), and publishes `MOVED` with the unlock.
+//! Readers and writers that see `MOVED` go forward one table. The forwarding and the
+//! doubling follow Liu, Zhang and Spear, "Dynamic-Sized Nonblocking Hash Tables" (PODC
+//! 2014), which this map used to implement in full (lock-free writes of immutable
+//! bucket snapshots); the lock replaced the snapshots, see below.
+//!
+//! # Why per-bucket locks for writes
+//!
+//! The issue allows writes to lock if that is faster, and measured, it is: with
+//! snapshots, a write copied the bucket's array of slots (an allocation and a free,
+//! for two in five keys at the old load factor) and a read of a shared bucket went
+//! through that array (a third cache miss). With slots updated in place, a write needs
+//! the bucket to stay stable between finding the key and storing (two writers adding
+//! the same key must not take two empty slots; a removal must not reopen a slot a
+//! concurrent insert skipped), and the cheapest way to get that is one lock per
+//! bucket: one CAS, on the cache line the write touches anyway. Lock-free per-slot CAS
+//! needs keys bound to slots forever plus tombstones and a cleanup resize (Click's
+//! table, papaya), which costs memory and probes. What the lock costs: a writer whose
+//! bucket holder is descheduled waits (spinning, then yielding), and so does the
+//! migrator; readers never do. No user code runs under the lock: the closures of
+//! [`HashMap::compute`] and friends run before it, and the write applies only if the
+//! key's entry is still the one they saw (else they run again, like papaya's).
+//! `K::eq` does run under it, so `Eq` must not use the map.
 //!
 //! # Layout
 //!
-//! - `bucket.rs`: the bucket word (empty, one entry, an array of slots; `MOVED`,
-//!   `UNINIT`), immutable snapshots and their invariants: the raw layer.
+//! - `bucket.rs`: the bucket's words (control, slots, tags), the lock, the
+//!   invariants: the raw layer.
+//! - `recycle.rs`: per-thread free lists of entry blocks.
 //! - `table.rs`: one generation of buckets, and the chunked migration into the next.
 //! - `view.rs`: the handles a read returns: [`Ref`], [`HashMapRef`], [`Iter`].
 //!
-//! `README.md` beside this file has the linearizability and reclamation argument.
+//! `README.md` beside this file has the linearizability and reclamation argument, and
+//! the measured costs.
 
 mod bucket;
+mod recycle;
 mod table;
 mod view;
 
@@ -51,11 +73,15 @@ use weft_sync::CachePadded;
 use weft_sync::primitive::atomic::{AtomicIsize, AtomicPtr, AtomicUsize, Ordering};
 
 use crate::epoch::{self, Guard};
-use bucket::{Entry, MOVED, Slot, Snapshot, UNINIT};
+use bucket::{Entry, Group, MOVED, SLOTS};
 use table::Table;
 
 /// Buckets of the smallest table. Two under loom, so a model resizes after a few keys.
 const MIN_BUCKETS: usize = if cfg!(loom) { 2 } else { 16 };
+
+/// Keys per bucket, on average, past which the table doubles: half the slots of a
+/// bucket's cache line, so few buckets overflow. One under loom (two slots).
+const KEYS_PER_BUCKET: usize = if cfg!(loom) { 1 } else { 4 };
 
 /// Stripes of the length counter, each on its own cache line.
 const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
@@ -64,33 +90,36 @@ const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
 ///
 /// Reads ([`get`](Self::get), [`contains_key`](Self::contains_key), iteration) pin an
 /// epoch and load; writes ([`insert`](Self::insert), [`remove`](Self::remove),
-/// [`compute`](Self::compute) and its shorthands) build a new immutable snapshot of one
-/// bucket and publish it with a compare-and-swap. Values are never mutated in place,
-/// so a [`Ref`] to a value stays valid (and unchanged) while it is held, even if the
-/// key is overwritten or removed meanwhile; the value it shows is then the old one. The
-/// table doubles when it is three-quarters full, incrementally: writers move it over in
+/// [`compute`](Self::compute) and its shorthands) lock one bucket for a few stores,
+/// putting a new immutable entry in place of the old. Values are never mutated in
+/// place, so a [`Ref`] to a value stays valid (and unchanged) while it is held, even if
+/// the key is overwritten or removed meanwhile; the value it shows is then the old one.
+/// The table doubles past four keys per bucket, incrementally: writers move it over in
 /// chunks of buckets while reads and writes go on. It never shrinks (like papaya's).
 ///
-/// The algorithm: Liu, Zhang and Spear, "Dynamic-Sized Nonblocking Hash Tables" (PODC
-/// 2014), with chunked cooperative migration after Java's `ConcurrentHashMap` and
-/// [`epoch`] reclamation; the [module](self) says why writes are
-/// lock-free rather than per-bucket locked.
+/// The design: cache-line buckets of tagged entry pointers, per-bucket locks for
+/// writes, forwarding during resizes after Liu, Zhang and Spear, "Dynamic-Sized
+/// Nonblocking Hash Tables" (PODC 2014), chunked cooperative migration after Java's
+/// `ConcurrentHashMap`, and [`epoch`] reclamation; the [module](self) says why writes
+/// lock.
 ///
 /// # Progress
 ///
 /// - [`get`](Self::get), [`get_cloned`](Self::get_cloned),
 ///   [`contains_key`](Self::contains_key), the [`HashMapRef`] reads and
-///   [`len`](Self::len): **wait-free**. A lookup makes no retries: it loads the bucket,
-///   follows one forwarding hop per resize in progress, and scans one snapshot. (The
+///   [`len`](Self::len): **wait-free**. A lookup takes no lock and makes no retries: it
+///   loads the bucket's control word, follows one forwarding hop per resize in
+///   progress, and scans the bucket's slots (and its overflow groups, if any). (The
 ///   epoch pin is wait-free; the unpin may run deferred destructors, as everywhere in
 ///   [`epoch`].)
 /// - Iteration: wait-free per bucket, so bounded by the table's size.
 /// - [`insert`](Self::insert), [`remove`](Self::remove), [`compute`](Self::compute),
 ///   [`update`](Self::update), [`get_or_insert_with`](Self::get_or_insert_with) and the
-///   other writes, [`retain`](Self::retain), [`clear`](Self::clear): **lock-free**. A
-///   writer retries only when its CAS lost to another write of the same bucket, or to
-///   the migration freezing it; each write also migrates at most one chunk of buckets.
-/// - Nothing blocks, except the global allocator (which may take a lock of its own).
+///   other writes, [`retain`](Self::retain), [`clear`](Self::clear): **blocking, per
+///   bucket**. A writer holds its bucket's lock for a few stores (never while user code
+///   runs, except `K::eq`), and waits only for a writer of the same bucket or the
+///   migrator moving it; each write also migrates at most one chunk of buckets. The
+///   closure of a `compute` runs again if a write to its key raced with it.
 ///
 /// Writes are linearizable, and so are lookups; `len` is exact when no write is in
 /// flight and otherwise somewhere between. `iter`, `retain` and `clear` are not atomic
@@ -171,9 +200,8 @@ pub enum Operation<V> {
     Abort,
 }
 
-/// What a write did, as entries still protected by the caller's guard.
+/// What a write left, as an entry still protected by the caller's guard.
 struct Outcome<'g, K, V> {
-    old: Option<&'g Entry<K, V>>,
     new: Option<&'g Entry<K, V>>,
 }
 
@@ -223,13 +251,13 @@ impl<K, V, S> HashMap<K, V, S> {
 
     /// An empty map for `capacity` keys, hashing with `hasher`.
     pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
-        // A table is resized at three-quarters full.
+        // A table is resized past `KEYS_PER_BUCKET` keys per bucket.
         let buckets = capacity
-            .saturating_add(capacity / 3)
+            .div_ceil(KEYS_PER_BUCKET)
             .max(MIN_BUCKETS)
             .checked_next_power_of_two()
             .expect("capacity overflow");
-        let table = Box::into_raw(Box::new(Table::new(buckets, 0)));
+        let table = Box::into_raw(Box::new(Table::new(buckets)));
         Self {
             root: AtomicPtr::new(table),
             hasher,
@@ -361,26 +389,51 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let mut table = self.root(guard);
-        // Acquire: pairs with the Release CAS that published the snapshot (a write, a
-        // built migration bucket, or the freeze), so its contents are visible.
-        let mut word = table.bucket(hash).load(Ordering::Acquire);
-        while word & MOVED != 0 {
-            let next = table.next_of_frozen(guard);
-            // Acquire: as above.
-            let next_word = next.bucket(hash).load(Ordering::Acquire);
-            if next_word == UNINIT {
-                // Not built yet, so not written either: the frozen snapshot is the
-                // bucket's state now (linearize at this load).
-                word &= !MOVED;
-                break;
+        Self::lookup(self.root(guard), hash, key, guard)
+    }
+
+    /// The entry of `key` (whose hash is `hash`), looked up from `table` on: no lock,
+    /// no retry, one forwarding hop per resize in progress.
+    #[inline]
+    fn lookup<'g, Q>(
+        mut table: &'g Table,
+        hash: u64,
+        key: &Q,
+        guard: &'g Guard,
+    ) -> Option<&'g Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let tag = bucket::tag_of(hash);
+        loop {
+            let head = table.bucket(hash);
+            // Acquire: pairs with the Release store of `MOVED` (the derived buckets are
+            // then complete) or of the last unlock (a new overflow link).
+            let control = head.control.load(Ordering::Acquire);
+            if control & MOVED != 0 {
+                table = table.next_of_frozen(guard);
+                continue;
             }
-            table = next;
-            word = next_word;
+            // SAFETY: `table` is protected by `guard`.
+            for group in unsafe { bucket::chain(head, control) } {
+                for slot in &group.slots {
+                    // Acquire: pairs with the writer's Release store of the slot, so the
+                    // entry's contents are visible.
+                    let word = slot.load(Ordering::Acquire);
+                    if bucket::may_match(word, tag) {
+                        // SAFETY: read after a control load that did not see `MOVED`,
+                        // under `guard`: the entry is not freed before `'g` (bucket
+                        // invariant 4).
+                        let entry = unsafe { &*bucket::entry_of::<K, V>(word) };
+                        if entry.may_have(hash) && entry.key.borrow() == key {
+                            return Some(entry);
+                        }
+                    }
+                }
+            }
+            return None;
         }
-        // SAFETY: a content word loaded under `guard` from a table it protects.
-        let snapshot = unsafe { Snapshot::<K, V>::decode(word) };
-        snapshot.find(hash, key).map(|(_, entry)| entry)
     }
 
     /// Returns a guard-holding reference to the value of `key`.
@@ -474,14 +527,29 @@ where
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<Ref<'_, K, V>> {
         let guard = epoch::pin();
-        let mut value = Some(value);
-        let outcome = self.compute_inner(key, &guard, |_, returned| {
-            Operation::Insert(returned.or_else(|| value.take()).expect("the value"))
-        });
-        let old = outcome.old.map(NonNull::from);
-        // SAFETY: reachable under `guard` (it was just replaced, and retired through
-        // this guard), which moves into the `Ref`.
-        old.map(|old| unsafe { Ref::new(guard, old) })
+        let hash = self.hash(&key);
+        let word = bucket::publishable(Entry { hash, key, value });
+        // SAFETY: our own entry, not yet published, freed by no one but us.
+        let key = unsafe { &(*bucket::entry_of::<K, V>(word)).key };
+        let (table, mut held) = self.lock_bucket(self.root_helping(&guard), hash, &guard);
+        match held.find::<K, V, K>(hash, key) {
+            Some((slot, old)) => {
+                // Release: publishes the new entry to readers' Acquire loads.
+                slot.store(word, Ordering::Release);
+                drop(held);
+                let old = bucket::entry_of::<K, V>(old);
+                // SAFETY: our store took `old` out of its live slot (invariant 4).
+                unsafe { bucket::retire(old, &guard) };
+                // SAFETY: retired through `guard`, which moves into the `Ref`.
+                Some(unsafe { Ref::new(guard, NonNull::new_unchecked(old.cast_mut())) })
+            }
+            None => {
+                let crowded = held.place(word);
+                drop(held);
+                self.added(table, crowded, &guard);
+                None
+            }
+        }
     }
 
     /// Removes `key`; returns its entry, if it was present.
@@ -501,22 +569,18 @@ where
     {
         let guard = epoch::pin();
         let hash = self.hash(key);
-        let mut table = self.root_helping(&guard);
-        let removed = loop {
-            let (live, bucket, word) = self.live_bucket(table, hash, &guard);
-            table = live;
-            // SAFETY: a content word loaded under `guard`.
-            let snapshot = unsafe { Snapshot::<K, V>::decode(word) };
-            let (index, entry) = snapshot.find(hash, key)?;
-            if self.publish(bucket, word, snapshot.without(index), &guard) {
-                // SAFETY: our CAS took `entry` out of its live bucket.
-                unsafe { bucket::retire_entry(entry, &guard) };
-                self.stripe().fetch_sub(1, Ordering::Relaxed);
-                break NonNull::from(entry);
-            }
-        };
+        let (_, held) = self.lock_bucket(self.root_helping(&guard), hash, &guard);
+        let (slot, word) = held.find::<K, V, Q>(hash, key)?;
+        // Release: orders the removal after the lock's Acquire for later holders;
+        // readers that load `0` need nothing from it.
+        slot.store(0, Ordering::Release);
+        drop(held);
+        let removed = bucket::entry_of::<K, V>(word).cast_mut();
+        // SAFETY: our store took the entry out of its live slot (invariant 4).
+        unsafe { bucket::retire(removed, &guard) };
+        self.stripe().fetch_sub(1, Ordering::Relaxed);
         // SAFETY: retired through `guard`, which moves into the `Ref`.
-        Some(unsafe { Ref::new(guard, removed) })
+        Some(unsafe { Ref::new(guard, NonNull::new_unchecked(removed)) })
     }
 
     /// The general write: `f` sees the current value of `key` (or `None`) and says what
@@ -706,9 +770,9 @@ where
     {
         let guard = epoch::pin();
         let root = self.root_helping(&guard);
-        let mut kept = Vec::new();
+        let mut doomed = Vec::new();
         for index in 0..root.len() {
-            self.retain_bucket(root, index, &mut keep, &mut kept, &guard);
+            self.retain_bucket(root, index, &mut keep, &mut doomed, &guard);
         }
     }
 
@@ -725,55 +789,67 @@ where
         self.retain(|_, _| false);
     }
 
+    /// Offers the entries of bucket `index` of `table` to `keep` (without the lock, so
+    /// `keep` may use the map), then removes, under the lock, those it rejected that are
+    /// still there.
     fn retain_bucket<F>(
         &self,
         table: &Table,
         index: usize,
         keep: &mut F,
-        kept: &mut Vec<Slot>,
+        doomed: &mut Vec<usize>,
         guard: &Guard,
     ) where
         F: FnMut(&K, &V) -> bool,
     {
-        let bucket = table.at(index);
-        loop {
-            // Acquire: as in `find`.
-            let word = bucket.load(Ordering::Acquire);
-            if word & MOVED != 0 {
-                let next = table.next_of_frozen(guard);
-                for derived in table.derived(next, index) {
-                    next.build_bucket::<K, V>(derived, word);
-                    self.retain_bucket(next, derived, keep, kept, guard);
-                }
-                return;
-            }
-            debug_assert_ne!(word, UNINIT, "retain reached an unbuilt bucket");
-            // SAFETY: a content word loaded under `guard`.
-            let snapshot = unsafe { Snapshot::<K, V>::decode(word) };
-            kept.clear();
-            for entry in snapshot.entries() {
-                if keep(&entry.key, &entry.value) {
-                    kept.push(Slot::new(entry, entry.hash));
-                }
-            }
-            let removed = snapshot.len() - kept.len();
-            if removed == 0 {
-                return;
-            }
-            let new_word = bucket::build(kept.len(), kept.iter().copied());
-            if self.publish(bucket, word, new_word, guard) {
-                for entry in snapshot.entries() {
-                    if !kept
-                        .iter()
-                        .any(|slot| Slot::new(entry, entry.hash) == *slot)
-                    {
-                        // SAFETY: our CAS took `entry` out of its live bucket.
-                        unsafe { bucket::retire_entry(entry, guard) };
+        let head = table.at(index);
+        // Acquire: as in `lookup`.
+        let control = head.control.load(Ordering::Acquire);
+        if control & MOVED == 0 {
+            doomed.clear();
+            // SAFETY: `table` is protected by `guard`.
+            for group in unsafe { bucket::chain(head, control) } {
+                for slot in &group.slots {
+                    // Acquire: as in `lookup`.
+                    let word = slot.load(Ordering::Acquire);
+                    if word != 0 {
+                        // SAFETY: as in `lookup`.
+                        let entry = unsafe { &*bucket::entry_of::<K, V>(word) };
+                        if !keep(&entry.key, &entry.value) {
+                            doomed.push(word);
+                        }
                     }
                 }
-                self.stripe().fetch_sub(removed as isize, Ordering::Relaxed);
+            }
+            if doomed.is_empty() {
                 return;
             }
+            if let Some(control) = bucket::lock(head) {
+                let held = Held { head, control };
+                let mut removed = 0;
+                for group in held.groups() {
+                    for slot in &group.slots {
+                        // Relaxed: we hold the lock.
+                        let word = slot.load(Ordering::Relaxed);
+                        if word != 0 && doomed.contains(&word) {
+                            // Release: as in `remove`.
+                            slot.store(0, Ordering::Release);
+                            // SAFETY: our store took it out of its live slot, and the
+                            // entry is retired once (invariant 4).
+                            unsafe { bucket::retire(bucket::entry_of::<K, V>(word), guard) };
+                            removed += 1;
+                        }
+                    }
+                }
+                drop(held);
+                self.stripe().fetch_sub(removed, Ordering::Relaxed);
+                return;
+            }
+        }
+        // Moved (maybe while `keep` ran): the keys are in the derived buckets now.
+        let next = table.next_of_frozen(guard);
+        for derived in table.derived(index) {
+            self.retain_bucket(next, derived, keep, doomed, guard);
         }
     }
 
@@ -809,71 +885,59 @@ where
         }
     }
 
-    /// Starts a resize of `table` if it is the root, not already resizing, and more
-    /// than three-quarters full.
+    /// Counts a key just added to `table`, and starts a resize if the bucket it went to
+    /// was `crowded` and the table is past its load.
+    #[inline]
+    fn added(&self, table: &Table, crowded: bool, guard: &Guard) {
+        self.stripe().fetch_add(1, Ordering::Relaxed);
+        if crowded {
+            self.maybe_grow(table, guard);
+        }
+    }
+
+    /// Starts a resize of `table` if it is the root, not already resizing, and holds
+    /// more than `KEYS_PER_BUCKET` keys per bucket.
     #[cold]
     #[inline(never)]
     fn maybe_grow(&self, table: &Table, guard: &Guard) {
         if !core::ptr::eq(table, self.root(guard)) || table.next(guard).is_some() {
             return;
         }
-        if self.len() <= table.len() - table.len() / 4 {
+        if self.len() <= table.len() * KEYS_PER_BUCKET {
             return;
         }
-        let next = Box::new(Table::new(table.len() * 2, UNINIT));
-        table.start_resize(next);
+        table.start_resize(Box::new(Table::new(table.len() * 2)));
         if let Some(next) = table.next(guard) {
             self.help_migrate(table, next, guard);
         }
     }
 
-    /// The live bucket for `hash`, starting at `table`: follows frozen buckets into
-    /// newer tables, building the ones not built yet. Returns the table, the bucket,
-    /// and its current (content) word.
+    /// Locks the live bucket for `hash`, starting at `table`: follows moved buckets into
+    /// newer tables. Returns the bucket's table and the held lock.
     #[inline]
-    fn live_bucket<'g>(
+    fn lock_bucket<'g>(
         &self,
         mut table: &'g Table,
         hash: u64,
         guard: &'g Guard,
-    ) -> (&'g Table, &'g AtomicUsize, usize) {
+    ) -> (&'g Table, Held<'g>) {
         loop {
-            let bucket = table.bucket(hash);
-            // Acquire: as in `find`.
-            let word = bucket.load(Ordering::Acquire);
-            if word & MOVED == 0 {
-                debug_assert_ne!(word, UNINIT, "a write reached an unbuilt bucket");
-                return (table, bucket, word);
-            }
-            let next = table.next_of_frozen(guard);
-            next.build_bucket::<K, V>(hash as usize & next.mask(), word);
-            table = next;
-        }
-    }
-
-    /// Publishes `new` in `bucket` if it still holds `old`, retiring `old`'s array;
-    /// otherwise frees `new`'s array. The entries are the caller's business.
-    #[inline]
-    fn publish(&self, bucket: &AtomicUsize, old: usize, new: usize, guard: &Guard) -> bool {
-        // Release: publishes the new snapshot (and its entries) to readers' Acquire
-        // loads. Fails if another write or the migration's freeze got there first.
-        match bucket.compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                // SAFETY: our CAS replaced `old`, so it is ours to retire, once.
-                unsafe { bucket::retire_container(old, guard) };
-                true
-            }
-            Err(_) => {
-                // SAFETY: `new` was never published.
-                unsafe { bucket::free_container(new) };
-                false
+            let head = table.bucket(hash);
+            match bucket::lock(head) {
+                Some(control) => return (table, Held { head, control }),
+                None => table = table.next_of_frozen(guard),
             }
         }
     }
 
-    /// The write loop behind `insert` and `compute`: `decide` sees the current entry
-    /// and, after a lost race, the value of the attempt that lost (`Some` only after it
-    /// returned `Insert`).
+    /// The write loop behind `compute`: `decide` sees the current entry and, after a
+    /// lost race, the value of the attempt that lost (`Some` only after it returned
+    /// `Insert`).
+    ///
+    /// `decide` runs without the lock (it is the caller's code, which may use the map);
+    /// the write then takes the lock and applies only if the key's entry is still the
+    /// one `decide` saw (pointer identity: no ABA, as no entry seen under `guard` is
+    /// freed and reused while it is pinned). Otherwise it starts over.
     fn compute_inner<'g, F>(&'g self, key: K, guard: &'g Guard, mut decide: F) -> Outcome<'g, K, V>
     where
         F: FnMut(Option<&'g Entry<K, V>>, Option<V>) -> Operation<V>,
@@ -883,69 +947,148 @@ where
         let mut key = key;
         let mut returned = None;
         loop {
-            let (live, bucket, word) = self.live_bucket(table, hash, guard);
-            table = live;
-            // SAFETY: a content word loaded under `guard`.
-            let snapshot = unsafe { Snapshot::<K, V>::decode(word) };
-            let found = snapshot.find(hash, &key);
-            let current = found.map(|(_, entry)| entry);
+            let current = Self::lookup(table, hash, &key, guard);
+            let seen = current.map_or(core::ptr::null(), |entry| entry as *const Entry<K, V>);
             match decide(current, returned.take()) {
                 Operation::Abort => {
-                    return Outcome {
-                        old: current,
-                        new: current,
-                    };
+                    return Outcome { new: current };
                 }
                 Operation::Remove => {
-                    let Some((index, entry)) = found else {
-                        return Outcome {
-                            old: None,
-                            new: None,
-                        };
-                    };
-                    if self.publish(bucket, word, snapshot.without(index), guard) {
-                        // SAFETY: our CAS took `entry` out of its live bucket.
-                        unsafe { bucket::retire_entry(entry, guard) };
+                    if current.is_none() {
+                        return Outcome { new: None };
+                    }
+                    let (live, held) = self.lock_bucket(table, hash, guard);
+                    table = live;
+                    if let Some((slot, word)) = held.find::<K, V, K>(hash, &key)
+                        && bucket::entry_of::<K, V>(word) == seen
+                    {
+                        // Release: as in `remove`.
+                        slot.store(0, Ordering::Release);
+                        drop(held);
+                        // SAFETY: our store took it out of its live slot (invariant 4).
+                        unsafe { bucket::retire(seen, guard) };
                         self.stripe().fetch_sub(1, Ordering::Relaxed);
-                        return Outcome {
-                            old: current,
-                            new: None,
-                        };
+                        return Outcome { new: None };
                     }
                 }
                 Operation::Insert(value) => {
-                    let new = Box::into_raw(Box::new(Entry { hash, key, value }));
-                    let slot = Slot::new(new, hash);
-                    let new_word = match found {
-                        Some((index, _)) => snapshot.with_replaced(index, slot),
-                        None => snapshot.with_added(slot),
-                    };
-                    if self.publish(bucket, word, new_word, guard) {
-                        match current {
-                            // SAFETY: our CAS took `old` out of its live bucket.
-                            Some(old) => unsafe { bucket::retire_entry(old, guard) },
+                    let word = bucket::publishable(Entry { hash, key, value });
+                    let new = bucket::entry_of::<K, V>(word);
+                    let (live, mut held) = self.lock_bucket(table, hash, guard);
+                    table = live;
+                    // SAFETY: our own entry, not yet published.
+                    let found = held.find::<K, V, K>(hash, unsafe { &(*new).key });
+                    let still =
+                        found.map_or(core::ptr::null(), |(_, old)| bucket::entry_of::<K, V>(old));
+                    if still == seen {
+                        match found {
+                            Some((slot, _)) => {
+                                // Release: publishes the new entry to readers.
+                                slot.store(word, Ordering::Release);
+                                drop(held);
+                                // SAFETY: our store took it out of its live slot.
+                                unsafe { bucket::retire(seen, guard) };
+                            }
                             None => {
-                                self.stripe().fetch_add(1, Ordering::Relaxed);
-                                if cfg!(loom) || snapshot.len() >= 1 {
-                                    self.maybe_grow(table, guard);
-                                }
+                                let crowded = held.place(word);
+                                drop(held);
+                                self.added(table, crowded, guard);
                             }
                         }
                         return Outcome {
-                            old: current,
                             // SAFETY: published under `guard`; retired (if ever) only
-                            // after a later CAS, so alive for `'g`.
+                            // after a later write, through a guard pinned after ours
+                            // began, so alive for `'g`.
                             new: Some(unsafe { &*new }),
                         };
                     }
+                    drop(held);
                     // SAFETY: never published; take the key and value back.
-                    let lost = unsafe { Box::from_raw(new) };
-                    let Entry { key: k, value, .. } = *lost;
+                    let Entry { key: k, value, .. } = unsafe { bucket::unpublish::<K, V>(word) };
                     key = k;
                     returned = Some(value);
                 }
             }
         }
+    }
+}
+
+/// A bucket locked by this thread: unlocks (storing its maybe-updated control word)
+/// when dropped, also on a panic in `K::eq`.
+struct Held<'g> {
+    head: &'g Group,
+    /// The head's control word without `LOCKED`, as it will be stored at unlock.
+    control: usize,
+}
+
+impl<'g> Held<'g> {
+    fn groups(&self) -> bucket::Chain<'g> {
+        // SAFETY: the head's table outlives `'g` (it was reached under a guard), and we
+        // hold the lock, so `control` is the head's current link.
+        unsafe { bucket::chain(self.head, self.control) }
+    }
+
+    /// The slot of `key`, and its word.
+    fn find<K, V, Q>(&self, hash: u64, key: &Q) -> Option<(&'g AtomicUsize, usize)>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let tag = bucket::tag_of(hash);
+        for group in self.groups() {
+            for slot in &group.slots {
+                // Relaxed: slots are written only under the lock, whose Acquire we did.
+                let word = slot.load(Ordering::Relaxed);
+                if bucket::may_match(word, tag) {
+                    // SAFETY: a live slot's entry; only a lock holder retires it, and
+                    // the caller is pinned.
+                    let entry = unsafe { &*bucket::entry_of::<K, V>(word) };
+                    if entry.may_have(hash) && entry.key.borrow() == key {
+                        return Some((slot, word));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Stores `word` in the first empty slot, adding an overflow group if every slot is
+    /// taken. Returns whether the bucket is crowded (the key went to one of its last
+    /// slots), the hint to check the table's load.
+    fn place(&mut self, word: usize) -> bool {
+        let mut last = self.head;
+        let mut seen = 0;
+        for group in self.groups() {
+            for slot in &group.slots {
+                // Relaxed: we hold the lock.
+                if slot.load(Ordering::Relaxed) == 0 {
+                    // Release: publishes the entry to readers' Acquire loads.
+                    slot.store(word, Ordering::Release);
+                    return cfg!(loom) || seen + 2 >= SLOTS;
+                }
+                seen += 1;
+            }
+            last = group;
+        }
+        let overflow = Box::into_raw(Box::new(Group::new()));
+        // SAFETY: fresh and ours; published by the link's Release store below.
+        unsafe { (*overflow).slots[0].store(word, Ordering::Relaxed) };
+        if core::ptr::eq(last, self.head) {
+            // Published by `unlock`'s Release store.
+            self.control = bucket::with_overflow(self.control, overflow);
+        } else {
+            // Release: publishes the group (and its slot) to readers that follow the
+            // link with an Acquire load. The table's `Drop` frees it.
+            last.control.store(overflow as usize, Ordering::Release);
+        }
+        true
+    }
+}
+
+impl Drop for Held<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        bucket::unlock(self.head, self.control);
     }
 }
 
@@ -967,12 +1110,18 @@ impl<K, V, S> Drop for HashMap<K, V, S> {
             root = next;
         }
         for index in 0..root.len() {
-            let bucket = root.at(index);
-            let word = bucket.load(Ordering::Relaxed);
-            // SAFETY: the root is complete and not migrating, so every entry is in
-            // exactly one of its buckets, and we own them all.
-            unsafe { bucket::free_all::<K, V>(word) };
-            bucket.store(0, Ordering::Relaxed);
+            let head = root.at(index);
+            // SAFETY: exclusive access; the root is alive.
+            for group in unsafe { bucket::chain(head, head.control.load(Ordering::Relaxed)) } {
+                for slot in &group.slots {
+                    let word = slot.swap(0, Ordering::Relaxed);
+                    if word != 0 {
+                        // SAFETY: the root is complete and not migrating, so every
+                        // entry is in exactly one of its slots, and we own them all.
+                        unsafe { bucket::free_entry::<K, V>(word) };
+                    }
+                }
+            }
         }
         // SAFETY: the root was made by `Box::into_raw` and is freed once, here.
         drop(unsafe { Box::from_raw((root as *const Table).cast_mut()) });

@@ -155,9 +155,15 @@ fn grows_through_many_resizes_and_keeps_every_key() {
 #[test]
 fn with_capacity_sizes_the_table() {
     let map: HashMap<u32, u32> = HashMap::with_capacity(1000);
-    let buckets = map.root(&epoch::pin()).len();
-    assert!(buckets >= 1000 + 1000 / 3, "{buckets}");
-    assert!(buckets.is_power_of_two());
+    let guard = epoch::pin();
+    let root = map.root(&guard);
+    assert!(root.len() * KEYS_PER_BUCKET >= 1000, "{}", root.len());
+    assert!(root.len().is_power_of_two());
+    // Holding the capacity never starts a resize.
+    for i in 0..1000 {
+        map.insert(i, i);
+    }
+    assert!(core::ptr::eq(map.root(&guard), root) && root.next(&guard).is_none());
 }
 
 #[test]
@@ -341,74 +347,93 @@ fn a_map_dropped_mid_migration_frees_everything_once() {
     assert_eq!(flush_until(&drops, inserted), inserted);
 }
 
+/// Identity hashing: key k goes to bucket k mod buckets, with tag 0.
+#[derive(Default)]
+struct Identity(u64);
+
+impl std::hash::Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _bytes: &[u8]) {
+        unreachable!("u64 keys only")
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+type IdentityMap = HashMap<u64, u64, std::hash::BuildHasherDefault<Identity>>;
+
 #[test]
-fn frozen_buckets_are_empty_or_arrays_carrying_hashes() {
-    // Bucket invariant 6: nobody may need to dereference a frozen entry to learn where
-    // it goes, so a frozen word is never a bare entry. Stop a migration half way and
-    // look at every frozen word.
-    let map = HashMap::new();
+fn an_overflowing_bucket_keeps_every_key() {
+    let map = IdentityMap::with_hasher(Default::default());
     let guard = epoch::pin();
-    let mut i = 0u64;
-    while map.root(&guard).next(&guard).is_none() {
-        map.insert(i, i);
-        i += 1;
+    let buckets = map.root(&guard).len() as u64;
+    // Three groups' worth of keys, all in bucket 0 (and all with the same tag).
+    let keys: Vec<u64> = (0..3 * SLOTS as u64).map(|i| i * buckets).collect();
+    for &k in &keys {
+        assert!(map.insert(k, k).is_none());
     }
-    let root = map.root(&guard);
-    let mut frozen = 0;
-    for index in 0..root.len() {
-        let word = root.at(index).load(Ordering::Relaxed);
-        if word & MOVED != 0 {
-            frozen += 1;
-            assert!(
-                word == MOVED || word & bucket::ARRAY != 0,
-                "bucket {index} froze as a bare entry"
-            );
-        }
+    for &k in &keys {
+        assert_eq!(map.get_cloned(&k), Some(k));
     }
-    assert!(
-        frozen > 0 && frozen < root.len(),
-        "{frozen} of {}",
-        root.len()
-    );
+    // Holes in the head and in the overflow groups are reused, never duplicated.
+    for &k in keys.iter().step_by(2) {
+        assert_eq!(map.remove(&k).map(|r| *r), Some(k));
+    }
+    for &k in keys.iter().step_by(2) {
+        assert!(map.get(&k).is_none());
+        assert!(map.insert(k, k + 1).is_none());
+        assert_eq!(*map.insert(k, k + 2).unwrap(), k + 1);
+    }
+    let mut seen: Vec<u64> = map.iter(&guard).map(|(k, _)| *k).collect();
+    seen.sort();
+    assert_eq!(seen, keys);
+    assert_eq!(map.len(), keys.len());
 }
 
 #[test]
-fn a_frozen_neighbour_removed_elsewhere_is_not_read() {
-    // Identity hashing: key k goes to bucket k mod buckets.
-    #[derive(Default)]
-    struct Identity(u64);
-    impl std::hash::Hasher for Identity {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, _bytes: &[u8]) {
-            unreachable!("u64 keys only")
-        }
-        fn write_u64(&mut self, value: u64) {
-            self.0 = value;
-        }
-    }
-    let map: HashMap<u64, u64, _> =
-        HashMap::with_hasher(std::hash::BuildHasherDefault::<Identity>::default());
+fn a_stalled_migration_routes_reads_and_writes() {
+    let map = IdentityMap::with_hasher(Default::default());
     let guard = epoch::pin();
     let root = map.root(&guard);
     let old_len = root.len() as u64;
-    // Key `old_len` lives alone in old bucket 0 and moves to new bucket `old_len`.
-    map.insert(old_len, 1);
-    // A migrator that froze bucket 0 and stalled before building the derived buckets.
-    root.start_resize(Box::new(Table::new(root.len() * 2, UNINIT)));
+    // Bucket 0 feeds new buckets 0 and `old_len`; bucket 1 is left behind unmigrated.
+    for k in [0, old_len, 2 * old_len, 1, 1 + old_len] {
+        map.insert(k, k);
+    }
+    assert!(root.start_resize(Box::new(Table::new(root.len() * 2))));
     let next = root.next(&guard).unwrap();
-    let frozen = root.stall_first_chunk::<u64, u64>();
-    assert_ne!(frozen & bucket::ARRAY, 0);
-    // A writer builds new bucket `old_len` and removes the key there.
-    assert_eq!(map.remove(&old_len).map(|r| *r), Some(1));
-    assert_ne!(next.at(old_len as usize).load(Ordering::Relaxed), UNINIT);
-    assert_eq!(next.at(0).load(Ordering::Relaxed), UNINIT);
-    // A lookup of key 0 (bucket 0 in both tables) falls back to the frozen snapshot,
-    // and must decide from the slot's hash alone that the removed entry is not its key.
-    assert!(map.get(&0).is_none());
-    assert_eq!(map.pin().iter().count(), 0);
-    root.resume_first_chunk::<u64, u64>(next, frozen);
-    assert!(map.get(&0).is_none() && map.is_empty());
+    root.stall_first_chunk::<u64, u64>(next);
+    assert_ne!(root.at(0).control.load(Ordering::Relaxed) & MOVED, 0);
+    assert_eq!(root.at(1).control.load(Ordering::Relaxed) & MOVED, 0);
+    // Reads of a moved bucket go forward; of an unmoved one stay.
+    for k in [0, old_len, 2 * old_len, 1, 1 + old_len] {
+        assert_eq!(map.get_cloned(&k), Some(k));
+    }
+    // Writes likewise; the moved keys landed in the two derived buckets.
+    assert_eq!(map.remove(&old_len).map(|r| *r), Some(old_len));
+    assert!(map.insert(3 * old_len, 7).is_none());
+    assert_eq!(*map.insert(1, 10).unwrap(), 1);
+    assert!(
+        core::ptr::eq(map.root(&guard), root),
+        "the root stays until the last chunk"
+    );
+    let mut seen: Vec<(u64, u64)> = map.iter(&guard).map(|(k, v)| (*k, *v)).collect();
+    seen.sort();
+    let expected = vec![
+        (0, 0),
+        (1, 10),
+        (1 + old_len, 1 + old_len),
+        (2 * old_len, 2 * old_len),
+        (3 * old_len, 7),
+    ];
+    assert_eq!(seen, expected);
+    root.resume_first_chunk::<u64, u64>(next);
+    let mut seen: Vec<(u64, u64)> = map.iter(&guard).map(|(k, v)| (*k, *v)).collect();
+    seen.sort();
+    assert_eq!(seen, expected);
+    assert_eq!(map.len(), expected.len());
     drop(guard);
 }

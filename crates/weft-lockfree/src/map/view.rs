@@ -10,7 +10,7 @@ use core::ptr::NonNull;
 use weft_sync::primitive::atomic::Ordering;
 
 use super::HashMap;
-use super::bucket::{Entry, MOVED, Snapshot, UNINIT};
+use super::bucket::{self, Entry, MOVED};
 use super::table::Table;
 use crate::epoch::Guard;
 
@@ -196,9 +196,8 @@ impl<'g, K, V, S> IntoIterator for &'g HashMapRef<'_, K, V, S> {
 /// [`HashMap::iter`] or [`HashMapRef::iter`].
 ///
 /// Walks the buckets of the table that was the root when it started. A bucket that
-/// the migration froze is read from the newer table's buckets derived from it (or from
-/// the frozen snapshot, for those not built yet), so a key present throughout is
-/// yielded exactly once even while the map resizes.
+/// the migration moved is read from the newer table's buckets derived from it, so a key
+/// present throughout is yielded exactly once even while the map resizes.
 pub struct Iter<'g, K, V> {
     table: &'g Table,
     guard: &'g Guard,
@@ -220,25 +219,30 @@ impl<'g, K, V> Iter<'g, K, V> {
         }
     }
 
-    /// Gathers the entries of bucket `index` of `table`, whose word is `word`.
-    fn gather(&mut self, table: &'g Table, index: usize, word: usize) {
-        if word & MOVED == 0 {
-            // SAFETY: a content word loaded under `guard` from a table it protects.
-            let snapshot = unsafe { Snapshot::<K, V>::decode(word) };
-            self.pending.extend(snapshot.entries());
+    /// Gathers the entries of bucket `index` of `table`: its slots if it is live, else
+    /// those of the two buckets derived from it.
+    fn gather(&mut self, table: &'g Table, index: usize) {
+        let head = table.at(index);
+        // Acquire: as in `HashMap::lookup`.
+        let control = head.control.load(Ordering::Acquire);
+        if control & MOVED != 0 {
+            let next = table.next_of_frozen(self.guard);
+            for derived in table.derived(index) {
+                self.gather(next, derived);
+            }
             return;
         }
-        let next = table.next_of_frozen(self.guard);
-        for derived in table.derived(next, index) {
-            // Acquire: as in `HashMap::find`.
-            let next_word = next.at(derived).load(Ordering::Acquire);
-            if next_word == UNINIT {
-                // SAFETY: as above; the frozen snapshot stays with its table.
-                let frozen = unsafe { Snapshot::<K, V>::decode(word & !MOVED) };
-                self.pending
-                    .extend(frozen.entries_landing_in(next.mask(), derived));
-            } else {
-                self.gather(next, derived, next_word);
+        // SAFETY: `table` is protected by `guard`.
+        for group in unsafe { bucket::chain(head, control) } {
+            for slot in &group.slots {
+                // Acquire: as in `HashMap::lookup`.
+                let word = slot.load(Ordering::Acquire);
+                if word != 0 {
+                    // SAFETY: read after a control load that did not see `MOVED`, under
+                    // `guard` (bucket invariant 4).
+                    self.pending
+                        .push(unsafe { &*bucket::entry_of::<K, V>(word) });
+                }
             }
         }
     }
@@ -257,9 +261,7 @@ impl<'g, K, V> Iterator for Iter<'g, K, V> {
             }
             let index = self.index;
             self.index += 1;
-            // Acquire: as in `HashMap::find`.
-            let word = self.table.at(index).load(Ordering::Acquire);
-            self.gather(self.table, index, word);
+            self.gather(self.table, index);
         }
     }
 }
