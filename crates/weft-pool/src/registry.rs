@@ -425,9 +425,9 @@ impl WorkerThread {
                 }
                 match infos[victim].stealer.steal() {
                     Steal::Success(job) => {
-                        if !infos[victim].stealer.is_empty() {
-                            self.registry.sleep.more_work_left();
-                        }
+                        self.registry
+                            .sleep
+                            .more_work_left(|| !infos[victim].stealer.is_empty());
                         return Some(job);
                     }
                     Steal::Empty => {}
@@ -448,9 +448,9 @@ impl WorkerThread {
                 .steal_batch_and_pop(&self.worker)
             {
                 Steal::Success(job) => {
-                    if !self.worker.is_empty() || self.registry.has_injected_job() {
-                        self.registry.sleep.more_work_left();
-                    }
+                    self.registry.sleep.more_work_left(|| {
+                        !self.worker.is_empty() || self.registry.has_injected_job()
+                    });
                     return Some(job);
                 }
                 Steal::Empty => return None,
