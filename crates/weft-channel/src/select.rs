@@ -233,28 +233,39 @@ crate::primitive::thread_local_compat! {
     static RNG: Cell<u32> = Cell::new(0);
 }
 
-/// A random number in `0..n`, from a per-thread xorshift32 (Marsaglia 2003).
-fn random_below(n: usize) -> usize {
-    RNG.try_with(|rng| {
-        let mut x = rng.get();
-        if x == 0 {
-            x = (crate::context::current_thread_id() as u32 | 1).wrapping_mul(0x9e37_79b9) | 1;
-        }
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        rng.set(x);
-        // Lemire's multiply-shift: unbiased enough for a shuffle.
-        ((u64::from(x) * n as u64) >> 32) as usize
-    })
-    .unwrap_or(0)
+/// One step of xorshift32 (Marsaglia 2003); `x` is never 0.
+#[inline]
+fn xorshift32(mut x: u32) -> u32 {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    x
 }
 
-/// Fisher-Yates.
+/// A random number in `0..n` from 32 random bits, by Lemire's multiply-shift
+/// (unbiased enough for a shuffle).
+#[inline]
+fn below(x: u32, n: usize) -> usize {
+    ((u64::from(x) * n as u64) >> 32) as usize
+}
+
+/// Fisher-Yates with this thread's xorshift state, which is read and written back
+/// once per shuffle (a thread-local access per operation costs more than the
+/// shuffle itself on a four-arm `select!`).
 fn shuffle<T>(v: &mut [T]) {
-    for i in (1..v.len()).rev() {
-        v.swap(i, random_below(i + 1));
+    let len = v.len();
+    if len < 2 {
+        return;
     }
+    let mut x = RNG.try_with(Cell::get).unwrap_or(0);
+    if x == 0 {
+        x = (crate::context::current_thread_id() as u32 | 1).wrapping_mul(0x9e37_79b9) | 1;
+    }
+    for i in (1..len).rev() {
+        x = xorshift32(x);
+        v.swap(i, below(x, i + 1));
+    }
+    let _ = RNG.try_with(|rng| rng.set(x));
 }
 
 fn sleep_until(deadline: Option<Instant>) {
