@@ -182,6 +182,7 @@ struct Handles<'a> {
 }
 
 impl<'a> Handles<'a> {
+    #[inline]
     fn new() -> Self {
         Handles {
             inline: [(&UNUSED, 0, std::ptr::null()); INLINE],
@@ -190,6 +191,7 @@ impl<'a> Handles<'a> {
         }
     }
 
+    #[inline]
     fn push(&mut self, handle: Handle<'a>) {
         if self.heap.is_empty() && self.len < INLINE {
             self.inline[self.len] = handle;
@@ -202,6 +204,7 @@ impl<'a> Handles<'a> {
         }
     }
 
+    #[inline]
     fn as_mut_slice(&mut self) -> &mut [Handle<'a>] {
         if self.heap.is_empty() {
             &mut self.inline[..self.len]
@@ -529,6 +532,7 @@ unsafe impl Sync for Select<'_> {}
 
 impl<'a> Select<'a> {
     /// An empty selection.
+    #[inline]
     pub fn new() -> Select<'a> {
         Select {
             handles: Handles::new(),
@@ -547,6 +551,7 @@ impl<'a> Select<'a> {
     }
 
     /// Adds a send operation on `s`; returns its index.
+    #[inline]
     pub fn send<T>(&mut self, s: &'a Sender<T>) -> usize {
         let i = self.next_index;
         let ptr = s as *const Sender<_> as *const u8;
@@ -556,6 +561,7 @@ impl<'a> Select<'a> {
     }
 
     /// Adds a receive operation on `r`; returns its index.
+    #[inline]
     pub fn recv<T>(&mut self, r: &'a Receiver<T>) -> usize {
         let i = self.next_index;
         let ptr = r as *const Receiver<_> as *const u8;
@@ -584,6 +590,7 @@ impl<'a> Select<'a> {
     /// # Errors
     ///
     /// [`TrySelectError`] if none is ready.
+    #[inline]
     pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
         run_select(self.handles.as_mut_slice(), Timeout::Now, self.biased)
             .map(SelectedOperation::new)
@@ -595,6 +602,7 @@ impl<'a> Select<'a> {
     /// # Panics
     ///
     /// Blocks forever if there are no operations.
+    #[inline]
     pub fn select(&mut self) -> SelectedOperation<'a> {
         run_select(self.handles.as_mut_slice(), Timeout::Never, self.biased)
             .map(SelectedOperation::new)
@@ -709,6 +717,7 @@ pub struct SelectedOperation<'a> {
 }
 
 impl SelectedOperation<'_> {
+    #[inline]
     fn new((token, index, ptr): (Token, usize, *const u8)) -> Self {
         SelectedOperation {
             token,
@@ -719,6 +728,7 @@ impl SelectedOperation<'_> {
     }
 
     /// The index the operation got when it was added.
+    #[inline]
     pub fn index(&self) -> usize {
         self.index
     }
@@ -732,6 +742,7 @@ impl SelectedOperation<'_> {
     /// # Panics
     ///
     /// If `s` is not the sender this operation was added with.
+    #[inline]
     pub fn send<T>(mut self, s: &Sender<T>, msg: T) -> Result<(), crate::SendError<T>> {
         assert!(
             s as *const Sender<T> as *const u8 == self.ptr,
@@ -752,6 +763,7 @@ impl SelectedOperation<'_> {
     /// # Panics
     ///
     /// If `r` is not the receiver this operation was added with.
+    #[inline]
     pub fn recv<T>(mut self, r: &Receiver<T>) -> Result<T, crate::RecvError> {
         assert!(
             r as *const Receiver<T> as *const u8 == self.ptr,
