@@ -353,6 +353,51 @@ impl<T> Sender<T> {
         }
     }
 
+    /// A [`futures_sink::Sink`] over this sender, for code written against `Sink`
+    /// (`SinkExt::send`, `StreamExt::forward`).
+    ///
+    /// It holds at most one message in flight, as a [`send_async`](Self::send_async)
+    /// future: `start_send` starts it, `poll_ready` and `poll_flush` drive it to
+    /// completion, so backpressure is the channel's own (a full channel keeps
+    /// `poll_ready` pending). Dropping the sink with a message in flight cancels that
+    /// send like dropping its future: the message is dropped, never half sent.
+    ///
+    /// # Errors
+    ///
+    /// `poll_ready`, `poll_flush` and `poll_close` fail with [`SendError`], holding
+    /// the message in flight, once every receiver is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_sink::Sink;
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } std::thread::yield_now(); }
+    /// # }
+    ///
+    /// let (s, r) = weft_channel::bounded(2);
+    /// let mut sink = s.sink();
+    /// block_on(async {
+    ///     for i in 0..2 {
+    ///         poll_fn(|cx| Pin::new(&mut sink).poll_ready(cx)).await.unwrap();
+    ///         Pin::new(&mut sink).start_send(i).unwrap();
+    ///     }
+    ///     poll_fn(|cx| Pin::new(&mut sink).poll_flush(cx)).await.unwrap();
+    /// });
+    /// assert_eq!(r.try_iter().collect::<Vec<_>>(), [0, 1]);
+    /// ```
+    pub fn sink(&self) -> SendSink<'_, T> {
+        SendSink {
+            sender: self,
+            in_flight: None,
+        }
+    }
+
     /// Whether the channel holds no messages (always for `bounded(0)`).
     pub fn is_empty(&self) -> bool {
         match &self.flavor {
@@ -999,6 +1044,83 @@ impl<T> Drop for SendFuture<'_, T> {
 impl<T> fmt::Debug for SendFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad("SendFuture { .. }")
+    }
+}
+
+/// The sink of [`Sender::sink`].
+#[must_use = "sinks do nothing unless polled"]
+pub struct SendSink<'a, T> {
+    sender: &'a Sender<T>,
+    /// The message `start_send` was given, on its way in.
+    in_flight: Option<SendFuture<'a, T>>,
+}
+
+impl<'a, T> SendSink<'a, T> {
+    /// The sender this sink sends with.
+    pub fn sender(&self) -> &'a Sender<T> {
+        self.sender
+    }
+
+    /// Drives the message in flight, if any, until it is in the channel.
+    fn poll_in_flight(&mut self, task: &mut task::Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let Some(send) = &mut self.in_flight else {
+            return Poll::Ready(Ok(()));
+        };
+        let res = std::task::ready!(Pin::new(send).poll(task));
+        self.in_flight = None;
+        Poll::Ready(res)
+    }
+}
+
+// Only the in-flight future is kept, and it is `Unpin`.
+impl<T> Unpin for SendSink<'_, T> {}
+
+impl<T> futures_sink::Sink<T> for SendSink<'_, T> {
+    type Error = SendError<T>;
+
+    fn poll_ready(
+        self: Pin<&mut Self>,
+        task: &mut task::Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        self.get_mut().poll_in_flight(task)
+    }
+
+    fn start_send(self: Pin<&mut Self>, msg: T) -> Result<(), SendError<T>> {
+        let this = self.get_mut();
+        // `Sink`'s contract: `poll_ready` returned `Ready(Ok)` first. If a caller
+        // skips it, the earlier message is cancelled (dropped), never half sent.
+        let mut send = this.sender.send_async(msg);
+        // Most sends complete at once (room in the channel); try now, so a sink
+        // over a buffered channel costs one `try_send` per message.
+        let waker = std::task::Waker::noop();
+        match Pin::new(&mut send).poll(&mut task::Context::from_waker(waker)) {
+            Poll::Ready(Ok(())) => this.in_flight = None,
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => this.in_flight = Some(send),
+        }
+        Ok(())
+    }
+
+    fn poll_flush(
+        self: Pin<&mut Self>,
+        task: &mut task::Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        self.get_mut().poll_in_flight(task)
+    }
+
+    fn poll_close(
+        self: Pin<&mut Self>,
+        task: &mut task::Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        self.get_mut().poll_in_flight(task)
+    }
+}
+
+impl<T> fmt::Debug for SendSink<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendSink")
+            .field("in_flight", &self.in_flight.is_some())
+            .finish()
     }
 }
 
