@@ -97,7 +97,7 @@ pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 /// A receiver that delivers one message, the instant it was due, after `duration`.
 ///
 /// Progress and cost: wait-free `try_recv`; one small allocation. Blocking receives
-/// sleep the thread; `recv_async` arms one helper thread per pending future.
+/// sleep the thread; `recv_async` registers with one timer thread shared by all.
 ///
 /// # Examples
 ///
@@ -855,6 +855,7 @@ impl<T> Receiver<T> {
             ReceiverFlavor::Zero(chan) => chan.poll_recv(&mut state.zero, task),
             ReceiverFlavor::At(_) | ReceiverFlavor::Tick(_) => {
                 if let Some(res) = attempt() {
+                    state.disarm_timer();
                     return Poll::Ready(res);
                 }
                 let due = match &self.flavor {
@@ -862,8 +863,11 @@ impl<T> Receiver<T> {
                     ReceiverFlavor::Tick(chan) => chan.deadline(),
                     _ => None,
                 };
-                if let Some(due) = due {
-                    state.arm_timer(due, task);
+                match due {
+                    Some(due) => state.arm_timer(due, task),
+                    // An `at` whose one message another receiver took: nothing
+                    // will ever come.
+                    None => state.disarm_timer(),
                 }
                 Poll::Pending
             }
@@ -876,7 +880,8 @@ impl<T> Receiver<T> {
             ReceiverFlavor::Array(chan) => state.waiter.cancel(&chan.receivers),
             ReceiverFlavor::List(chan) => state.waiter.cancel(&chan.receivers),
             ReceiverFlavor::Zero(chan) => chan.cancel_recv(&mut state.zero),
-            _ => {}
+            ReceiverFlavor::At(_) | ReceiverFlavor::Tick(_) => state.disarm_timer(),
+            ReceiverFlavor::Never(_) => {}
         }
     }
 }
@@ -1129,29 +1134,49 @@ impl<T> fmt::Debug for SendSink<'_, T> {
 struct RecvState {
     waiter: TaskWaiter,
     zero: zero::RecvWait,
-    /// For timer channels: the instant a helper thread was armed for.
+    /// For timer channels: the registration with the shared timer thread.
+    #[cfg(not(loom))]
+    timer: Option<crate::timer::TimerKey>,
+    /// Under loom: the due instant already signalled (time stands still there).
+    #[cfg(loom)]
     timer: Option<Instant>,
 }
 
 impl RecvState {
-    /// Timer channels have no waiter list: a helper thread wakes the task when the
-    /// message is due (once per due instant).
+    /// Timer channels have no waiter list: the shared timer thread (`timer.rs`) wakes
+    /// the task when the message is due. One registration per future, kept across
+    /// polls (its waker refreshed), moved when the due instant moves (a tick taken by
+    /// another receiver), and withdrawn by `disarm_timer`.
     fn arm_timer(&mut self, due: Instant, task: &task::Context<'_>) {
-        if self.timer == Some(due) {
-            return;
-        }
-        self.timer = Some(due);
-        let waker = task.waker().clone();
         #[cfg(not(loom))]
-        std::thread::spawn(move || {
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
+        {
+            if let Some(key) = self.timer.take() {
+                if key.deadline() == due && crate::timer::update(key, task.waker()) {
+                    self.timer = Some(key);
+                    return;
+                }
+                crate::timer::cancel(key);
             }
-            waker.wake();
-        });
+            self.timer = Some(crate::timer::register(due, task.waker().clone()));
+        }
         #[cfg(loom)]
-        waker.wake();
+        if self.timer != Some(due) {
+            self.timer = Some(due);
+            task.waker().wake_by_ref();
+        }
+    }
+
+    /// Withdraws the timer registration, if any (the receive completed or was
+    /// dropped): the timer thread forgets the waker instead of waking a dead future.
+    fn disarm_timer(&mut self) {
+        #[cfg(not(loom))]
+        if let Some(key) = self.timer.take() {
+            crate::timer::cancel(key);
+        }
+        #[cfg(loom)]
+        {
+            self.timer = None;
+        }
     }
 }
 

@@ -92,6 +92,8 @@ mod oneshot;
 mod primitive;
 mod select;
 mod select_macro;
+#[cfg(not(loom))]
+mod timer;
 mod waker;
 
 pub use broadcast::{
