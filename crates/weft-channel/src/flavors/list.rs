@@ -150,7 +150,8 @@ impl Default for ListToken {
 pub(crate) struct Channel<T> {
     head: CachePadded<Position<T>>,
     tail: CachePadded<Position<T>>,
-    pub(crate) receivers: SyncWaiterList,
+    /// Blocked receivers, on their own cache line (see the array flavour).
+    pub(crate) receivers: CachePadded<SyncWaiterList>,
     _marker: PhantomData<T>,
 }
 
@@ -165,7 +166,7 @@ impl<T> Channel<T> {
                 block: AtomicPtr::new(ptr::null_mut()),
                 index: AtomicUsize::new(0),
             }),
-            receivers: SyncWaiterList::new(),
+            receivers: CachePadded::new(SyncWaiterList::new()),
             _marker: PhantomData,
         }
     }
