@@ -97,7 +97,7 @@ pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 /// A receiver that delivers one message, the instant it was due, after `duration`.
 ///
 /// Progress and cost: wait-free `try_recv`; one small allocation. Blocking receives
-/// sleep the thread; `recv_async` arms one helper thread per pending future.
+/// sleep the thread; `recv_async` registers with one timer thread shared by all.
 ///
 /// # Examples
 ///
@@ -353,6 +353,51 @@ impl<T> Sender<T> {
         }
     }
 
+    /// A [`futures_sink::Sink`] over this sender, for code written against `Sink`
+    /// (`SinkExt::send`, `StreamExt::forward`).
+    ///
+    /// It holds at most one message in flight, as a [`send_async`](Self::send_async)
+    /// future: `start_send` starts it, `poll_ready` and `poll_flush` drive it to
+    /// completion, so backpressure is the channel's own (a full channel keeps
+    /// `poll_ready` pending). Dropping the sink with a message in flight cancels that
+    /// send like dropping its future: the message is dropped, never half sent.
+    ///
+    /// # Errors
+    ///
+    /// `poll_ready`, `poll_flush` and `poll_close` fail with [`SendError`], holding
+    /// the message in flight, once every receiver is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_sink::Sink;
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } std::thread::yield_now(); }
+    /// # }
+    ///
+    /// let (s, r) = weft_channel::bounded(2);
+    /// let mut sink = s.sink();
+    /// block_on(async {
+    ///     for i in 0..2 {
+    ///         poll_fn(|cx| Pin::new(&mut sink).poll_ready(cx)).await.unwrap();
+    ///         Pin::new(&mut sink).start_send(i).unwrap();
+    ///     }
+    ///     poll_fn(|cx| Pin::new(&mut sink).poll_flush(cx)).await.unwrap();
+    /// });
+    /// assert_eq!(r.try_iter().collect::<Vec<_>>(), [0, 1]);
+    /// ```
+    pub fn sink(&self) -> SendSink<'_, T> {
+        SendSink {
+            sender: self,
+            in_flight: None,
+        }
+    }
+
     /// Whether the channel holds no messages (always for `bounded(0)`).
     pub fn is_empty(&self) -> bool {
         match &self.flavor {
@@ -431,7 +476,7 @@ impl<T> Drop for Sender<T> {
         unsafe {
             match &self.flavor {
                 SenderFlavor::Array(chan) => chan.release(|c| c.disconnect()),
-                SenderFlavor::List(chan) => chan.release(|c| c.disconnect()),
+                SenderFlavor::List(chan) => chan.release(|c| c.disconnect_senders()),
                 SenderFlavor::Zero(chan) => chan.release(|c| c.disconnect()),
             }
         }
@@ -810,6 +855,7 @@ impl<T> Receiver<T> {
             ReceiverFlavor::Zero(chan) => chan.poll_recv(&mut state.zero, task),
             ReceiverFlavor::At(_) | ReceiverFlavor::Tick(_) => {
                 if let Some(res) = attempt() {
+                    state.disarm_timer();
                     return Poll::Ready(res);
                 }
                 let due = match &self.flavor {
@@ -817,8 +863,11 @@ impl<T> Receiver<T> {
                     ReceiverFlavor::Tick(chan) => chan.deadline(),
                     _ => None,
                 };
-                if let Some(due) = due {
-                    state.arm_timer(due, task);
+                match due {
+                    Some(due) => state.arm_timer(due, task),
+                    // An `at` whose one message another receiver took: nothing
+                    // will ever come.
+                    None => state.disarm_timer(),
                 }
                 Poll::Pending
             }
@@ -831,7 +880,8 @@ impl<T> Receiver<T> {
             ReceiverFlavor::Array(chan) => state.waiter.cancel(&chan.receivers),
             ReceiverFlavor::List(chan) => state.waiter.cancel(&chan.receivers),
             ReceiverFlavor::Zero(chan) => chan.cancel_recv(&mut state.zero),
-            _ => {}
+            ReceiverFlavor::At(_) | ReceiverFlavor::Tick(_) => state.disarm_timer(),
+            ReceiverFlavor::Never(_) => {}
         }
     }
 }
@@ -842,7 +892,7 @@ impl<T> Drop for Receiver<T> {
         unsafe {
             match &self.flavor {
                 ReceiverFlavor::Array(chan) => chan.release(|c| c.disconnect()),
-                ReceiverFlavor::List(chan) => chan.release(|c| c.disconnect()),
+                ReceiverFlavor::List(chan) => chan.release(|c| c.disconnect_receivers()),
                 ReceiverFlavor::Zero(chan) => chan.release(|c| c.disconnect()),
                 _ => {}
             }
@@ -1002,34 +1052,131 @@ impl<T> fmt::Debug for SendFuture<'_, T> {
     }
 }
 
+/// The sink of [`Sender::sink`].
+#[must_use = "sinks do nothing unless polled"]
+pub struct SendSink<'a, T> {
+    sender: &'a Sender<T>,
+    /// The message `start_send` was given, on its way in.
+    in_flight: Option<SendFuture<'a, T>>,
+}
+
+impl<'a, T> SendSink<'a, T> {
+    /// The sender this sink sends with.
+    pub fn sender(&self) -> &'a Sender<T> {
+        self.sender
+    }
+
+    /// Drives the message in flight, if any, until it is in the channel.
+    fn poll_in_flight(&mut self, task: &mut task::Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let Some(send) = &mut self.in_flight else {
+            return Poll::Ready(Ok(()));
+        };
+        let res = std::task::ready!(Pin::new(send).poll(task));
+        self.in_flight = None;
+        Poll::Ready(res)
+    }
+}
+
+// Only the in-flight future is kept, and it is `Unpin`.
+impl<T> Unpin for SendSink<'_, T> {}
+
+impl<T> futures_sink::Sink<T> for SendSink<'_, T> {
+    type Error = SendError<T>;
+
+    fn poll_ready(
+        self: Pin<&mut Self>,
+        task: &mut task::Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        self.get_mut().poll_in_flight(task)
+    }
+
+    fn start_send(self: Pin<&mut Self>, msg: T) -> Result<(), SendError<T>> {
+        let this = self.get_mut();
+        // `Sink`'s contract: `poll_ready` returned `Ready(Ok)` first. If a caller
+        // skips it, the earlier message is cancelled (dropped), never half sent.
+        let mut send = this.sender.send_async(msg);
+        // Most sends complete at once (room in the channel); try now, so a sink
+        // over a buffered channel costs one `try_send` per message.
+        let waker = std::task::Waker::noop();
+        match Pin::new(&mut send).poll(&mut task::Context::from_waker(waker)) {
+            Poll::Ready(Ok(())) => this.in_flight = None,
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => this.in_flight = Some(send),
+        }
+        Ok(())
+    }
+
+    fn poll_flush(
+        self: Pin<&mut Self>,
+        task: &mut task::Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        self.get_mut().poll_in_flight(task)
+    }
+
+    fn poll_close(
+        self: Pin<&mut Self>,
+        task: &mut task::Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        self.get_mut().poll_in_flight(task)
+    }
+}
+
+impl<T> fmt::Debug for SendSink<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendSink")
+            .field("in_flight", &self.in_flight.is_some())
+            .finish()
+    }
+}
+
 /// What a pending receive keeps between polls.
 #[derive(Debug, Default)]
 struct RecvState {
     waiter: TaskWaiter,
     zero: zero::RecvWait,
-    /// For timer channels: the instant a helper thread was armed for.
+    /// For timer channels: the registration with the shared timer thread.
+    #[cfg(not(loom))]
+    timer: Option<crate::timer::TimerKey>,
+    /// Under loom: the due instant already signalled (time stands still there).
+    #[cfg(loom)]
     timer: Option<Instant>,
 }
 
 impl RecvState {
-    /// Timer channels have no waiter list: a helper thread wakes the task when the
-    /// message is due (once per due instant).
+    /// Timer channels have no waiter list: the shared timer thread (`timer.rs`) wakes
+    /// the task when the message is due. One registration per future, kept across
+    /// polls (its waker refreshed), moved when the due instant moves (a tick taken by
+    /// another receiver), and withdrawn by `disarm_timer`.
     fn arm_timer(&mut self, due: Instant, task: &task::Context<'_>) {
-        if self.timer == Some(due) {
-            return;
-        }
-        self.timer = Some(due);
-        let waker = task.waker().clone();
         #[cfg(not(loom))]
-        std::thread::spawn(move || {
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
+        {
+            if let Some(key) = self.timer.take() {
+                if key.deadline() == due && crate::timer::update(key, task.waker()) {
+                    self.timer = Some(key);
+                    return;
+                }
+                crate::timer::cancel(key);
             }
-            waker.wake();
-        });
+            self.timer = Some(crate::timer::register(due, task.waker().clone()));
+        }
         #[cfg(loom)]
-        waker.wake();
+        if self.timer != Some(due) {
+            self.timer = Some(due);
+            task.waker().wake_by_ref();
+        }
+    }
+
+    /// Withdraws the timer registration, if any (the receive completed or was
+    /// dropped): the timer thread forgets the waker instead of waking a dead future.
+    fn disarm_timer(&mut self) {
+        #[cfg(not(loom))]
+        if let Some(key) = self.timer.take() {
+            crate::timer::cancel(key);
+        }
+        #[cfg(loom)]
+        {
+            self.timer = None;
+        }
     }
 }
 

@@ -92,6 +92,8 @@ mod oneshot;
 mod primitive;
 mod select;
 mod select_macro;
+#[cfg(not(loom))]
+mod timer;
 mod waker;
 
 pub use broadcast::{
@@ -99,8 +101,8 @@ pub use broadcast::{
     BroadcastSender, BroadcastTryRecvError, broadcast,
 };
 pub use channel::{
-    IntoIter, Iter, Receiver, RecvFuture, RecvStream, SendFuture, Sender, TryIter, after, at,
-    bounded, never, tick, unbounded,
+    IntoIter, Iter, Receiver, RecvFuture, RecvStream, SendFuture, SendSink, Sender, TryIter, after,
+    at, bounded, never, tick, unbounded,
 };
 pub use err::{
     ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,

@@ -182,6 +182,7 @@ struct Handles<'a> {
 }
 
 impl<'a> Handles<'a> {
+    #[inline]
     fn new() -> Self {
         Handles {
             inline: [(&UNUSED, 0, std::ptr::null()); INLINE],
@@ -190,6 +191,7 @@ impl<'a> Handles<'a> {
         }
     }
 
+    #[inline]
     fn push(&mut self, handle: Handle<'a>) {
         if self.heap.is_empty() && self.len < INLINE {
             self.inline[self.len] = handle;
@@ -202,6 +204,7 @@ impl<'a> Handles<'a> {
         }
     }
 
+    #[inline]
     fn as_mut_slice(&mut self) -> &mut [Handle<'a>] {
         if self.heap.is_empty() {
             &mut self.inline[..self.len]
@@ -233,28 +236,39 @@ crate::primitive::thread_local_compat! {
     static RNG: Cell<u32> = Cell::new(0);
 }
 
-/// A random number in `0..n`, from a per-thread xorshift32 (Marsaglia 2003).
-fn random_below(n: usize) -> usize {
-    RNG.try_with(|rng| {
-        let mut x = rng.get();
-        if x == 0 {
-            x = (crate::context::current_thread_id() as u32 | 1).wrapping_mul(0x9e37_79b9) | 1;
-        }
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        rng.set(x);
-        // Lemire's multiply-shift: unbiased enough for a shuffle.
-        ((u64::from(x) * n as u64) >> 32) as usize
-    })
-    .unwrap_or(0)
+/// One step of xorshift32 (Marsaglia 2003); `x` is never 0.
+#[inline]
+fn xorshift32(mut x: u32) -> u32 {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    x
 }
 
-/// Fisher-Yates.
+/// A random number in `0..n` from 32 random bits, by Lemire's multiply-shift
+/// (unbiased enough for a shuffle).
+#[inline]
+fn below(x: u32, n: usize) -> usize {
+    ((u64::from(x) * n as u64) >> 32) as usize
+}
+
+/// Fisher-Yates with this thread's xorshift state, which is read and written back
+/// once per shuffle (a thread-local access per operation costs more than the
+/// shuffle itself on a four-arm `select!`).
 fn shuffle<T>(v: &mut [T]) {
-    for i in (1..v.len()).rev() {
-        v.swap(i, random_below(i + 1));
+    let len = v.len();
+    if len < 2 {
+        return;
     }
+    let mut x = RNG.try_with(Cell::get).unwrap_or(0);
+    if x == 0 {
+        x = (crate::context::current_thread_id() as u32 | 1).wrapping_mul(0x9e37_79b9) | 1;
+    }
+    for i in (1..len).rev() {
+        x = xorshift32(x);
+        v.swap(i, below(x, i + 1));
+    }
+    let _ = RNG.try_with(|rng| rng.set(x));
 }
 
 fn sleep_until(deadline: Option<Instant>) {
@@ -518,6 +532,7 @@ unsafe impl Sync for Select<'_> {}
 
 impl<'a> Select<'a> {
     /// An empty selection.
+    #[inline]
     pub fn new() -> Select<'a> {
         Select {
             handles: Handles::new(),
@@ -536,6 +551,7 @@ impl<'a> Select<'a> {
     }
 
     /// Adds a send operation on `s`; returns its index.
+    #[inline]
     pub fn send<T>(&mut self, s: &'a Sender<T>) -> usize {
         let i = self.next_index;
         let ptr = s as *const Sender<_> as *const u8;
@@ -545,6 +561,7 @@ impl<'a> Select<'a> {
     }
 
     /// Adds a receive operation on `r`; returns its index.
+    #[inline]
     pub fn recv<T>(&mut self, r: &'a Receiver<T>) -> usize {
         let i = self.next_index;
         let ptr = r as *const Receiver<_> as *const u8;
@@ -573,6 +590,7 @@ impl<'a> Select<'a> {
     /// # Errors
     ///
     /// [`TrySelectError`] if none is ready.
+    #[inline]
     pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
         run_select(self.handles.as_mut_slice(), Timeout::Now, self.biased)
             .map(SelectedOperation::new)
@@ -584,6 +602,7 @@ impl<'a> Select<'a> {
     /// # Panics
     ///
     /// Blocks forever if there are no operations.
+    #[inline]
     pub fn select(&mut self) -> SelectedOperation<'a> {
         run_select(self.handles.as_mut_slice(), Timeout::Never, self.biased)
             .map(SelectedOperation::new)
@@ -698,6 +717,7 @@ pub struct SelectedOperation<'a> {
 }
 
 impl SelectedOperation<'_> {
+    #[inline]
     fn new((token, index, ptr): (Token, usize, *const u8)) -> Self {
         SelectedOperation {
             token,
@@ -708,6 +728,7 @@ impl SelectedOperation<'_> {
     }
 
     /// The index the operation got when it was added.
+    #[inline]
     pub fn index(&self) -> usize {
         self.index
     }
@@ -721,6 +742,7 @@ impl SelectedOperation<'_> {
     /// # Panics
     ///
     /// If `s` is not the sender this operation was added with.
+    #[inline]
     pub fn send<T>(mut self, s: &Sender<T>, msg: T) -> Result<(), crate::SendError<T>> {
         assert!(
             s as *const Sender<T> as *const u8 == self.ptr,
@@ -741,6 +763,7 @@ impl SelectedOperation<'_> {
     /// # Panics
     ///
     /// If `r` is not the receiver this operation was added with.
+    #[inline]
     pub fn recv<T>(mut self, r: &Receiver<T>) -> Result<T, crate::RecvError> {
         assert!(
             r as *const Receiver<T> as *const u8 == self.ptr,

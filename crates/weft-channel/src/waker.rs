@@ -292,7 +292,10 @@ impl SyncWaiterList {
         if let Some(entry) = selected {
             entry.unpark();
         }
-        unpark_all(observers);
+        // Most notifies find no observer: skip the empty vector's iterator and drop.
+        if !observers.is_empty() {
+            unpark_all(observers);
+        }
     }
 
     /// Registers an observer.

@@ -266,3 +266,121 @@ fn recv_async_on_timer_channels() {
         assert!(block_on(t.recv_async()).is_ok());
     }
 }
+
+mod sink {
+    use super::common::{DropCounter, WakeCounter, block_on, flavours};
+    use futures_sink::Sink;
+    use std::future::poll_fn;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Waker};
+    use std::thread;
+    use weft_channel::{SendError, bounded, unbounded};
+
+    /// `SinkExt::send`: ready, start, flush.
+    async fn send_via<S: Sink<T> + Unpin, T>(sink: &mut S, msg: T) -> Result<(), S::Error> {
+        poll_fn(|cx| Pin::new(&mut *sink).poll_ready(cx)).await?;
+        Pin::new(&mut *sink).start_send(msg)?;
+        poll_fn(|cx| Pin::new(&mut *sink).poll_flush(cx)).await
+    }
+
+    #[test]
+    fn sink_delivers_in_order_to_a_thread_every_flavour() {
+        for (name, s, r) in flavours::<usize>() {
+            let t = thread::spawn(move || r.iter().collect::<Vec<_>>());
+            block_on(async {
+                let mut sink = s.sink();
+                for i in 0..500 {
+                    send_via(&mut sink, i).await.unwrap();
+                }
+                // Feed without flushing in between: each poll_ready finishes the last.
+                for i in 500..1000 {
+                    poll_fn(|cx| Pin::new(&mut sink).poll_ready(cx))
+                        .await
+                        .unwrap();
+                    Pin::new(&mut sink).start_send(i).unwrap();
+                }
+                poll_fn(|cx| Pin::new(&mut sink).poll_close(cx))
+                    .await
+                    .unwrap();
+            });
+            drop(s);
+            assert_eq!(t.join().unwrap(), (0..1000).collect::<Vec<_>>(), "{name}");
+        }
+    }
+
+    #[test]
+    fn sink_reports_disconnection_with_the_message() {
+        for (name, s, r) in flavours::<usize>() {
+            drop(r);
+            let mut sink = s.sink();
+            let res = block_on(send_via(&mut sink, 7));
+            assert_eq!(res, Err(SendError(7)), "{name}");
+        }
+    }
+
+    #[test]
+    fn sink_waits_for_room_and_its_waker_is_woken() {
+        let (s, r) = bounded::<u32>(1);
+        s.send(0).unwrap();
+        let mut sink = s.sink();
+        Pin::new(&mut sink).start_send(1).unwrap(); // full: in flight
+        let wakes = Arc::new(WakeCounter::default());
+        let waker = Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut sink).poll_flush(&mut cx).is_pending());
+        assert_eq!(r.recv(), Ok(0));
+        assert!(
+            wakes.count() >= 1,
+            "the receive made room and woke the sink"
+        );
+        assert_eq!(Pin::new(&mut sink).poll_flush(&mut cx), Poll::Ready(Ok(())));
+        assert_eq!(r.try_recv(), Ok(1));
+    }
+
+    #[test]
+    fn dropping_a_sink_cancels_its_message_in_flight() {
+        for cap in [0usize, 1] {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let (s, r) = bounded(cap);
+            if cap == 1 {
+                s.send(DropCounter::new(0, &drops)).unwrap();
+            }
+            let mut sink = s.sink();
+            Pin::new(&mut sink)
+                .start_send(DropCounter::new(1, &drops))
+                .unwrap();
+            let waker = Waker::noop();
+            assert!(
+                Pin::new(&mut sink)
+                    .poll_flush(&mut Context::from_waker(waker))
+                    .is_pending()
+            );
+            drop(sink);
+            assert_eq!(drops.load(Ordering::SeqCst), 1, "bounded({cap}): dropped");
+            if cap == 1 {
+                assert_eq!(r.recv().unwrap().id, 0);
+            }
+            assert!(r.try_recv().is_err(), "bounded({cap}): never sent");
+            // The channel works on: the cancelled send left no registration behind.
+            let t = thread::spawn(move || r.recv().map(|m| m.id));
+            s.send(DropCounter::new(2, &drops)).unwrap();
+            assert_eq!(t.join().unwrap(), Ok(2));
+        }
+    }
+
+    #[test]
+    fn unbounded_sink_never_waits() {
+        let (s, r) = unbounded();
+        let mut sink = s.sink();
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        for i in 0..100 {
+            assert_eq!(Pin::new(&mut sink).poll_ready(&mut cx), Poll::Ready(Ok(())));
+            Pin::new(&mut sink).start_send(i).unwrap();
+        }
+        assert_eq!(Pin::new(&mut sink).poll_flush(&mut cx), Poll::Ready(Ok(())));
+        assert_eq!(r.try_iter().count(), 100);
+    }
+}

@@ -1,5 +1,6 @@
 //! Every message is dropped exactly once: delivered ones by the receiver, undelivered
-//! ones when the channel is freed, failed sends' ones by the caller.
+//! ones when the channel is freed (unbounded: when the last receiver goes), failed
+//! sends' ones by the caller.
 
 mod common;
 
@@ -200,4 +201,107 @@ fn oneshot_and_broadcast_drop_once() {
     );
     drop((s, r));
     assert_eq!(drops.load(Ordering::SeqCst), 5);
+}
+
+#[test]
+fn unbounded_drops_queued_messages_when_the_last_receiver_goes() {
+    for sent in [0usize, 1, 30, 31, 32, 62, 63, 100] {
+        for received in [0, sent / 2, sent] {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let (s, r) = unbounded();
+            let r2 = r.clone();
+            for i in 0..sent {
+                s.send(DropCounter::new(i, &drops)).unwrap();
+            }
+            for _ in 0..received {
+                drop(r.recv().unwrap());
+            }
+            drop(r);
+            assert_eq!(drops.load(Ordering::SeqCst), received, "a receiver is left");
+            drop(r2);
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                sent,
+                "{sent} sent, {received} received: dropped with the last receiver"
+            );
+            let back = s
+                .send(DropCounter::new(sent, &drops))
+                .unwrap_err()
+                .into_inner();
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                sent,
+                "a failed send hands back"
+            );
+            drop(back);
+            drop(s);
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                sent + 1,
+                "nothing dropped twice"
+            );
+        }
+    }
+}
+
+/// A message whose drops are tallied per id, so a double drop shows up as a 2.
+struct Tallied {
+    id: usize,
+    tally: Arc<Vec<AtomicUsize>>,
+}
+
+impl Drop for Tallied {
+    fn drop(&mut self) {
+        self.tally[self.id].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn unbounded_receiver_leaving_under_concurrent_sends_drops_each_once() {
+    const SENDERS: usize = 3;
+    const PER_SENDER: usize = 2_000;
+    for round in 0..20 {
+        let tally: Arc<Vec<AtomicUsize>> = Arc::new(
+            (0..SENDERS * PER_SENDER)
+                .map(|_| AtomicUsize::new(0))
+                .collect(),
+        );
+        let (s, r) = unbounded();
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|t| {
+                let s = s.clone();
+                let tally = Arc::clone(&tally);
+                thread::spawn(move || {
+                    let mut failed = 0;
+                    for i in 0..PER_SENDER {
+                        let id = t * PER_SENDER + i;
+                        let msg = Tallied {
+                            id,
+                            tally: Arc::clone(&tally),
+                        };
+                        if let Err(e) = s.send(msg) {
+                            assert_eq!(e.0.id, id, "the failed send's own message");
+                            failed += 1;
+                        }
+                    }
+                    failed
+                })
+            })
+            .collect();
+        drop(s);
+        // Receive a few (varying with the round), then leave mid-stream.
+        for _ in 0..round * 50 {
+            match r.recv() {
+                Ok(m) => drop(m),
+                Err(_) => break,
+            }
+        }
+        drop(r);
+        for t in senders {
+            t.join().unwrap();
+        }
+        for (id, n) in tally.iter().enumerate() {
+            assert_eq!(n.load(Ordering::SeqCst), 1, "message {id}, round {round}");
+        }
+    }
 }

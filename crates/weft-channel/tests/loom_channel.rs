@@ -165,3 +165,32 @@ fn async_unbounded_recv_waker_registration() {
         t.join().unwrap();
     });
 }
+
+/// Counts its drops (a std atomic: it only counts, the model checks the channel).
+struct Counted(StdArc<std::sync::atomic::AtomicUsize>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn list_last_receiver_discards_while_a_sender_writes() {
+    loom::model(|| {
+        let drops = StdArc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (s, r) = unbounded::<Counted>();
+        let d = StdArc::clone(&drops);
+        let t = thread::spawn(move || {
+            // Each send either lands (and is dropped by the discard or the channel)
+            // or fails and hands the message back (dropped here): never both.
+            let _ = s.send(Counted(StdArc::clone(&d)));
+            let _ = s.send(Counted(StdArc::clone(&d)));
+        });
+        if let Ok(m) = r.try_recv() {
+            drop(m);
+        }
+        drop(r);
+        t.join().unwrap();
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 2);
+    });
+}

@@ -53,8 +53,12 @@ pub(crate) struct Channel<T> {
     cap: usize,
     one_lap: usize,
     mark_bit: usize,
-    pub(crate) senders: SyncWaiterList,
-    pub(crate) receivers: SyncWaiterList,
+    /// Blocked senders and receivers, each on its own cache line: registering
+    /// writes a list's lock word on every wait, and must not evict the read-mostly
+    /// `buffer`/`cap`/`one_lap`/`mark_bit` line that every operation reads, nor the
+    /// other side's list.
+    pub(crate) senders: CachePadded<SyncWaiterList>,
+    pub(crate) receivers: CachePadded<SyncWaiterList>,
 }
 
 impl<T> Channel<T> {
@@ -75,8 +79,8 @@ impl<T> Channel<T> {
             cap,
             one_lap,
             mark_bit,
-            senders: SyncWaiterList::new(),
-            receivers: SyncWaiterList::new(),
+            senders: CachePadded::new(SyncWaiterList::new()),
+            receivers: CachePadded::new(SyncWaiterList::new()),
         }
     }
 

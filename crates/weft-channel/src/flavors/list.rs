@@ -15,6 +15,9 @@
 //! 2. A block is freed by whichever reader finishes last: the reader of the last
 //!    slot starts `Block::destroy`, which walks the slots and, finding one still
 //!    being read, leaves the `DESTROY` bit for that reader to continue.
+//! 3. Messages nobody received are dropped by the last receiver as it leaves
+//!    (`discard_all_messages`), since no one can receive them any more and the
+//!    senders may live on; if the senders left first, by the channel's `Drop`.
 
 use crate::context::Context;
 use crate::err::{RecvTimeoutError, TryRecvError, TrySendError};
@@ -147,7 +150,8 @@ impl Default for ListToken {
 pub(crate) struct Channel<T> {
     head: CachePadded<Position<T>>,
     tail: CachePadded<Position<T>>,
-    pub(crate) receivers: SyncWaiterList,
+    /// Blocked receivers, on their own cache line (see the array flavour).
+    pub(crate) receivers: CachePadded<SyncWaiterList>,
     _marker: PhantomData<T>,
 }
 
@@ -162,7 +166,7 @@ impl<T> Channel<T> {
                 block: AtomicPtr::new(ptr::null_mut()),
                 index: AtomicUsize::new(0),
             }),
-            receivers: SyncWaiterList::new(),
+            receivers: CachePadded::new(SyncWaiterList::new()),
             _marker: PhantomData,
         }
     }
@@ -443,9 +447,9 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Marks the channel disconnected and wakes blocked receivers; `true` if this call
-    /// did it.
-    pub(crate) fn disconnect(&self) -> bool {
+    /// Marks the channel disconnected on behalf of the last sender and wakes blocked
+    /// receivers; `true` if this call did it.
+    pub(crate) fn disconnect_senders(&self) -> bool {
         // SeqCst: waiters re-check the mark bit with SeqCst after registering.
         let tail = self.tail.index.fetch_or(MARK_BIT, Ordering::SeqCst);
         if tail & MARK_BIT == 0 {
@@ -454,6 +458,85 @@ impl<T> Channel<T> {
         } else {
             false
         }
+    }
+
+    /// Marks the channel disconnected on behalf of the last receiver and drops the
+    /// messages nobody can receive any more, now rather than when the last sender
+    /// goes; `true` if this call did it. If the senders disconnected first, the
+    /// channel is freed right after this call and its `Drop` drops them instead:
+    /// either way, each message exactly once.
+    pub(crate) fn disconnect_receivers(&self) -> bool {
+        // SeqCst: as in `disconnect_senders`; after the mark no sender claims a slot.
+        let tail = self.tail.index.fetch_or(MARK_BIT, Ordering::SeqCst);
+        if tail & MARK_BIT == 0 {
+            self.discard_all_messages();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Drops every queued message and frees the blocks, leaving `head == tail` and
+    /// no head block, so `Drop` finds nothing left.
+    ///
+    /// Called by the last receiver after setting the mark: no receiver is left to
+    /// race with, and no sender can claim a slot any more, so `head..tail` is final.
+    /// What may still be in flight are senders that claimed a slot before the mark:
+    /// one installing the next block (`tail` at offset `BLOCK_CAP`, or the first
+    /// block not yet published at `head`), or one still writing its slot (`WRITE`
+    /// not set yet). Each is waited out.
+    fn discard_all_messages(&self) {
+        let backoff = Backoff::new();
+        let tail = loop {
+            // Acquire: pairs with the installer's Release `fetch_add` past the
+            // unused offset, after which the new block is linked.
+            let tail = self.tail.index.load(Ordering::Acquire);
+            if (tail >> SHIFT) % LAP != BLOCK_CAP {
+                break tail;
+            }
+            backoff.snooze();
+        };
+        let mut head = self.head.index.load(Ordering::Acquire);
+        // AcqRel: takes the head block away from `Drop` (which then sees null), and
+        // sees the installer's Release store of it.
+        let mut block = self.head.block.swap(ptr::null_mut(), Ordering::AcqRel);
+        if head >> SHIFT != tail >> SHIFT {
+            // A message was claimed, so the first block exists; its installer may
+            // not have published it at `head` yet.
+            while block.is_null() {
+                backoff.snooze();
+                block = self.head.block.swap(ptr::null_mut(), Ordering::AcqRel);
+            }
+        }
+        while head >> SHIFT != tail >> SHIFT {
+            let offset = (head >> SHIFT) % LAP;
+            if offset < BLOCK_CAP {
+                // SAFETY: `block` holds `head`'s slot: blocks before it were freed by
+                // their readers, and this one is freed only below.
+                let slot = unsafe { (*block).slots.get_unchecked(offset) };
+                slot.wait_write();
+                slot.msg.with_mut(|p| {
+                    // SAFETY: WRITE is set (Acquire) and no receiver is left: the
+                    // message is initialized, unread, and dropped only here.
+                    unsafe { (*p).assume_init_drop() }
+                });
+            } else {
+                // SAFETY: as above; the sender of this block's last slot links the
+                // next one before it finishes, and we wait for that.
+                let next = unsafe { (*block).wait_next() };
+                // SAFETY: every slot of the block is read or dropped; no reader is
+                // left and no sender touches a block after setting WRITE.
+                drop(unsafe { Box::from_raw(block) });
+                block = next;
+            }
+            head = head.wrapping_add(1 << SHIFT);
+        }
+        if !block.is_null() {
+            // SAFETY: the block `head` stopped in, ours alone as above.
+            drop(unsafe { Box::from_raw(block) });
+        }
+        // Release: `Drop` (after the last handle's AcqRel release) sees head == tail.
+        self.head.index.store(head & !MARK_BIT, Ordering::Release);
     }
 
     pub(crate) fn is_disconnected(&self) -> bool {
