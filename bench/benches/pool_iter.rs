@@ -100,46 +100,34 @@ fn four_ways<'a>(
 }
 
 fn bench_sort(args: &BenchArgs, pools: &Pools) -> Results {
-    let len = size(args, 10_000_000);
-    let input = random_values(len);
-    let mut sorted = input.clone();
-    sorted.sort_unstable();
-    // Locked once per run, outside the timed sort's inner loop.
-    let weft_buffer = Mutex::new(input.clone());
-    let rayon_buffer = Mutex::new(input.clone());
-    let weft_op = || {
-        let mut buffer = weft_buffer.lock().unwrap();
-        buffer.copy_from_slice(&input);
-        weft_pool::slice::ParallelSliceMut::par_sort_unstable(&mut buffer[..]);
-        black_box(&*buffer);
-    };
-    let rayon_op = || {
-        let mut buffer = rayon_buffer.lock().unwrap();
-        buffer.copy_from_slice(&input);
-        rayon::slice::ParallelSliceMut::par_sort_unstable(&mut buffer[..]);
-        black_box(&*buffer);
-    };
-    let comparison = Comparison::latency(format!(
-        "par_sort_unstable of {len} u64, {} threads",
-        pools.threads
-    ))
-    .rounds(args.rounds())
-    .min_sample(args.min_sample());
-    let results = four_ways(comparison, pools, &weft_op, &rayon_op).run();
-    assert_eq!(
-        *weft_buffer.lock().unwrap(),
-        sorted,
-        "weft's par_sort_unstable is wrong"
-    );
-    assert_eq!(
-        *rayon_buffer.lock().unwrap(),
-        sorted,
-        "rayon's par_sort_unstable is wrong"
-    );
-    results
+    sort_both(
+        args,
+        pools,
+        "par_sort_unstable",
+        weft_pool::slice::ParallelSliceMut::par_sort_unstable,
+        rayon::slice::ParallelSliceMut::par_sort_unstable,
+    )
 }
 
 fn bench_stable_sort(args: &BenchArgs, pools: &Pools) -> Results {
+    sort_both(
+        args,
+        pools,
+        "par_sort (stable)",
+        weft_pool::slice::ParallelSliceMut::par_sort,
+        rayon::slice::ParallelSliceMut::par_sort,
+    )
+}
+
+/// Times `weft_sort` against `rayon_sort` on the same random input (each sorts a fresh
+/// copy per sample) and checks both results against std's sort.
+fn sort_both(
+    args: &BenchArgs,
+    pools: &Pools,
+    name: &str,
+    weft_sort: fn(&mut [u64]),
+    rayon_sort: fn(&mut [u64]),
+) -> Results {
     let len = size(args, 10_000_000);
     let input = random_values(len);
     let mut sorted = input.clone();
@@ -147,34 +135,27 @@ fn bench_stable_sort(args: &BenchArgs, pools: &Pools) -> Results {
     // Locked once per run, outside the timed sort's inner loop.
     let weft_buffer = Mutex::new(input.clone());
     let rayon_buffer = Mutex::new(input.clone());
-    let weft_op = || {
-        let mut buffer = weft_buffer.lock().unwrap();
+    let sort_in = |buffer: &Mutex<Vec<u64>>, sort: fn(&mut [u64])| {
+        let mut buffer = buffer.lock().unwrap();
         buffer.copy_from_slice(&input);
-        weft_pool::slice::ParallelSliceMut::par_sort(&mut buffer[..]);
+        sort(&mut buffer[..]);
         black_box(&*buffer);
     };
-    let rayon_op = || {
-        let mut buffer = rayon_buffer.lock().unwrap();
-        buffer.copy_from_slice(&input);
-        rayon::slice::ParallelSliceMut::par_sort(&mut buffer[..]);
-        black_box(&*buffer);
-    };
-    let comparison = Comparison::latency(format!(
-        "par_sort (stable) of {len} u64, {} threads",
-        pools.threads
-    ))
-    .rounds(args.rounds())
-    .min_sample(args.min_sample());
+    let weft_op = || sort_in(&weft_buffer, weft_sort);
+    let rayon_op = || sort_in(&rayon_buffer, rayon_sort);
+    let comparison = Comparison::latency(format!("{name} of {len} u64, {} threads", pools.threads))
+        .rounds(args.rounds())
+        .min_sample(args.min_sample());
     let results = four_ways(comparison, pools, &weft_op, &rayon_op).run();
     assert_eq!(
         *weft_buffer.lock().unwrap(),
         sorted,
-        "weft's par_sort is wrong"
+        "weft's {name} is wrong"
     );
     assert_eq!(
         *rayon_buffer.lock().unwrap(),
         sorted,
-        "rayon's par_sort is wrong"
+        "rayon's {name} is wrong"
     );
     results
 }
