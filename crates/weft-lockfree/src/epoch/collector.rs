@@ -199,7 +199,7 @@ impl Global {
     fn try_advance(&self) -> usize {
         // Acquire: pairs with the AcqRel CAS below, so a thread freeing by this value
         // happens-after every unpin the advancer saw (the chain `unpin` Release ->
-        // advancer's Acquire fence -> its CAS -> this load).
+        // advancer's Acquire load of it -> its CAS -> this load).
         let epoch = self.epoch.load(Ordering::Acquire);
         // SeqCst: ordered with the fence in `Local::pin` (see `epoch/README.md`): either
         // we see a pinning thread's epoch, or it sees the unlinks made before this point.
@@ -207,15 +207,19 @@ impl Global {
         let mut current = self.locals.load(Ordering::Acquire);
         // SAFETY: records are never freed while the `Global` lives (invariant 3).
         while let Some(local) = unsafe { current.as_ref() } {
-            let state = local.epoch.load(Ordering::Relaxed);
+            // Acquire: pairs with the Release store in `Local::unpin` (and the
+            // pinning swap, a read-modify-write in its release sequence): what an
+            // unpinned thread read while pinned happens-before the advance, hence
+            // before any free it allows. An Acquire load per record rather than one
+            // Acquire fence after the loop: the same edge, and one that
+            // ThreadSanitizer (which does not model fences) can see; on x86-64 an
+            // Acquire load is a plain load.
+            let state = local.epoch.load(Ordering::Acquire);
             if state & 1 == 1 && state >> 1 != epoch & EPOCH_MASK {
                 return epoch;
             }
             current = local.next;
         }
-        // Acquire: pairs with the Release store in `Local::unpin`: what unpinned threads
-        // read while pinned happens-before the advance, hence before any free it allows.
-        fence(Ordering::Acquire);
         match self.epoch.compare_exchange(
             epoch,
             epoch.wrapping_add(1),
@@ -389,7 +393,7 @@ impl Local {
         let count = self.guard_count.get();
         self.guard_count.set(count - 1);
         if count == 1 {
-            // Release: every read made under the guard happens-before the Acquire fence
+            // Release: every read made under the guard happens-before the Acquire load
             // of an advancer that sees this store, hence before any free it allows.
             self.epoch.store(0, Ordering::Release);
             // Collect only now, unpinned: a thread that frees a long list while pinned
