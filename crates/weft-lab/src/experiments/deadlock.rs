@@ -154,14 +154,13 @@ pub fn verdict(f: &Figures) -> Verdict {
     let found = run.repeats > 0 && run.missed == 0 && run.deadlock_ns.len() == run.repeats;
     let recovered = run.repeats > 0 && run.finished == run.repeats && run.blocked_after == Some(0);
     if found {
-        let mut sorted = run.deadlock_ns.clone();
-        sorted.sort_unstable();
+        let [_, median, _] = quartiles(&run.deadlock_ns).unwrap_or_default();
         lines.push(format!(
             "wait for: the watchdog found the {}-thread deadlock in all {} repetitions, \
              median {} after both threads blocked",
             run.deadlock_threads.unwrap_or(0),
             run.repeats,
-            micros(sorted[sorted.len() / 2])
+            micros(median)
         ));
     } else {
         lines.push(format!(
@@ -194,6 +193,15 @@ pub fn verdict(f: &Figures) -> Verdict {
         outcome,
         text: lines.join("\n"),
     }
+}
+
+/// The first quartile, median and third quartile of `ns` (each the sample at that
+/// rank, upper one for an even count); `None` for no samples.
+fn quartiles(ns: &[u64]) -> Option<[u64; 3]> {
+    let mut sorted = ns.to_vec();
+    sorted.sort_unstable();
+    let at = |q: usize| sorted.get(sorted.len() * q / 4).copied();
+    Some([at(1)?, at(2)?, at(3)?])
 }
 
 fn micros(ns: u64) -> String {
@@ -360,12 +368,10 @@ fn chart(f: &Figures) -> Chart {
         if let Some(ns) = run.inversion_ns {
             points.push(Point::new(0.0, ns as f64 / 1e3));
         }
-        if !run.deadlock_ns.is_empty() {
-            let mut us: Vec<f64> = run.deadlock_ns.iter().map(|&n| n as f64 / 1e3).collect();
-            us.sort_by(f64::total_cmp);
-            let mut point =
-                Point::new(1.0, us[us.len() / 2]).spread(us[us.len() / 4], us[us.len() * 3 / 4]);
-            point.samples = us;
+        if let Some([q1, median, q3]) = quartiles(&run.deadlock_ns) {
+            let us = |ns: u64| ns as f64 / 1e3;
+            let mut point = Point::new(1.0, us(median)).spread(us(q1), us(q3));
+            point.samples = run.deadlock_ns.iter().map(|&ns| us(ns)).collect();
             points.push(point);
         }
     }
@@ -389,15 +395,12 @@ fn table(f: &Figures) -> Table {
         run.inversion_ns.map_or("-".into(), micros),
         "nothing blocked".to_string(),
     ]);
-    let mut sorted = run.deadlock_ns.clone();
-    sorted.sort_unstable();
     table.row([
         "wait for".to_string(),
         "2 threads hold C / D, wait D / C".to_string(),
         format!("{} of {}", run.deadlock_ns.len(), run.repeats),
-        sorted
-            .get(sorted.len() / 2)
-            .map_or("-".into(), |&ns| format!("{} (median)", micros(ns))),
+        quartiles(&run.deadlock_ns)
+            .map_or("-".into(), |[_, ns, _]| format!("{} (median)", micros(ns))),
         format!("{} of {} finished", run.finished, run.repeats),
     ]);
     table
