@@ -185,10 +185,11 @@ impl Registry {
 
     /// Schedules a job: on the current worker's deque if it is ours, else injected.
     pub(crate) fn inject_or_push(&self, job: JobRef) {
-        match WorkerThread::current() {
+        let current = WorkerThread::current();
+        match current {
             Some(thread) if self.owns(thread) => thread.push(job),
             _ => {
-                if WorkerThread::current().is_none() {
+                if current.is_none() {
                     self.check_pid();
                 }
                 self.inject(job);
@@ -222,20 +223,23 @@ impl Registry {
         R: Send,
     {
         match WorkerThread::current() {
-            None => self.in_worker_cold(op),
+            None => {
+                self.check_pid();
+                self.in_worker_cold(op)
+            }
             Some(thread) if !self.owns(thread) => self.in_worker_cross(thread, op),
             Some(thread) => op(thread, false),
         }
     }
 
-    /// From outside every pool: inject and block on a futex latch.
+    /// From outside every pool: inject and block on a futex latch. The caller has
+    /// made the fork check (`check_pid`, or `global_registry_for_work`), once.
     #[cold]
     fn in_worker_cold<OP, R>(self: &Arc<Self>, op: OP) -> R
     where
         OP: FnOnce(&WorkerThread, bool) -> R + Send,
         R: Send,
     {
-        self.check_pid();
         let job = StackJob::new(
             |injected| {
                 let thread =
