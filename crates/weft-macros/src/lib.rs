@@ -1,0 +1,3 @@
+//! The `#[weft::main]` and `#[weft::test]` attributes.
+
+#![warn(missing_docs)]
