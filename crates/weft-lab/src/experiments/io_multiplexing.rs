@@ -666,14 +666,17 @@ mod sys {
         if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
+        // rlim_t is u64 on 64-bit Linux but not on every 32-bit target.
+        #[allow(clippy::useless_conversion)]
+        Ok((u64::from(limit.rlim_cur), u64::from(limit.rlim_max)))
     }
 
     /// Sets the soft `RLIMIT_NOFILE` to `hard`.
     pub(super) fn raise_nofile_limit(hard: u64) -> io::Result<()> {
+        let hard = libc::rlim_t::try_from(hard).unwrap_or(libc::RLIM_INFINITY);
         let limit = libc::rlimit {
-            rlim_cur: hard as libc::rlim_t,
-            rlim_max: hard as libc::rlim_t,
+            rlim_cur: hard,
+            rlim_max: hard,
         };
         // SAFETY: `limit` is a valid rlimit; raising the soft limit up to the hard
         // one needs no privilege.

@@ -9,6 +9,7 @@ mod lock_free;
 
 pub mod amdahl;
 pub mod context_switches;
+pub mod coroutine_switch;
 pub mod deadlock;
 pub mod fork_join_overhead;
 pub mod io_multiplexing;
@@ -60,6 +61,7 @@ pub fn all() -> &'static [&'static dyn Experiment] {
         &work_stealing::WorkStealing,
         &fork_join_overhead::ForkJoinOverhead,
         &io_multiplexing::IoMultiplexing,
+        &coroutine_switch::CoroutineSwitch,
     ]
 }
 
