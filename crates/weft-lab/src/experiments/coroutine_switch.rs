@@ -20,7 +20,7 @@
 //!
 //! # The task half
 //!
-//! Not measured yet: [`task_switch_ns`] returns `None` until weft-rt (whose
+//! Not measured yet: `task_switch_ns` returns `None` until weft-rt (whose
 //! `yield_now` two tasks would ping-pong through) is merged. The table says so, and
 //! the verdict is inconclusive rather than judged on half the figures.
 
@@ -102,7 +102,7 @@ pub struct ThreadSwitch {
 pub struct Figures {
     /// The thread placements measured, in table order.
     pub threads: Vec<ThreadSwitch>,
-    /// Nanoseconds per task switch, once weft-rt exists (see [`task_switch_ns`]).
+    /// Nanoseconds per task switch, once weft-rt exists (see `task_switch_ns`).
     pub task: Option<f64>,
     /// Why the threads could not be pinned, if they could not.
     pub pinning: Result<(), String>,
