@@ -28,6 +28,7 @@ use crate::experiment::{
     Chart, Claim, Config, Experiment, Outcome, Point, Quote, Report, Scale, Series, Unit, Verdict,
     throughput_estimate,
 };
+use crate::probe::proc::OtherLoad;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -106,6 +107,10 @@ pub struct Figures {
     pub task: Option<f64>,
     /// Why the threads could not be pinned, if they could not.
     pub pinning: Result<(), String>,
+    /// The share of all CPUs other processes used meanwhile, if known: a pinned
+    /// thread woken on a CPU another process is using waits for its turn there, which
+    /// shows most in the two-core figure.
+    pub others: Option<f64>,
 }
 
 impl Figures {
@@ -152,6 +157,12 @@ pub fn verdict(f: &Figures) -> Verdict {
     }
     if let Err(why) = &f.pinning {
         lines.push(format!("threads not pinned: {why}"));
+    }
+    if let Some(share) = f.others {
+        lines.push(format!(
+            "other processes used {:.0}% of the CPUs meanwhile",
+            share * 100.0
+        ));
     }
     let outcome = match f.task {
         None => {
@@ -285,6 +296,7 @@ fn can_pin(cpu: usize) -> Result<(), String> {
 }
 
 fn measure(config: &Config) -> (Figures, Results) {
+    let load = OtherLoad::start();
     let cpus = allowed_cpus();
     let pinning = cpus
         .as_ref()
@@ -315,6 +327,7 @@ fn measure(config: &Config) -> (Figures, Results) {
             threads,
             task: task_switch_ns(config),
             pinning,
+            others: load.share(config.cores),
         },
         results,
     )
@@ -340,6 +353,7 @@ impl Experiment for CoroutineSwitch {
             "task_ns_per_switch": figures.task,
             "task_status": if figures.task.is_some() { "measured" } else { TASK_NOT_MEASURED },
             "pinning": figures.pinning.as_ref().map_or_else(Clone::clone, |()| "ok".into()),
+            "other_processes_cpu_share": figures.others,
         });
         Report::new(table(&figures), verdict(&figures), vec![results])
             .with_chart(chart(&figures))
@@ -472,6 +486,7 @@ mod tests {
             ],
             task,
             pinning: Ok(()),
+            others: Some(0.25),
         }
     }
 
@@ -488,6 +503,11 @@ mod tests {
         assert!(v.text.contains(TASK_NOT_MEASURED));
         assert!(
             v.text.contains("two cores (futex ping-pong): 9.00 µs"),
+            "{}",
+            v.text
+        );
+        assert!(
+            v.text.contains("other processes used 25% of the CPUs"),
             "{}",
             v.text
         );
