@@ -1,6 +1,14 @@
 //! weft's I/O multiplexing: the event loop's machinery.
 //!
-//! (Module docs are written with the modules.)
+//! Layers, bottom up:
+//!
+//! * [`poller`]: [`Poller`], readiness of many descriptors over epoll or `poll(2)`;
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod poller;
+mod sys;
+
+pub use poller::{Backend, Event, Events, Interest, PollMode, Poller};
