@@ -3,6 +3,7 @@
 //! Layers, bottom up:
 //!
 //! * [`poller`]: [`Poller`], readiness of many descriptors over epoll or `poll(2)`;
+//! * [`timer`]: [`TimerWheel`](timer::TimerWheel), a hierarchical timer wheel.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -10,5 +11,6 @@
 
 pub mod poller;
 mod sys;
+pub mod timer;
 
 pub use poller::{Backend, Event, Events, Interest, PollMode, Poller};
