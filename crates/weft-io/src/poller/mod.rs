@@ -197,6 +197,13 @@ impl Events {
     }
 }
 
+// SAFETY: the only non-Send part is rustix's epoll event record, whose data union can
+// hold a pointer; this crate only ever stores `u64` keys in it (`EventData::new_u64`),
+// so moving or sharing the buffer between threads moves plain integers.
+unsafe impl Send for Events {}
+// SAFETY: as for `Send`; `&Events` only reads the `Event` list.
+unsafe impl Sync for Events {}
+
 impl Default for Events {
     fn default() -> Self {
         Self::new()
