@@ -8,6 +8,7 @@
 //!   and deadlines into waker calls, driven by one thread at a time;
 //! * [`async_io`]: [`Async<T>`](Async), any descriptor as an async I/O object, and
 //!   [`Timer`];
+//! * [`net`]: TCP, UDP and Unix-domain sockets on top of `Async`;
 //! * [`block_on`]: a one-future executor that drives the reactor, for use without
 //!   weft-rt.
 
@@ -17,6 +18,7 @@
 
 pub mod async_io;
 mod block_on;
+pub mod net;
 pub mod poller;
 pub mod reactor;
 mod sys;
