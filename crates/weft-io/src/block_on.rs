@@ -4,7 +4,9 @@
 //! The thread polls the future; while it is pending, the thread *drives the reactor*
 //! if no other thread does ([`Reactor::try_lock`]), and otherwise parks until its
 //! waker is called or the driver lock is released (then it tries to take over, so I/O
-//! keeps flowing when the previous driver stops).
+//! keeps flowing when the previous driver stops). It releases the lock after each
+//! `react`, and does not take it again while a thread waits in [`Reactor::lock`], so
+//! a runtime that wants to drive is never starved by a `block_on` thread.
 //!
 //! # Handshake with the waker
 //!
@@ -103,8 +105,16 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             }
             continue;
         }
-        let lock = match reactor.try_lock() {
+        // Someone blocked in `Reactor::lock` wants to drive: let them.
+        let lock = match (!reactor.lock_requested())
+            .then(|| reactor.try_lock())
+            .flatten()
+        {
             Some(lock) => Some(lock),
+            None if reactor.lock_requested() => {
+                reactor.wake_when_unlocked(&lock_released);
+                None
+            }
             None => {
                 // Register before the second try: a release between the two tries
                 // then either lets it succeed or finds us in the list.

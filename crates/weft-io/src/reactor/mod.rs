@@ -73,7 +73,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
-use weft_sync::primitive::atomic::{AtomicU64, Ordering};
+use weft_sync::primitive::atomic::{AtomicU64, AtomicUsize, Ordering};
 use weft_sync::{Mutex, MutexGuard};
 
 /// `sleep_until` when no driver is blocked: no timer insertion needs to notify.
@@ -92,6 +92,9 @@ pub struct Reactor {
     lock_waiters: Mutex<Vec<Waker>>,
     timers: Mutex<TimerWheel<Waker>>,
     origin: Instant,
+    /// Threads blocked in [`Reactor::lock`]; a `block_on` driver that sees a request
+    /// hands the lock over instead of driving again.
+    lock_requests: AtomicUsize,
     /// The wheel time (ms) the driver sleeps until, `FOREVER`, or `NOT_SLEEPING`.
     /// Written and read only under the `timers` lock (so Relaxed suffices).
     sleep_until: AtomicU64,
@@ -188,6 +191,7 @@ impl Reactor {
             sources: Mutex::new(Slab::default()),
             driver: Mutex::new(Events::new()),
             lock_waiters: Mutex::new(Vec::new()),
+            lock_requests: AtomicUsize::new(0),
             timers: Mutex::new(TimerWheel::new()),
             origin: Instant::now(),
             sleep_until: AtomicU64::new(NOT_SLEEPING),
@@ -203,12 +207,30 @@ impl Reactor {
         })
     }
 
-    /// Takes the driver lock, blocking while another thread drives.
+    /// Takes the driver lock, blocking while another thread drives. The current
+    /// driver is notified, and a [`block_on`](crate::block_on) driver hands the lock
+    /// over when its `react` returns; a driver that keeps calling `react` without
+    /// releasing the lock (a runtime worker) is not interrupted, so this waits until it
+    /// releases it.
     pub fn lock(&self) -> ReactorLock<'_> {
+        if let Some(lock) = self.try_lock() {
+            return lock;
+        }
+        // SeqCst: a `block_on` driver reads it after its `react` returns; the notify
+        // below makes that return happen.
+        self.lock_requests.fetch_add(1, Ordering::SeqCst);
+        self.notify();
+        let events = self.driver.lock();
+        self.lock_requests.fetch_sub(1, Ordering::SeqCst);
         ReactorLock {
             reactor: self,
-            events: Some(self.driver.lock()),
+            events: Some(events),
         }
+    }
+
+    /// Whether a thread is blocked in [`Reactor::lock`].
+    pub(crate) fn lock_requested(&self) -> bool {
+        self.lock_requests.load(Ordering::SeqCst) > 0
     }
 
     /// Interrupts a thread blocked in [`ReactorLock::react`], or, if none is, makes the
