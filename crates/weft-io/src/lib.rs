@@ -21,6 +21,8 @@ mod block_on;
 pub mod net;
 pub mod poller;
 pub mod reactor;
+#[doc(hidden)]
+pub mod signal;
 mod sys;
 pub mod timer;
 
