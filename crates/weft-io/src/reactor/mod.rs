@@ -41,6 +41,32 @@
 //! in [`block_on`](crate::block_on) that are waiting for the lock are woken to take
 //! over the driving.
 //!
+//! # For the runtime that drives it
+//!
+//! * **Wakers woken inside `react`** are called synchronously on the driving thread,
+//!   after the reactor's internal locks (sources, timers) are released but while the
+//!   caller still holds its [`ReactorLock`]. A waker may therefore insert and remove
+//!   timers, notify, and register or deregister sources (`Async::new`, dropping an
+//!   `Async`), but must not call [`Reactor::lock`] (it would wait for itself;
+//!   [`Reactor::try_lock`] returns `None`). Wakers should be cheap — push the task on a
+//!   queue — since they run one after another before `react` returns. A task woken
+//!   this way may be polled on another thread while `react` is still waking others.
+//! * **`Reactor::notify` and a `react` in progress**: the notify sets a flag and, if
+//!   it was clear, writes the poller's eventfd; notifies coalesce and are never lost.
+//!   If the driver is blocked in `epoll_wait`, it returns promptly (with whatever it
+//!   has, often 0 wakers). If `react` has not reached its wait yet (it is firing
+//!   timers), the wait returns at once. If `react` is already past its wait, the
+//!   notify stays pending and the *next* `react` returns at once (one early return,
+//!   not a lost wake-up).
+//! * A return of 0 means a timeout, a notify, or a cascade wake-up of the timer wheel;
+//!   drivers loop. `react(Some(Duration::ZERO))` never blocks.
+//! * [`Reactor::lock`] notifies the current driver; a [`block_on`](crate::block_on)
+//!   driver hands the lock over when its `react` returns. Drop the `ReactorLock`
+//!   between `react` calls when other threads may need to drive (threads waiting in
+//!   `block_on` are woken on each release).
+//! * The reactor is created on first use and lives for the process; it is not
+//!   fork-aware (a child shares the parent's epoll instance).
+//!
 //! # Examples
 //!
 //! ```
