@@ -32,6 +32,26 @@
 //! registration as an edge on the next wait. Orderings are SeqCst for simplicity: the
 //! lost-wake-up argument rests on the mutex, and readiness guards kernel state, not
 //! memory, so nothing else needs publishing.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::task::{Context, Poll, Waker};
+//! use weft_io::reactor::readiness::Readiness;
+//!
+//! let readiness = Readiness::new();
+//! let mut cx = Context::from_waker(Waker::noop());
+//! assert!(readiness.poll_ready(&mut cx).is_pending()); // waker stored
+//!
+//! let mut to_wake = Vec::new();
+//! readiness.set_ready(&mut to_wake); // the reactor saw an edge
+//! assert_eq!(to_wake.len(), 1);
+//! let Poll::Ready(tick) = readiness.poll_ready(&mut cx) else { unreachable!() };
+//!
+//! readiness.set_ready(&mut to_wake); // a second edge lands before the clear ...
+//! readiness.clear_ready(tick); // ... so the stale clear keeps it ready
+//! assert!(readiness.is_ready());
+//! ```
 
 use std::task::{Context, Poll, Waker};
 use weft_sync::Mutex;
