@@ -4,3 +4,10 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+
+pub mod task;
+mod blocking;
+pub use task::{AbortHandle, Id, JoinError, JoinHandle};
+#[cfg(loom)]
+#[doc(hidden)]
+pub use task::loom_door as __loom;
