@@ -1,6 +1,7 @@
 //! [`ThreadPoolBuilder`]: a pool's size, thread names, stack size and handlers; and
 //! the typed errors of building one.
 
+use crate::raw::Driver;
 use crate::registry::{self, ExitHandler, PanicHandler, Registry, StartHandler};
 use crate::sleep::MAX_THREADS;
 use crate::thread_pool::ThreadPool;
@@ -8,6 +9,7 @@ use std::any::Any;
 use std::error::Error;
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 type ThreadNameFn = dyn FnMut(usize) -> String;
 
@@ -33,6 +35,7 @@ pub struct ThreadPoolBuilder {
     start_handler: Option<Box<StartHandler>>,
     exit_handler: Option<Box<ExitHandler>>,
     panic_handler: Option<Box<PanicHandler>>,
+    driver: Option<Arc<dyn Driver>>,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -44,6 +47,7 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("start_handler", &self.start_handler.is_some())
             .field("exit_handler", &self.exit_handler.is_some())
             .field("panic_handler", &self.panic_handler.is_some())
+            .field("driver", &self.driver.is_some())
             .finish()
     }
 }
@@ -243,6 +247,18 @@ impl ThreadPoolBuilder {
 
     pub(crate) fn get_stack_size(&self) -> Option<usize> {
         self.stack_size
+    }
+
+    /// The event source the pool's idle workers sleep in (see [`raw`](crate::raw);
+    /// for async runtimes). Also attachable later with
+    /// [`PoolHandle::set_driver`](crate::raw::PoolHandle::set_driver).
+    pub fn driver(mut self, driver: Arc<dyn Driver>) -> Self {
+        self.driver = Some(driver);
+        self
+    }
+
+    pub(crate) fn take_driver(&mut self) -> Option<Arc<dyn Driver>> {
+        self.driver.take()
     }
 
     pub(crate) fn take_panic_handler(&mut self) -> Option<Box<PanicHandler>> {

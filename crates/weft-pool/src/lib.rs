@@ -61,6 +61,7 @@ mod join;
 mod latch;
 pub mod prelude;
 mod primitive;
+pub mod raw;
 mod registry;
 mod scope;
 #[cfg_attr(not(loom), allow(unreachable_pub))]

@@ -45,6 +45,7 @@ use crate::builder::{ErrorKind, ThreadPoolBuildError, ThreadPoolBuilder};
 use crate::job::{JobFifo, JobRef, StackJob};
 use crate::latch::{AsCoreLatch, CoreLatch, LockLatch, SpinLatch};
 use crate::primitive::atomic::{AtomicUsize, Ordering};
+use crate::raw::{DRIVER_POLL_INTERVAL, Hint, LIFO_STREAK};
 use crate::sleep::Sleep;
 use crate::unwind;
 use std::any::Any;
@@ -79,6 +80,8 @@ pub(crate) struct Registry {
 
 struct ThreadInfo {
     stealer: Stealer<JobRef>,
+    /// The thief's end of this worker's async task queue (`raw.rs`).
+    task_stealer: Stealer<JobRef>,
     /// This worker's `spawn_fifo` queue (behind trampolines on its deque).
     fifo: JobFifo,
     /// Set when the pool terminates; the worker's main loop waits on it.
@@ -100,17 +103,27 @@ impl Registry {
         mut builder: ThreadPoolBuilder,
     ) -> Result<Arc<Registry>, ThreadPoolBuildError> {
         let num_threads = builder.resolved_num_threads();
-        let workers: Vec<Worker<JobRef>> = (0..num_threads).map(|_| Worker::new_lifo()).collect();
+        let workers: Vec<(Worker<JobRef>, Worker<JobRef>)> = (0..num_threads)
+            .map(|_| (Worker::new_lifo(), Worker::new_fifo()))
+            .collect();
         let registry = Arc::new(Registry {
             thread_infos: workers
                 .iter()
-                .map(|worker| ThreadInfo {
+                .map(|(worker, tasks)| ThreadInfo {
                     stealer: worker.stealer(),
+                    task_stealer: tasks.stealer(),
                     fifo: JobFifo::new(),
                     terminate: CoreLatch::new(),
                 })
                 .collect(),
-            sleep: Sleep::new(num_threads),
+            sleep: {
+                let sleep = Sleep::new(num_threads);
+                if let Some(driver) = builder.take_driver() {
+                    // A new `Sleep` has no driver yet.
+                    let _ = sleep.set_driver(driver);
+                }
+                sleep
+            },
             injected_jobs: Injector::new(),
             panic_handler: builder.take_panic_handler(),
             start_handler: builder.take_start_handler(),
@@ -188,6 +201,30 @@ impl Registry {
         let current = WorkerThread::current();
         match current {
             Some(thread) if self.owns(thread) => thread.push(job),
+            _ => {
+                if current.is_none() {
+                    self.check_pid();
+                }
+                self.inject(job);
+            }
+        }
+    }
+
+    /// `true` if the current thread is one of this registry's workers.
+    #[inline]
+    pub(crate) fn owns_current_thread(&self) -> bool {
+        WorkerThread::current().is_some_and(|thread| self.owns(thread))
+    }
+
+    /// Schedules a runtime's job (`raw.rs`).
+    #[inline]
+    pub(crate) fn schedule_raw(&self, job: JobRef, hint: Hint) {
+        let current = WorkerThread::current();
+        match current {
+            Some(thread) if self.owns(thread) => match hint {
+                Hint::Lifo => thread.push_lifo_slot(job),
+                Hint::Fifo | Hint::Yield => thread.push_task(job),
+            },
             _ => {
                 if current.is_none() {
                     self.check_pid();
@@ -340,6 +377,14 @@ impl Registry {
 /// thread-local pointer.
 pub(crate) struct WorkerThread {
     worker: Worker<JobRef>,
+    /// Async tasks, oldest first (`raw.rs`).
+    tasks: Worker<JobRef>,
+    /// The task to run next (`raw.rs`); only this thread touches it.
+    lifo_slot: Cell<Option<JobRef>>,
+    /// LIFO-slot jobs run in a row.
+    lifo_streak: Cell<u32>,
+    /// Jobs found since the last periodic look at the injector and the driver.
+    tick: Cell<u32>,
     index: usize,
     rng: XorShift64Star,
     registry: Arc<Registry>,
@@ -390,6 +435,24 @@ impl WorkerThread {
             .new_internal_jobs(|| self.worker.len() <= 1);
     }
 
+    /// Puts a task in the LIFO slot; the one it held goes to the back of the queue.
+    #[inline]
+    pub(crate) fn push_lifo_slot(&self, job: JobRef) {
+        if let Some(previous) = self.lifo_slot.replace(Some(job)) {
+            self.push_task(previous);
+        }
+    }
+
+    /// Pushes a task at the back of this worker's task queue, waking a sleeper if it
+    /// should.
+    #[inline]
+    pub(crate) fn push_task(&self, job: JobRef) {
+        self.tasks.push(job);
+        self.registry
+            .sleep
+            .new_internal_jobs(|| self.tasks.len() <= 1);
+    }
+
     /// Pops the newest job of this worker's deque.
     #[inline]
     pub(crate) fn take_local_job(&self) -> Option<JobRef> {
@@ -407,11 +470,47 @@ impl WorkerThread {
         unsafe { job.execute() }
     }
 
-    /// Finds a job: own deque, then steal, then the injector (module docs).
+    /// Finds a job, in the order `raw.rs` documents.
+    #[inline]
     fn find_work(&self) -> Option<JobRef> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick.is_multiple_of(DRIVER_POLL_INTERVAL)
+            && let Some(job) = self.periodic_check()
+        {
+            return Some(job);
+        }
+        if let Some(job) = self.lifo_slot.take() {
+            let streak = self.lifo_streak.get();
+            if streak < LIFO_STREAK {
+                self.lifo_streak.set(streak + 1);
+                return Some(job);
+            }
+            // Its turn is over: to the back of the queue, behind the waiting tasks.
+            self.tasks.push(job);
+        }
+        self.lifo_streak.set(0);
         self.take_local_job()
+            .or_else(|| self.tasks.pop())
             .or_else(|| self.steal())
             .or_else(|| self.pop_injected_job())
+    }
+
+    /// Every `DRIVER_POLL_INTERVAL` jobs: poll the driver without blocking (if no one
+    /// holds it), then take injected work ahead of local work.
+    #[cold]
+    fn periodic_check(&self) -> Option<JobRef> {
+        if let Some(driver) = self.registry.sleep.driver()
+            && driver.try_lock()
+        {
+            driver.poll();
+            driver.unlock();
+        }
+        if self.registry.has_injected_job() {
+            self.pop_injected_job()
+        } else {
+            None
+        }
     }
 
     fn steal(&self) -> Option<JobRef> {
@@ -427,11 +526,22 @@ impl WorkerThread {
                 if victim == self.index {
                     continue;
                 }
-                match infos[victim].stealer.steal() {
+                let info = &infos[victim];
+                match info.stealer.steal() {
                     Steal::Success(job) => {
                         self.registry
                             .sleep
-                            .more_work_left(|| !infos[victim].stealer.is_empty());
+                            .more_work_left(|| !info.stealer.is_empty());
+                        return Some(job);
+                    }
+                    Steal::Empty => {}
+                    Steal::Retry => retry = true,
+                }
+                match info.task_stealer.steal_batch_and_pop(&self.tasks) {
+                    Steal::Success(job) => {
+                        self.registry.sleep.more_work_left(|| {
+                            !info.task_stealer.is_empty() || !self.tasks.is_empty()
+                        });
                         return Some(job);
                     }
                     Steal::Empty => {}
@@ -467,11 +577,20 @@ impl WorkerThread {
     fn has_work(&self) -> bool {
         self.registry.has_injected_job()
             || !self.worker.is_empty()
+            || !self.tasks.is_empty()
+            || self.has_lifo_job()
             || self
                 .registry
                 .thread_infos
                 .iter()
-                .any(|info| !info.stealer.is_empty())
+                .any(|info| !info.stealer.is_empty() || !info.task_stealer.is_empty())
+    }
+
+    fn has_lifo_job(&self) -> bool {
+        let job = self.lifo_slot.take();
+        let has = job.is_some();
+        self.lifo_slot.set(job);
+        has
     }
 
     /// Runs other jobs until `latch` is set, sleeping when there are none.
@@ -522,9 +641,17 @@ impl Drop for ClearCurrent {
     }
 }
 
-fn main_loop(worker: Worker<JobRef>, registry: Arc<Registry>, index: usize) {
+fn main_loop(
+    (worker, tasks): (Worker<JobRef>, Worker<JobRef>),
+    registry: Arc<Registry>,
+    index: usize,
+) {
     let thread = WorkerThread {
         worker,
+        tasks,
+        lifo_slot: Cell::new(None),
+        lifo_streak: Cell::new(0),
+        tick: Cell::new(0),
         index,
         rng: XorShift64Star::new(index),
         registry,
@@ -542,6 +669,8 @@ fn main_loop(worker: Worker<JobRef>, registry: Arc<Registry>, index: usize) {
     // Termination comes only when no `'static` job is left; scopes and joins are
     // waited for by their callers, who keep the pool alive. So the deque is empty.
     debug_assert!(thread.worker.is_empty());
+    // Tasks still queued when the pool ends are not run (`raw::JobRef`'s contract);
+    // their runtime shuts them down before it drops the pool.
     registry.run_handler(&registry.exit_handler, index);
 }
 

@@ -84,6 +84,8 @@
 use crate::latch::CoreLatch;
 use crate::primitive::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 use crate::primitive::thread;
+use crate::raw::Driver;
+use std::sync::{Arc, OnceLock};
 use weft_sync::{CachePadded, Condvar, Mutex};
 
 /// Search rounds before a worker announces it is sleepy.
@@ -135,9 +137,19 @@ pub(crate) const MAX_THREADS: usize = THREADS_MASK as usize;
 
 #[derive(Debug)]
 struct WorkerSleepState {
-    /// `true` while the worker waits on `condvar`; cleared by whoever wakes it.
-    is_blocked: Mutex<bool>,
+    is_blocked: Mutex<Blocked>,
     condvar: Condvar,
+}
+
+/// A worker's sleep flags, under its sleep lock.
+#[derive(Debug, Default)]
+struct Blocked {
+    /// `true` while the worker sleeps (on `condvar`, or in the driver); cleared by
+    /// whoever wakes it, or by the worker itself when the driver returned on its own.
+    blocked: bool,
+    /// `true` while the worker sleeps in the driver rather than on `condvar`: a waker
+    /// then calls [`Driver::unpark`].
+    in_driver: bool,
 }
 
 /// The sleep state of one pool.
@@ -148,6 +160,8 @@ pub struct Sleep {
     counters: AtomicU64,
     /// Successful wake-ups, for tests of "one job wakes one worker".
     wakeups: AtomicUsize,
+    /// The event source idle workers sleep in, if a runtime attached one (`raw.rs`).
+    driver: OnceLock<Arc<dyn Driver>>,
 }
 
 /// Where an idle worker is in the protocol.
@@ -202,14 +216,26 @@ impl Sleep {
             worker_sleep_states: (0..threads)
                 .map(|_| {
                     CachePadded::new(WorkerSleepState {
-                        is_blocked: Mutex::new(false),
+                        is_blocked: Mutex::new(Blocked::default()),
                         condvar: Condvar::new(),
                     })
                 })
                 .collect(),
             counters: AtomicU64::new(0),
             wakeups: AtomicUsize::new(0),
+            driver: OnceLock::new(),
         }
+    }
+
+    /// Attaches the driver (`raw.rs`); gives it back if one is attached already.
+    pub fn set_driver(&self, driver: Arc<dyn Driver>) -> Result<(), Arc<dyn Driver>> {
+        self.driver.set(driver)
+    }
+
+    /// The attached driver, if any.
+    #[inline]
+    pub fn driver(&self) -> Option<&Arc<dyn Driver>> {
+        self.driver.get()
     }
 
     /// Successful wake-ups so far.
@@ -243,7 +269,7 @@ impl Sleep {
         &self,
         idle: &mut IdleState,
         latch: &CoreLatch,
-        has_work: impl FnOnce() -> bool,
+        has_work: impl Fn() -> bool,
     ) {
         if idle.rounds < ROUNDS_UNTIL_SLEEPY {
             if !idle.searched_long_enough() {
@@ -293,7 +319,7 @@ impl Sleep {
 
     /// Step 3 (module docs).
     #[cold]
-    fn sleep(&self, idle: &mut IdleState, latch: &CoreLatch, has_work: impl FnOnce() -> bool) {
+    fn sleep(&self, idle: &mut IdleState, latch: &CoreLatch, has_work: impl Fn() -> bool) {
         let state = &self.worker_sleep_states[idle.worker_index];
         let mut is_blocked = state.is_blocked.lock();
         if !latch.fall_asleep() {
@@ -330,11 +356,42 @@ impl Sleep {
             idle.wake_fully();
             return;
         }
-        *is_blocked = true;
-        while *is_blocked {
+        is_blocked.blocked = true;
+        if let Some(driver) = self.driver.get()
+            && driver.try_lock()
+        {
+            // Sleep in the driver. A waker that finds us blocked clears the flag and
+            // unparks the driver; an unpark between our unlock and the driver's wait
+            // makes that wait return at once (the driver's contract), so it is not lost.
+            is_blocked.in_driver = true;
+            drop(is_blocked);
+            driver.park();
+            driver.unlock();
+            let mut is_blocked = state.is_blocked.lock();
+            is_blocked.in_driver = false;
+            let woke_itself = is_blocked.blocked;
+            if woke_itself {
+                // I/O, a timer, or a spurious return: nobody took us out of the count.
+                is_blocked.blocked = false;
+                self.counters.fetch_sub(SLEEPING_ONE, Ordering::SeqCst);
+            }
+            drop(is_blocked);
+            latch.wake_up();
+            idle.wake_fully();
+            // The driver woke tasks onto our queues: if others sleep, wake one to take
+            // the driver over (and to steal some of the work).
+            if woke_itself
+                && Counters(self.counters.load(Ordering::SeqCst)).sleeping() > 0
+                && has_work()
+            {
+                self.wake_any_threads(1);
+            }
+            return;
+        }
+        while is_blocked.blocked {
             state.condvar.wait(&mut is_blocked);
         }
-        // The waker cleared `is_blocked` and took us out of `sleeping`.
+        // The waker cleared `blocked` and took us out of `sleeping`.
         drop(is_blocked);
         latch.wake_up();
         idle.wake_fully();
@@ -411,13 +468,20 @@ impl Sleep {
         }
     }
 
+    /// Wakes up to `count` sleepers: first those on their futex, then the driver's
+    /// holder (it keeps watching I/O and timers while others can take the work).
     #[cold]
     fn wake_any_threads(&self, mut count: usize) {
-        for index in 0..self.worker_sleep_states.len() {
-            if self.wake_specific_thread(index) {
-                count -= 1;
-                if count == 0 {
-                    return;
+        for prefer_futex in [true, false] {
+            if prefer_futex && self.driver.get().is_none() {
+                continue;
+            }
+            for index in 0..self.worker_sleep_states.len() {
+                if self.wake_thread(index, prefer_futex) {
+                    count -= 1;
+                    if count == 0 {
+                        return;
+                    }
                 }
             }
         }
@@ -425,12 +489,27 @@ impl Sleep {
 
     /// Wakes worker `index` if it is blocked; returns whether it was.
     pub fn wake_specific_thread(&self, index: usize) -> bool {
+        self.wake_thread(index, false)
+    }
+
+    /// Wakes worker `index` if it is blocked (and, with `skip_driver`, not in the
+    /// driver); returns whether it did.
+    fn wake_thread(&self, index: usize, skip_driver: bool) -> bool {
         let state = &self.worker_sleep_states[index];
         let mut is_blocked = state.is_blocked.lock();
-        if !*is_blocked {
+        if !is_blocked.blocked || (skip_driver && is_blocked.in_driver) {
             return false;
         }
-        *is_blocked = false;
+        is_blocked.blocked = false;
+        if is_blocked.in_driver {
+            self.counters.fetch_sub(SLEEPING_ONE, Ordering::SeqCst);
+            drop(is_blocked);
+            if let Some(driver) = self.driver.get() {
+                driver.unpark();
+            }
+            self.wakeups.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
         // The waker takes the sleeper out of the count, so a second poster that looks
         // before the sleeper runs does not count it as still asleep.
         self.counters.fetch_sub(SLEEPING_ONE, Ordering::SeqCst);

@@ -40,6 +40,13 @@ impl ThreadPool {
         ThreadPool { registry }
     }
 
+    /// A handle for scheduling raw jobs (async runtimes; see [`raw`](crate::raw)).
+    pub fn raw_handle(&self) -> crate::raw::PoolHandle {
+        crate::raw::PoolHandle {
+            registry: Arc::clone(&self.registry),
+        }
+    }
+
     /// Runs `op` on a worker of this pool and returns its result; `join`, `scope` and
     /// `spawn` inside `op` use this pool. From a worker of another pool, that worker
     /// keeps running its own pool's jobs while it waits; from outside, the caller

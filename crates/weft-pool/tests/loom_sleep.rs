@@ -38,6 +38,11 @@ fn injected_job_is_always_run_by_a_sleeping_worker() {
                 }
             })
         };
+        // Loom runs a spinning (yielding) thread only when the others yield or block
+        // too: without these yields the worker could never be asleep before the post.
+        for _ in 0..4 {
+            thread::yield_now();
+        }
         queued.swap(true, Ordering::SeqCst);
         sleep.new_injected_jobs();
         worker.join().unwrap();
