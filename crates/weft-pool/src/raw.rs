@@ -47,6 +47,7 @@
 
 use crate::job::JobRef as InnerJobRef;
 use crate::registry::Registry;
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -182,6 +183,25 @@ impl PoolHandle {
         self.registry.sleep().set_driver(driver)
     }
 
+    /// Stores the runtime's own data for this pool (once), for
+    /// [`current_runtime_data`] to find from its workers. Keep it a weak reference if
+    /// it refers back to the pool.
+    ///
+    /// # Errors
+    ///
+    /// `Err(data)` if data was stored already.
+    pub fn set_runtime_data(
+        &self,
+        data: Arc<dyn Any + Send + Sync>,
+    ) -> Result<(), Arc<dyn Any + Send + Sync>> {
+        self.registry.runtime_data.set(data)
+    }
+
+    /// The data [`set_runtime_data`](Self::set_runtime_data) stored, if any.
+    pub fn runtime_data(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
+        self.registry.runtime_data.get()
+    }
+
     /// `true` if both handles refer to the same pool.
     pub fn same_pool(&self, other: &PoolHandle) -> bool {
         Arc::ptr_eq(&self.registry, &other.registry)
@@ -194,6 +214,13 @@ pub fn global_handle() -> PoolHandle {
     PoolHandle {
         registry: Arc::clone(crate::registry::global_registry_for_work()),
     }
+}
+
+/// The runtime data of the pool whose worker the current thread is, if it has any.
+#[inline]
+pub fn current_runtime_data() -> Option<Arc<dyn Any + Send + Sync>> {
+    crate::registry::WorkerThread::current()
+        .and_then(|thread| thread.registry().runtime_data.get().cloned())
 }
 
 /// A handle to the pool whose worker the current thread is, if any.

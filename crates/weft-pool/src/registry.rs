@@ -67,6 +67,8 @@ pub(crate) struct Registry {
     panic_handler: Option<Box<PanicHandler>>,
     start_handler: Option<Box<StartHandler>>,
     exit_handler: Option<Box<ExitHandler>>,
+    /// What the runtime that drives this pool keeps here (`raw.rs`).
+    pub(crate) runtime_data: std::sync::OnceLock<Arc<dyn Any + Send + Sync>>,
     /// One for the `ThreadPool` handles (dropped together), plus one per `'static`
     /// spawned job not yet finished. At zero the workers are told to exit.
     terminate_count: AtomicUsize,
@@ -128,6 +130,7 @@ impl Registry {
             panic_handler: builder.take_panic_handler(),
             start_handler: builder.take_start_handler(),
             exit_handler: builder.take_exit_handler(),
+            runtime_data: std::sync::OnceLock::new(),
             terminate_count: AtomicUsize::new(1),
             pid: std::process::id(),
             unstarted: AtomicUsize::new(num_threads),
