@@ -5,9 +5,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-pub mod task;
 mod blocking;
-pub use task::{AbortHandle, Id, JoinError, JoinHandle};
+pub mod task;
 #[cfg(loom)]
 #[doc(hidden)]
 pub use task::loom_door as __loom;
+pub use task::{AbortHandle, Id, JoinError, JoinHandle};

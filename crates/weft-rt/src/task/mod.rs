@@ -157,7 +157,11 @@ impl TaskMeta {
 /// Creates a task. Nothing runs until the returned Runnable is run (or handed to the
 /// scheduler, typically with [`ScheduleHint::Spawned`]); dropping the Runnable cancels
 /// the task.
-pub(crate) fn spawn<F, S>(future: F, scheduler: S, meta: TaskMeta) -> (Runnable, JoinHandle<F::Output>)
+pub(crate) fn spawn<F, S>(
+    future: F,
+    scheduler: S,
+    meta: TaskMeta,
+) -> (Runnable, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

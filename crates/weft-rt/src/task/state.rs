@@ -148,12 +148,10 @@ impl State {
                 Ok(pair) => pair,
                 Err(result) => return result,
             };
-            match self.0.compare_exchange_weak(
-                current,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .0
+                .compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return result,
                 Err(actual) => current = actual,
             }
