@@ -139,6 +139,7 @@ impl<T> JoinHandle<T> {
             // SAFETY: JOIN_WAKER set and not completed: the slot is published and
             // only read by others (the runner reads it after completing).
             let same = header.join_waker.with(|slot| {
+                // SAFETY: as just said: a shared read of a published slot.
                 unsafe { &*slot }
                     .as_ref()
                     .is_some_and(|stored| stored.will_wake(waker))

@@ -88,7 +88,7 @@
 //!    that stores its own waker keeps itself alive; the runtime's task list (not this
 //!    module) is what can cancel such a task at shutdown.
 
-#![cfg_attr(not(test), allow(dead_code))] // the runtime is being written alongside
+#![cfg_attr(any(not(test), loom), allow(dead_code))] // the runtime is being written alongside
 
 mod error;
 mod id;

@@ -196,6 +196,7 @@ unsafe fn run<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                 // SAFETY: RUNNING gives us the stage; the future is never moved while
                 // in it (it is dropped in place or moved out only after the last poll).
                 match unsafe { &mut *stage } {
+                    // SAFETY: see above: the future stays put until dropped in place.
                     Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
                     _ => unreachable!("a task polled after its future was dropped"),
                 }
@@ -290,6 +291,7 @@ unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         // SAFETY: JOIN_WAKER was set when we completed, so the handle published the
         // slot (our AcqRel pairs with its Release) and will not write it again.
         cell.header.join_waker.with(|waker| {
+            // SAFETY: see above (a shared read; nobody writes the slot any more).
             if let Some(waker) = unsafe { &*waker } {
                 waker.wake_by_ref();
             }

@@ -26,7 +26,7 @@ const FLAGS_MASK: usize = REF_ONE - 1;
 
 /// A new task: queued once (the Runnable `spawn` returns) and joinable; two references,
 /// the Runnable's and the JoinHandle's.
-const INITIAL: usize = SCHEDULED | JOIN_INTEREST | 2 * REF_ONE;
+const INITIAL: usize = SCHEDULED | JOIN_INTEREST | (2 * REF_ONE);
 
 /// A copy of the state word at one instant.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,9 @@
 //! drained by the test thread or by a few std threads. Every scheduler clone carries
 //! a liveness token, so "all allocations were freed" is checked by counting tokens.
 
+// `waker.clone().wake()` is on purpose: it exercises wake-by-value.
+#![allow(clippy::waker_clone_wake)]
+
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::panic::Location;
