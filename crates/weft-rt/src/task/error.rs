@@ -118,7 +118,9 @@ impl JoinError {
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         match self.try_into_panic() {
             Ok(payload) => payload,
-            Err(error) => panic!("`JoinError::into_panic` called on an error that is not a panic: {error}"),
+            Err(error) => {
+                panic!("`JoinError::into_panic` called on an error that is not a panic: {error}")
+            }
         }
     }
 
@@ -139,9 +141,9 @@ impl JoinError {
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            Repr::Panic { payload, .. } => {
-                Ok(payload.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
-            }
+            Repr::Panic { payload, .. } => Ok(payload
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())),
             Repr::Cancelled => Err(self),
         }
     }
@@ -177,7 +179,10 @@ impl fmt::Display for JoinError {
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Cancelled => f.debug_tuple("JoinError::Cancelled").field(&self.id).finish(),
+            Repr::Cancelled => f
+                .debug_tuple("JoinError::Cancelled")
+                .field(&self.id)
+                .finish(),
             Repr::Panic { message, .. } => f
                 .debug_tuple("JoinError::Panic")
                 .field(&self.id)

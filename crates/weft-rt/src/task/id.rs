@@ -93,7 +93,10 @@ pub(super) struct CurrentIdGuard {
 impl CurrentIdGuard {
     #[inline]
     pub(super) fn enter(id: Id) -> Self {
-        let previous = CURRENT.try_with(|current| current.replace(Some(id))).ok().flatten();
+        let previous = CURRENT
+            .try_with(|current| current.replace(Some(id)))
+            .ok()
+            .flatten();
         CurrentIdGuard { previous }
     }
 }

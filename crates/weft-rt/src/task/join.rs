@@ -8,11 +8,11 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
+use super::ScheduleHint;
 use super::error::JoinError;
 use super::id::Id;
 use super::raw::{self, Header};
 use super::state::{Snapshot, WakeAction};
-use super::ScheduleHint;
 
 /// An owned permission to await a task's output.
 ///
@@ -139,6 +139,7 @@ impl<T> JoinHandle<T> {
             // SAFETY: JOIN_WAKER set and not completed: the slot is published and
             // only read by others (the runner reads it after completing).
             let same = header.join_waker.with(|slot| {
+                // SAFETY: as just said: a shared read of a published slot.
                 unsafe { &*slot }
                     .as_ref()
                     .is_some_and(|stored| stored.will_wake(waker))
@@ -151,7 +152,9 @@ impl<T> JoinHandle<T> {
         // JOIN_WAKER is clear: the slot is ours until we set it.
         let new = waker.clone();
         // SAFETY: as just said; the old waker (if any) is dropped here.
-        header.join_waker.with_mut(|slot| unsafe { *slot = Some(new) });
+        header
+            .join_waker
+            .with_mut(|slot| unsafe { *slot = Some(new) });
         match header.state.set_join_waker() {
             Ok(()) => Ok(()),
             Err(snapshot) => {

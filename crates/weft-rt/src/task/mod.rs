@@ -88,7 +88,7 @@
 //!    that stores its own waker keeps itself alive; the runtime's task list (not this
 //!    module) is what can cancel such a task at shutdown.
 
-#![cfg_attr(not(test), allow(dead_code))] // the runtime is being written alongside
+#![cfg_attr(any(not(test), loom), allow(dead_code))] // the runtime is being written alongside
 
 mod error;
 mod id;
@@ -157,7 +157,11 @@ impl TaskMeta {
 /// Creates a task. Nothing runs until the returned Runnable is run (or handed to the
 /// scheduler, typically with [`ScheduleHint::Spawned`]); dropping the Runnable cancels
 /// the task.
-pub(crate) fn spawn<F, S>(future: F, scheduler: S, meta: TaskMeta) -> (Runnable, JoinHandle<F::Output>)
+pub(crate) fn spawn<F, S>(
+    future: F,
+    scheduler: S,
+    meta: TaskMeta,
+) -> (Runnable, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

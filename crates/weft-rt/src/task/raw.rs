@@ -174,7 +174,9 @@ unsafe fn run<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
     let cell = unsafe { cell::<F, S>(ptr) };
     let header = &cell.header;
     debug_assert!(
-        header.owner.is_none_or(|owner| owner == thread::current().id()),
+        header
+            .owner
+            .is_none_or(|owner| owner == thread::current().id()),
         "a local task ran off its owner thread"
     );
     let prev = header.state.transition_to_running();
@@ -194,6 +196,7 @@ unsafe fn run<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                 // SAFETY: RUNNING gives us the stage; the future is never moved while
                 // in it (it is dropped in place or moved out only after the last poll).
                 match unsafe { &mut *stage } {
+                    // SAFETY: see above: the future stays put until dropped in place.
                     Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
                     _ => unreachable!("a task polled after its future was dropped"),
                 }
@@ -288,6 +291,7 @@ unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         // SAFETY: JOIN_WAKER was set when we completed, so the handle published the
         // slot (our AcqRel pairs with its Release) and will not write it again.
         cell.header.join_waker.with(|waker| {
+            // SAFETY: see above (a shared read; nobody writes the slot any more).
             if let Some(waker) = unsafe { &*waker } {
                 waker.wake_by_ref();
             }
@@ -300,7 +304,10 @@ unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the Runnable's reference keeps the task alive.
     let header = unsafe { ptr.as_ref() };
-    if header.owner.is_some_and(|owner| owner != thread::current().id()) {
+    if header
+        .owner
+        .is_some_and(|owner| owner != thread::current().id())
+    {
         // A local task's future must not be dropped here. Leak it (memory-safe; the
         // JoinHandle never resolves). The runtime avoids this by shutting local tasks
         // down on their own thread.
@@ -358,7 +365,11 @@ unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     if foreign && holds_future {
         // The last waker of an unfinished local task was dropped off its thread: the
         // future must not be dropped here, so the stage is leaked (the rest is freed).
-        let Cell { header, scheduler, stage } = *cell;
+        let Cell {
+            header,
+            scheduler,
+            stage,
+        } = *cell;
         mem::forget(stage);
         drop((header, scheduler));
         return;

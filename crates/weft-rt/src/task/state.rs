@@ -26,7 +26,7 @@ const FLAGS_MASK: usize = REF_ONE - 1;
 
 /// A new task: queued once (the Runnable `spawn` returns) and joinable; two references,
 /// the Runnable's and the JoinHandle's.
-const INITIAL: usize = SCHEDULED | JOIN_INTEREST | 2 * REF_ONE;
+const INITIAL: usize = SCHEDULED | JOIN_INTEREST | (2 * REF_ONE);
 
 /// A copy of the state word at one instant.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -148,12 +148,10 @@ impl State {
                 Ok(pair) => pair,
                 Err(result) => return result,
             };
-            match self.0.compare_exchange_weak(
-                current,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .0
+                .compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return result,
                 Err(actual) => current = actual,
             }
