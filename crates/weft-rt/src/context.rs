@@ -40,7 +40,8 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
 /// thread-per-core core, a thread inside a local executor's loop): such a thread must
 /// not block in `block_on`.
 pub(crate) fn in_runtime_thread() -> bool {
-    crate::runtime::local::in_local_executor() || crate::runtime::handle_of_current_worker().is_some()
+    crate::runtime::local::in_local_executor()
+        || crate::runtime::handle_of_current_worker().is_some()
 }
 
 /// Makes `handle` current until the guard is dropped (restoring the previous one).

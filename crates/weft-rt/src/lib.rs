@@ -54,13 +54,14 @@ mod blocking;
 mod context;
 mod park;
 pub mod runtime;
+pub mod sync;
 pub mod task;
 pub mod time;
 
 /// Networking: TCP, UDP and Unix-domain sockets on the reactor (`weft-io`), with the
 /// `futures-io` traits.
 pub mod net {
-    pub use weft_io::net::*;
+    // pub use weft_io::net::*;
 }
 
 pub use context::EnterGuard;
@@ -130,7 +131,8 @@ where
 /// As [`Runtime::block_on`]: not from a thread that runs a runtime's tasks.
 #[track_caller]
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    let handle = context::with_current(|handle| handle.cloned()).unwrap_or_else(|| runtime::global().clone());
+    let handle = context::with_current(|handle| handle.cloned())
+        .unwrap_or_else(|| runtime::global().clone());
     handle.block_on(future)
 }
 

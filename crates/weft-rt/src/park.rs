@@ -10,7 +10,7 @@
 //!
 //! # No lost wake-up
 //!
-//! [`Unparker::unpark`] sets `notified`, then, if the parker is in the reactor,
+//! The waker (`unpark`) sets `notified`, then, if the parker is in the reactor,
 //! interrupts it (`Reactor::notify`); otherwise it hands the futex token. [`Parker::park`]
 //! consumes `notified` first; before it waits in the reactor it stores `in_reactor`
 //! and then reads `notified` again. Both sides use SeqCst, so of the two pairs
@@ -24,17 +24,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Wake, Waker};
 use std::time::Duration;
-use weft_io::Reactor;
+use weft_io::reactor::Reactor;
 
 /// A parker for the current thread (not `Clone`: one thread parks).
 #[derive(Debug)]
 pub(crate) struct Parker {
-    inner: Arc<Inner>,
-}
-
-/// The waking side, shareable.
-#[derive(Debug, Clone)]
-pub(crate) struct Unparker {
     inner: Arc<Inner>,
 }
 
@@ -49,12 +43,6 @@ impl Parker {
     pub(crate) fn new() -> Parker {
         Parker {
             inner: Arc::new(Inner::default()),
-        }
-    }
-
-    pub(crate) fn unparker(&self) -> Unparker {
-        Unparker {
-            inner: Arc::clone(&self.inner),
         }
     }
 
@@ -105,12 +93,6 @@ impl Parker {
 /// How often a futex-parked thread looks whether the reactor became free.
 const REACTOR_RECHECK: Duration = Duration::from_millis(10);
 
-impl Unparker {
-    pub(crate) fn unpark(&self) {
-        self.inner.unpark();
-    }
-}
-
 impl Inner {
     fn unpark(&self) {
         if self.notified.swap(true, Ordering::SeqCst) {
@@ -131,20 +113,5 @@ impl Wake for Inner {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.unpark();
-    }
-}
-
-/// Runs `future` to completion on this thread, parking between polls (driving the
-/// reactor if nobody else does).
-pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    let parker = Parker::new();
-    let waker = parker.waker();
-    let mut cx = std::task::Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        parker.park();
     }
 }

@@ -48,7 +48,9 @@ pub struct Sleep {
 
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sleep").field("deadline", &self.deadline).finish()
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .finish()
     }
 }
 
@@ -60,7 +62,8 @@ impl Sleep {
 
     /// `true` once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        self.deadline.is_some_and(|deadline| Instant::now() >= deadline)
+        self.deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
     }
 
     /// Moves the deadline (the future may be polled again after it completed).
@@ -204,7 +207,10 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// If `period` is zero.
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    assert!(period > Duration::ZERO, "weft-rt: interval period must be non-zero");
+    assert!(
+        period > Duration::ZERO,
+        "weft-rt: interval period must be non-zero"
+    );
     Interval {
         period,
         next: start,

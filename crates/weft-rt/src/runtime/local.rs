@@ -201,7 +201,11 @@ pub(crate) fn in_local_executor() -> bool {
 }
 
 /// Spawns a `Send` task onto `queue`.
-pub(crate) fn spawn_onto<F>(queue: &Arc<LocalQueue>, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+pub(crate) fn spawn_onto<F>(
+    queue: &Arc<LocalQueue>,
+    future: F,
+    meta: TaskMeta,
+) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -332,7 +336,9 @@ pub struct LocalSet {
 
 impl fmt::Debug for LocalSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalSet").field("queue", &self.queue).finish()
+        f.debug_struct("LocalSet")
+            .field("queue", &self.queue)
+            .finish()
     }
 }
 
@@ -366,10 +372,7 @@ impl LocalSet {
     /// Runs `future` to completion while driving the set's tasks; await it inside any
     /// executor.
     pub fn run_until<F: Future>(&self, future: F) -> RunUntil<'_, F> {
-        RunUntil {
-            set: self,
-            future,
-        }
+        RunUntil { set: self, future }
     }
 
     /// Runs `future` on `runtime` (as [`Runtime::block_on`](crate::Runtime::block_on))

@@ -160,7 +160,10 @@ impl Builder {
     ///
     /// If `count` is 0.
     pub fn max_blocking_threads(&mut self, count: usize) -> &mut Self {
-        assert!(count > 0, "weft-rt: max_blocking_threads must be at least 1");
+        assert!(
+            count > 0,
+            "weft-rt: max_blocking_threads must be at least 1"
+        );
         self.max_blocking_threads = count;
         self
     }
@@ -195,21 +198,21 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// The OS error if a thread could not be started, or if the reactor (epoll, an
-    /// eventfd) could not be created.
+    /// The OS error if a thread could not be started.
     pub fn build(&mut self) -> io::Result<Runtime> {
-        weft_io::Reactor::try_get()?;
         let threads = self.worker_threads.unwrap_or_else(default_threads);
         let blocking = {
             let name = Arc::clone(&self.thread_name);
             BlockingPool::new(
                 self.max_blocking_threads,
                 self.keep_alive,
-                Arc::new(move || format!("{}-blocking", name(usize::MAX).trim_end_matches(|c: char| c.is_ascii_digit() || c == '-'))),
+                Arc::new(move || format!("{}-blocking", name(0))),
             )
         };
         match self.flavor {
-            RuntimeFlavor::MultiThread => multi::build(threads, Arc::clone(&self.thread_name), blocking),
+            RuntimeFlavor::MultiThread => {
+                multi::build(threads, Arc::clone(&self.thread_name), blocking)
+            }
             RuntimeFlavor::CurrentThread => Ok(Runtime {
                 handle: Handle {
                     shared: Arc::new(Shared {
@@ -513,23 +516,9 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let meta = TaskMeta::here();
-        let launcher = async move {
-            let Some(queue) = local::current_local() else {
-                unreachable!("a spawn_on launcher runs on a local queue");
-            };
-            // SAFETY: this launcher runs on `queue`'s owner thread (it was spawned
-            // onto that queue), and the owner drains the queue before it stops.
-            let task = unsafe { local::spawn_local_onto(&queue, make(), TaskMeta::here()) };
-            match task.await {
-                Ok(output) => output,
-                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-                // The core shut down under the task: end this one the same way.
-                Err(_) => std::future::pending().await,
-            }
-        };
         match &self.shared.kind {
-            Kind::ThreadPerCore(cores) => local::spawn_onto(&cores.get(core), launcher, meta),
-            Kind::CurrentThread(queue) => local::spawn_onto(queue, launcher, meta),
+            Kind::ThreadPerCore(cores) => local::spawn_onto(&cores.get(core), launcher(make), meta),
+            Kind::CurrentThread(queue) => local::spawn_onto(queue, launcher(make), meta),
             Kind::MultiThread(_) => {
                 // No thread of this flavour keeps a local queue: run the future in a
                 // local set of its own on a blocking-pool thread.
@@ -567,8 +556,32 @@ impl Handle {
                 let set = LocalSet::new();
                 local::block_on(&set.queue, future)
             }
-            Kind::MultiThread(_) => crate::park::block_on(future),
+            // The workers drive the reactor when idle; the caller drives it when they
+            // are busy and it is free (weft-io's block_on).
+            Kind::MultiThread(_) => weft_io::block_on(future),
         }
+    }
+}
+
+/// The `Send` task that, on a local queue's thread, spawns `make()` there as a local
+/// task and passes its output (or panic) on.
+async fn launcher<M, F>(make: M) -> F::Output
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future + 'static,
+    F::Output: Send + 'static,
+{
+    let Some(queue) = local::current_local() else {
+        unreachable!("a spawn_on launcher runs on a local queue");
+    };
+    // SAFETY: this launcher runs on `queue`'s owner thread (it was spawned onto that
+    // queue), and the owner drains the queue before it stops.
+    let task = unsafe { local::spawn_local_onto(&queue, make(), TaskMeta::here()) };
+    match task.await {
+        Ok(output) => output,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        // The core shut down under the task: this one ends the same way.
+        Err(_) => std::future::pending().await,
     }
 }
 

@@ -104,7 +104,11 @@ pub(super) fn build(
             );
         })
         .build()
-        .map_err(|error| io::Error::other(format!("weft-rt: could not start the worker threads: {error}")))?;
+        .map_err(|error| {
+            io::Error::other(format!(
+                "weft-rt: could not start the worker threads: {error}"
+            ))
+        })?;
     let shared = shared_for(&pool.raw_handle(), blocking);
     Ok(Runtime {
         handle: Handle { shared },
