@@ -9,8 +9,10 @@ mod lock_free;
 
 pub mod amdahl;
 pub mod context_switches;
+pub mod coroutine_switch;
 pub mod deadlock;
 pub mod fork_join_overhead;
+pub mod io_multiplexing;
 pub mod memory_ordering;
 pub mod work_stealing;
 
@@ -58,6 +60,8 @@ pub fn all() -> &'static [&'static dyn Experiment] {
         &CspSelect,
         &work_stealing::WorkStealing,
         &fork_join_overhead::ForkJoinOverhead,
+        &io_multiplexing::IoMultiplexing,
+        &coroutine_switch::CoroutineSwitch,
     ]
 }
 
