@@ -280,9 +280,28 @@ impl<T> Worker<T> {
         }
     }
 
+    /// The owner's cheap emptiness test, ahead of a pop's fence or RMW: a pop on an
+    /// empty deque is the common case of an idle scheduler's search (weft-pool looks at
+    /// its fork-join deque before its task queue at every task switch), and the fence
+    /// alone costs more than the rest of the search.
+    ///
+    /// Sound because only the owner moves `bottom` (its own store, so this load is
+    /// exact) and `top` only grows: a `top` read late is at most the current one, so
+    /// `bottom <= top` here means the deque is empty now. A stale smaller `top` only
+    /// sends us down the full path, which decides properly.
+    #[inline]
+    fn is_empty_for_owner(&self) -> bool {
+        let bottom = self.inner.bottom.load(Ordering::Relaxed);
+        let top = self.inner.top.load(Ordering::Relaxed);
+        bottom.wrapping_sub(top) <= 0
+    }
+
     /// Lê et al., Fig. 1 `take`.
     fn pop_lifo(&self) -> Option<T> {
         let inner = &*self.inner;
+        if self.is_empty_for_owner() {
+            return None;
+        }
         let bottom = inner.bottom.load(Ordering::Relaxed).wrapping_sub(1);
         let buffer = self.buffer.get();
         // The store, then the SeqCst fence (`take`, lines 3-4): the fence orders this
@@ -343,6 +362,9 @@ impl<T> Worker<T> {
     /// cannot fail, so it is wait-free.
     fn pop_fifo(&self) -> Option<T> {
         let inner = &*self.inner;
+        if self.is_empty_for_owner() {
+            return None;
+        }
         // SeqCst RMW: ordered against the stealers' SeqCst CAS on `top`; whoever comes
         // second in `top`'s modification order sees the other's increment.
         let top = inner.top.fetch_add(1, Ordering::SeqCst);
