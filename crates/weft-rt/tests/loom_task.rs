@@ -306,7 +306,11 @@ fn join_handle_dropped_after_registering_races_completion() {
         runnable.run();
         dropper.join().unwrap();
         drain(&queue);
-        assert_eq!(outputs.load(Ordering::SeqCst), 1, "output dropped exactly once");
+        assert_eq!(
+            outputs.load(Ordering::SeqCst),
+            1,
+            "output dropped exactly once"
+        );
         assert!(woken.load(Ordering::SeqCst) <= 1);
         assert_eq!(freed.load(Ordering::SeqCst), 1);
     });

@@ -44,10 +44,9 @@
 //! | poll `Pending` | `RUNNING` | idle, refs − 1 | one CAS; the last ref frees (nobody can wake it any more) |
 //! | poll `Pending`, `NOTIFIED` | `RUNNING \| NOTIFIED` | `SCHEDULED`, refs + 1 | the Runnable moves on; the extra ref covers the `schedule(Yielded)` call |
 //! | poll `Pending`, `CLOSED` | `RUNNING \| CLOSED` | stays `RUNNING`, then complete | aborted during the poll: drop the future here |
-//! | poll `Ready` / panic | `RUNNING` | `COMPLETED` (`fetch_xor`) | Release publishes the output to the JoinHandle |
-//! | (completion) `JOIN_INTEREST` clear | | | the runner drops the output |
-//! | (completion) `JOIN_WAKER` set | | | the runner wakes the stored waker (by reference) |
-//! | runner leaves after completing | | refs − 1 | |
+//! | poll `Ready` / panic | `RUNNING` | `COMPLETED`, refs − 1 | one CAS; Release publishes the output to the JoinHandle; a detached task's output (`JOIN_INTEREST` already clear) is dropped just before |
+//! | the same, `JOIN_WAKER` set | `RUNNING` | `COMPLETED` | then the runner wakes the stored waker (by reference) and drops its ref |
+//! | the same, handle dropped meanwhile | `RUNNING` | `COMPLETED` | then the runner drops the output and its ref |
 //! | `wake_by_ref`, idle | idle | `SCHEDULED`, refs + 1 | new Runnable to `schedule(Woken)`; the waker's own ref covers the call |
 //! | `wake_by_ref`, running | `RUNNING` | `RUNNING \| NOTIFIED` | no allocation, no queue push |
 //! | `wake_by_ref`, scheduled / notified | same | same (written back) | an RMW anyway: keeps the waker in the release sequence the runner acquires |

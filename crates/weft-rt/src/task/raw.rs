@@ -16,7 +16,7 @@ use weft_sync::primitive::UnsafeCell;
 
 use super::error::JoinError;
 use super::id::{CurrentIdGuard, Id};
-use super::state::{IdleAction, State, WakeAction};
+use super::state::{Completion, IdleAction, State, WakeAction};
 use super::{Runnable, Schedule, ScheduleHint, TaskMeta};
 
 /// The type-erased start of every task allocation (`Cell` is `repr(C)` with the header
@@ -281,12 +281,29 @@ unsafe fn cancel_and_complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: forwarded.
     let cell = unsafe { cell::<F, S>(ptr) };
-    let prev = cell.header.state.transition_to_complete();
+    let state = &cell.header.state;
+    // `JOIN_INTEREST` is never set again once cleared, so a detached task's output
+    // can be dropped before completing, while RUNNING still makes the stage ours;
+    // completing then has nothing left to do after its CAS.
+    let detached = !state.load().has_join_interest();
+    if detached {
+        // SAFETY: RUNNING: the stage is ours.
+        unsafe { drop_output_caught(&cell.stage) };
+    }
+    let prev = match state.transition_to_complete(detached) {
+        Completion::Released { last } => {
+            if last {
+                // SAFETY: the last reference is gone.
+                unsafe { dealloc::<F, S>(ptr) };
+            }
+            return;
+        }
+        Completion::Held(prev) => prev,
+    };
     if !prev.has_join_interest() {
-        // The handle left before completion: the output is ours to drop.
+        // The handle left between our load and the CAS: the output is ours to drop.
         // SAFETY: completed without join interest: the runner owns the stage.
-        let out = unsafe { take_stage(&cell.stage) };
-        drop(panic::catch_unwind(AssertUnwindSafe(move || drop(out))));
+        unsafe { drop_output_caught(&cell.stage) };
     } else if prev.has_join_waker() {
         // SAFETY: JOIN_WAKER was set when we completed, so the handle published the
         // slot (our AcqRel pairs with its Release) and will not write it again.
@@ -299,6 +316,18 @@ unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     }
     // SAFETY: the Runnable's reference.
     unsafe { drop_ref(ptr) };
+}
+
+/// Drops whatever the stage holds (an output nobody will read), swallowing a panic
+/// from its `drop`: it has no one to be reported to.
+///
+/// # Safety
+///
+/// The caller owns the stage.
+unsafe fn drop_output_caught<F: Future>(stage: &UnsafeCell<Stage<F>>) {
+    // SAFETY: forwarded.
+    let out = unsafe { take_stage(stage) };
+    drop(panic::catch_unwind(AssertUnwindSafe(move || drop(out))));
 }
 
 unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
