@@ -180,6 +180,8 @@ unsafe fn run<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
         "a local task ran off its owner thread"
     );
     let prev = header.state.transition_to_running();
+    // The id is current for the poll and for the future's drop, whichever path.
+    let _current = CurrentIdGuard::enter(header.id);
     if prev.is_closed() {
         // SAFETY: we hold RUNNING, so we own the stage; the Runnable's reference.
         unsafe { cancel_and_complete::<F, S>(ptr) };
@@ -190,7 +192,6 @@ unsafe fn run<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
         // SAFETY: the Runnable's reference outlives the poll.
         let waker = unsafe { borrowed_waker(ptr) };
         let mut cx = Context::from_waker(&waker);
-        let _current = CurrentIdGuard::enter(header.id);
         panic::catch_unwind(AssertUnwindSafe(|| {
             cell.stage.with_mut(|stage| {
                 // SAFETY: RUNNING gives us the stage; the future is never moved while

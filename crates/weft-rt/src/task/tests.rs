@@ -860,3 +860,36 @@ fn local_task_runnable_dropped_off_thread_is_leaked_not_dropped() {
     assert!(!handle.is_finished());
     std::mem::forget(handle);
 }
+
+#[test]
+fn current_id_is_set_while_the_future_is_dropped() {
+    struct RecordOnDrop(Arc<Mutex<Vec<Option<Id>>>>);
+    impl Drop for RecordOnDrop {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push(try_current_id());
+        }
+    }
+    let queue = Queue::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let finished = {
+        let guard = RecordOnDrop(seen.clone());
+        queue.spawn(async move {
+            let _guard = guard;
+        })
+    };
+    let aborted = {
+        let guard = RecordOnDrop(seen.clone());
+        queue.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        })
+    };
+    queue.run_all();
+    aborted.abort();
+    queue.run_all();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![Some(finished.id()), Some(aborted.id())]
+    );
+    assert_eq!(try_current_id(), None);
+}
