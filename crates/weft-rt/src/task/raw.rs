@@ -7,7 +7,7 @@ use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::thread::{self, ThreadId};
@@ -126,26 +126,38 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
-/// Drops the stage's current content in place, catching a panic from the drop.
+/// Moves the result out of the stage, leaving `Consumed`. Never for the future
+/// (pinned in place; see `drop_future`); outputs are not pinned.
 ///
 /// # Safety
 ///
-/// The caller owns the stage (see `Cell::stage`).
+/// The caller owns the stage (see `Cell::stage`), which no longer holds the future.
 unsafe fn take_stage<F: Future>(stage: &UnsafeCell<Stage<F>>) -> Stage<F> {
     // SAFETY: the caller owns the stage.
-    stage.with_mut(|stage| unsafe { mem::replace(&mut *stage, Stage::Consumed) })
+    let old = stage.with_mut(|stage| unsafe { mem::replace(&mut *stage, Stage::Consumed) });
+    debug_assert!(!matches!(old, Stage::Running(_)), "a pinned future moved");
+    old
 }
 
-/// Drops the future (moved out first, so a panicking `drop` leaves the stage
-/// `Consumed` rather than half-dropped). Returns the panic payload, if any.
+/// Drops the future **in place** (it is pinned there: a future may rely on its
+/// address until its destructor has run, as intrusive waiter lists do), then marks the
+/// stage `Consumed` whether or not the destructor panicked (the drop glue finishes the
+/// remaining fields while unwinding, so nothing is dropped twice). Returns the panic
+/// payload, if any. Also used on a `Finished` stage, where moving would be fine too.
 ///
 /// # Safety
 ///
 /// The caller owns the stage.
 unsafe fn drop_future<F: Future>(stage: &UnsafeCell<Stage<F>>) -> Option<Box<dyn Any + Send>> {
-    // SAFETY: forwarded.
-    let old = unsafe { take_stage(stage) };
-    panic::catch_unwind(AssertUnwindSafe(move || drop(old))).err()
+    stage.with_mut(|stage| {
+        // SAFETY: the caller owns the stage; it holds a valid `Stage`, dropped once
+        // here and then overwritten without a second drop.
+        let panicked =
+            panic::catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(stage) })).err();
+        // SAFETY: as above; the old value is gone, `write` does not drop it again.
+        unsafe { stage.write(Stage::Consumed) };
+        panicked
+    })
 }
 
 /// # Safety
@@ -394,14 +406,9 @@ unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         .with(|stage| matches!(unsafe { &*stage }, Stage::Running(_)));
     if foreign && holds_future {
         // The last waker of an unfinished local task was dropped off its thread: the
-        // future must not be dropped here, so the stage is leaked (the rest is freed).
-        let Cell {
-            header,
-            scheduler,
-            stage,
-        } = *cell;
-        mem::forget(stage);
-        drop((header, scheduler));
+        // future must not be dropped here, and its pinned memory must stay valid if
+        // it is never dropped, so the whole allocation is leaked.
+        mem::forget(cell);
         return;
     }
     // Dropping the future or output here cannot unwind into the waker's caller in a

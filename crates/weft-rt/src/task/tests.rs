@@ -893,3 +893,59 @@ fn current_id_is_set_while_the_future_is_dropped() {
     );
     assert_eq!(try_current_id(), None);
 }
+
+/// Records the address it was polled at and checks, in `drop`, that it was not moved
+/// (a pinned future is dropped in place: intrusive waiter lists rely on it).
+struct AddressChecked {
+    polled_at: Option<usize>,
+    ready: bool,
+    drops_in_place: Arc<AtomicUsize>,
+    _pinned: std::marker::PhantomPinned,
+}
+
+impl Future for AddressChecked {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let address = &*self as *const Self as usize;
+        // SAFETY: no field is structurally pinned; nothing is moved.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.polled_at = Some(address);
+        if this.ready {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for AddressChecked {
+    fn drop(&mut self) {
+        if self.polled_at == Some(self as *const Self as usize) {
+            self.drops_in_place.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn a_polled_future_is_dropped_where_it_was_pinned() {
+    let queue = Queue::new();
+    let in_place = Arc::new(AtomicUsize::new(0));
+    let future = |ready| AddressChecked {
+        polled_at: None,
+        ready,
+        drops_in_place: in_place.clone(),
+        _pinned: std::marker::PhantomPinned,
+    };
+    let completed = queue.spawn(future(true));
+    let aborted = queue.spawn(future(false));
+    queue.run_all();
+    aborted.abort();
+    queue.run_all();
+    let detached = queue.spawn(future(false));
+    queue.run_all();
+    drop(detached); // no waker anywhere: the last reference drops the future
+    assert!(block_on(completed).is_ok());
+    assert!(block_on(aborted).unwrap_err().is_cancelled());
+    assert_eq!(in_place.load(Ordering::SeqCst), 3);
+    assert_eq!(queue.alive(), 0);
+}
