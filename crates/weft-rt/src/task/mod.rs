@@ -72,16 +72,20 @@
 //!
 //! 1. Only the holder of `RUNNING` touches the stage while it holds a future; after
 //!    `COMPLETED`, the JoinHandle owns it if `JOIN_INTEREST` was set then, else the
-//!    completing runner.
+//!    completing runner. The future is pinned in the stage: it is dropped in place,
+//!    never moved out (outputs may be moved).
 //! 2. A reference is held across every call into the scheduler: a Runnable handed to
 //!    `schedule` may run, complete and drop its reference before `schedule` returns,
 //!    and `schedule` borrows `S` from the allocation.
 //! 3. A local task's future (`spawn_local_unchecked`) is polled and dropped only on
 //!    its owner thread. The runner paths (`run`, cancellation) are on the scheduler's
 //!    thread, which the caller makes the owner thread. The two paths that can run
-//!    elsewhere check the thread and leak instead of dropping: a Runnable dropped off
-//!    the owner thread, and the last reference (a waker, an AbortHandle) dropped off
-//!    it while the future was never finished.
+//!    elsewhere check the thread and leak the allocation instead of dropping the
+//!    future: a Runnable dropped off the owner thread, and the last reference (a
+//!    waker, an AbortHandle, a `Send` JoinHandle) dropped off it while the future was
+//!    never finished.
+//! 5. The last reference frees the allocation, whoever holds it, after dropping what
+//!    the stage still holds (an orphaned future that nobody can wake any more).
 //! 4. A task nobody can wake (no waker, not scheduled) while its JoinHandle lives
 //!    stays allocated: the JoinHandle waits for ever, as with any executor. A future
 //!    that stores its own waker keeps itself alive; the runtime's task list (not this
