@@ -121,8 +121,14 @@ use raw::Header;
 /// The runtime's side of a task: where a Runnable goes when the task must be polled.
 pub(crate) trait Schedule: Send + Sync + 'static {
     /// Queues `task` to be polled. Called from any thread that wakes the task (for a
-    /// local task too: the implementation routes it to the owner thread). Dropping
-    /// `task` instead cancels the task (see [`Runnable::shutdown`]).
+    /// local task too: the implementation routes it to the owner thread), often from
+    /// inside a `wake()` made while the waker's owner holds a lock.
+    ///
+    /// Dropping `task` instead cancels the task ([`Runnable::shutdown`]) *right
+    /// there*, running the future's destructor inside that `wake()`: a destructor that
+    /// takes the same lock (a waiter unregistering itself) would deadlock. A runtime
+    /// that is shutting down should therefore park such Runnables and cancel them from
+    /// its own thread rather than drop them here.
     fn schedule(&self, task: Runnable, hint: ScheduleHint);
 }
 
