@@ -200,6 +200,8 @@ impl Inner {
         if shared.shutdown {
             drop(shared);
             // Cancels: the handle resolves to cancelled; the closure is dropped here.
+            // (Safe to do inline: this is reached from `spawn`, never from inside a
+            // `wake()`, since a job is never idle and so never woken.)
             task.shutdown();
             return;
         }

@@ -262,3 +262,120 @@ fn two_wakers_race_the_runner() {
         assert_eq!(freed.load(Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn join_waker_replacement_races_completion() {
+    loom::model(|| {
+        let (queue, freed, push) = scheduler();
+        let (runnable, mut handle) = spawn(async { 8 }, push);
+        let joiner = thread::spawn(move || {
+            // A first registration with a waker that goes nowhere, then `block_on`'s
+            // own: the second poll replaces the stored waker (or finds the output).
+            let mut cx = Context::from_waker(Waker::noop());
+            match Pin::new(&mut handle).poll(&mut cx) {
+                Poll::Ready(out) => out.unwrap(),
+                Poll::Pending => loom::future::block_on(handle).unwrap(),
+            }
+        });
+        runnable.run();
+        assert_eq!(joiner.join().unwrap(), 8);
+        assert_eq!(drain(&queue), 0);
+        assert_eq!(freed.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn join_handle_dropped_after_registering_races_completion() {
+    loom::model(|| {
+        let (queue, freed, push) = scheduler();
+        let outputs = Arc::new(AtomicUsize::new(0));
+        let (runnable, mut handle) = {
+            let outputs = outputs.clone();
+            spawn(async move { DropCounter(outputs) }, push)
+        };
+        let woken = Arc::new(AtomicUsize::new(0));
+        let dropper = {
+            let woken = woken.clone();
+            thread::spawn(move || {
+                let waker = counting_waker(woken);
+                let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+                drop(polled);
+                drop(handle);
+            })
+        };
+        runnable.run();
+        dropper.join().unwrap();
+        drain(&queue);
+        assert_eq!(
+            outputs.load(Ordering::SeqCst),
+            1,
+            "output dropped exactly once"
+        );
+        assert!(woken.load(Ordering::SeqCst) <= 1);
+        assert_eq!(freed.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn abort_races_wake_of_an_idle_task() {
+    loom::model(|| {
+        let (queue, freed, push) = scheduler();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let slot: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
+        let (runnable, handle) = {
+            let slot = slot.clone();
+            let guard = DropCounter(dropped.clone());
+            spawn(
+                poll_fn(move |cx| {
+                    let _keep = &guard;
+                    *slot.lock().unwrap() = Some(cx.waker().clone());
+                    Poll::<()>::Pending
+                }),
+                push,
+            )
+        };
+        assert!(!runnable.run());
+        let waker = slot.lock().unwrap().take().unwrap();
+        let waker_thread = thread::spawn(move || waker.wake());
+        handle.abort();
+        drain(&queue);
+        waker_thread.join().unwrap();
+        drain(&queue);
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+        assert!(loom::future::block_on(handle).unwrap_err().is_cancelled());
+        slot.lock().unwrap().take();
+        assert_eq!(freed.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A waker that counts its wakes in a loom atomic.
+fn counting_waker(count: Arc<AtomicUsize>) -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    // Loom's `Arc` has no `into_raw`, so the counter is boxed behind a thin pointer.
+    fn raw(count: Box<Arc<AtomicUsize>>) -> RawWaker {
+        RawWaker::new(Box::into_raw(count).cast(), &VTABLE)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        // SAFETY: `data` is a live `Box<Arc<AtomicUsize>>` made by `raw`.
+        let count = unsafe { &*data.cast::<Arc<AtomicUsize>>() };
+        raw(Box::new(count.clone()))
+    }
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: as above; by value, so `drop` follows.
+        unsafe {
+            wake_by_ref(data);
+            drop_waker(data);
+        }
+    }
+    unsafe fn wake_by_ref(data: *const ()) {
+        // SAFETY: as above.
+        unsafe { &*data.cast::<Arc<AtomicUsize>>() }.fetch_add(1, Ordering::SeqCst);
+    }
+    unsafe fn drop_waker(data: *const ()) {
+        // SAFETY: as above, given up once.
+        drop(unsafe { Box::from_raw(data.cast_mut().cast::<Arc<AtomicUsize>>()) });
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+    // SAFETY: the vtable functions follow the `RawWaker` contract for this pointer.
+    unsafe { Waker::from_raw(raw(Box::new(count))) }
+}

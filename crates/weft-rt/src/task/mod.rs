@@ -44,10 +44,9 @@
 //! | poll `Pending` | `RUNNING` | idle, refs − 1 | one CAS; the last ref frees (nobody can wake it any more) |
 //! | poll `Pending`, `NOTIFIED` | `RUNNING \| NOTIFIED` | `SCHEDULED`, refs + 1 | the Runnable moves on; the extra ref covers the `schedule(Yielded)` call |
 //! | poll `Pending`, `CLOSED` | `RUNNING \| CLOSED` | stays `RUNNING`, then complete | aborted during the poll: drop the future here |
-//! | poll `Ready` / panic | `RUNNING` | `COMPLETED` (`fetch_xor`) | Release publishes the output to the JoinHandle |
-//! | (completion) `JOIN_INTEREST` clear | | | the runner drops the output |
-//! | (completion) `JOIN_WAKER` set | | | the runner wakes the stored waker (by reference) |
-//! | runner leaves after completing | | refs − 1 | |
+//! | poll `Ready` / panic | `RUNNING` | `COMPLETED`, refs − 1 | one CAS; Release publishes the output to the JoinHandle; a detached task's output (`JOIN_INTEREST` already clear) is dropped just before |
+//! | the same, `JOIN_WAKER` set | `RUNNING` | `COMPLETED` | then the runner wakes the stored waker (by reference) and drops its ref |
+//! | the same, handle dropped meanwhile | `RUNNING` | `COMPLETED` | then the runner drops the output and its ref |
 //! | `wake_by_ref`, idle | idle | `SCHEDULED`, refs + 1 | new Runnable to `schedule(Woken)`; the waker's own ref covers the call |
 //! | `wake_by_ref`, running | `RUNNING` | `RUNNING \| NOTIFIED` | no allocation, no queue push |
 //! | `wake_by_ref`, scheduled / notified | same | same (written back) | an RMW anyway: keeps the waker in the release sequence the runner acquires |
@@ -73,16 +72,20 @@
 //!
 //! 1. Only the holder of `RUNNING` touches the stage while it holds a future; after
 //!    `COMPLETED`, the JoinHandle owns it if `JOIN_INTEREST` was set then, else the
-//!    completing runner.
+//!    completing runner. The future is pinned in the stage: it is dropped in place,
+//!    never moved out (outputs may be moved).
 //! 2. A reference is held across every call into the scheduler: a Runnable handed to
 //!    `schedule` may run, complete and drop its reference before `schedule` returns,
 //!    and `schedule` borrows `S` from the allocation.
 //! 3. A local task's future (`spawn_local_unchecked`) is polled and dropped only on
 //!    its owner thread. The runner paths (`run`, cancellation) are on the scheduler's
 //!    thread, which the caller makes the owner thread. The two paths that can run
-//!    elsewhere check the thread and leak instead of dropping: a Runnable dropped off
-//!    the owner thread, and the last reference (a waker, an AbortHandle) dropped off
-//!    it while the future was never finished.
+//!    elsewhere check the thread and leak the allocation instead of dropping the
+//!    future: a Runnable dropped off the owner thread, and the last reference (a
+//!    waker, an AbortHandle, a `Send` JoinHandle) dropped off it while the future was
+//!    never finished.
+//! 5. The last reference frees the allocation, whoever holds it, after dropping what
+//!    the stage still holds (an orphaned future that nobody can wake any more).
 //! 4. A task nobody can wake (no waker, not scheduled) while its JoinHandle lives
 //!    stays allocated: the JoinHandle waits for ever, as with any executor. A future
 //!    that stores its own waker keeps itself alive; the runtime's task list (not this
@@ -118,8 +121,14 @@ use raw::Header;
 /// The runtime's side of a task: where a Runnable goes when the task must be polled.
 pub(crate) trait Schedule: Send + Sync + 'static {
     /// Queues `task` to be polled. Called from any thread that wakes the task (for a
-    /// local task too: the implementation routes it to the owner thread). Dropping
-    /// `task` instead cancels the task (see [`Runnable::shutdown`]).
+    /// local task too: the implementation routes it to the owner thread), often from
+    /// inside a `wake()` made while the waker's owner holds a lock.
+    ///
+    /// Dropping `task` instead cancels the task ([`Runnable::shutdown`]) *right
+    /// there*, running the future's destructor inside that `wake()`: a destructor that
+    /// takes the same lock (a waiter unregistering itself) would deadlock. A runtime
+    /// that is shutting down should therefore park such Runnables and cancel them from
+    /// its own thread rather than drop them here.
     fn schedule(&self, task: Runnable, hint: ScheduleHint);
 }
 

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::thread::{self, ThreadId};
@@ -16,7 +16,7 @@ use weft_sync::primitive::UnsafeCell;
 
 use super::error::JoinError;
 use super::id::{CurrentIdGuard, Id};
-use super::state::{IdleAction, State, WakeAction};
+use super::state::{Completion, IdleAction, State, WakeAction};
 use super::{Runnable, Schedule, ScheduleHint, TaskMeta};
 
 /// The type-erased start of every task allocation (`Cell` is `repr(C)` with the header
@@ -126,26 +126,38 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
-/// Drops the stage's current content in place, catching a panic from the drop.
+/// Moves the result out of the stage, leaving `Consumed`. Never for the future
+/// (pinned in place; see `drop_future`); outputs are not pinned.
 ///
 /// # Safety
 ///
-/// The caller owns the stage (see `Cell::stage`).
+/// The caller owns the stage (see `Cell::stage`), which no longer holds the future.
 unsafe fn take_stage<F: Future>(stage: &UnsafeCell<Stage<F>>) -> Stage<F> {
     // SAFETY: the caller owns the stage.
-    stage.with_mut(|stage| unsafe { mem::replace(&mut *stage, Stage::Consumed) })
+    let old = stage.with_mut(|stage| unsafe { mem::replace(&mut *stage, Stage::Consumed) });
+    debug_assert!(!matches!(old, Stage::Running(_)), "a pinned future moved");
+    old
 }
 
-/// Drops the future (moved out first, so a panicking `drop` leaves the stage
-/// `Consumed` rather than half-dropped). Returns the panic payload, if any.
+/// Drops the future **in place** (it is pinned there: a future may rely on its
+/// address until its destructor has run, as intrusive waiter lists do), then marks the
+/// stage `Consumed` whether or not the destructor panicked (the drop glue finishes the
+/// remaining fields while unwinding, so nothing is dropped twice). Returns the panic
+/// payload, if any. Also used on a `Finished` stage, where moving would be fine too.
 ///
 /// # Safety
 ///
 /// The caller owns the stage.
 unsafe fn drop_future<F: Future>(stage: &UnsafeCell<Stage<F>>) -> Option<Box<dyn Any + Send>> {
-    // SAFETY: forwarded.
-    let old = unsafe { take_stage(stage) };
-    panic::catch_unwind(AssertUnwindSafe(move || drop(old))).err()
+    stage.with_mut(|stage| {
+        // SAFETY: the caller owns the stage; it holds a valid `Stage`, dropped once
+        // here and then overwritten without a second drop.
+        let panicked =
+            panic::catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(stage) })).err();
+        // SAFETY: as above; the old value is gone, `write` does not drop it again.
+        unsafe { stage.write(Stage::Consumed) };
+        panicked
+    })
 }
 
 /// # Safety
@@ -180,6 +192,8 @@ unsafe fn run<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
         "a local task ran off its owner thread"
     );
     let prev = header.state.transition_to_running();
+    // The id is current for the poll and for the future's drop, whichever path.
+    let _current = CurrentIdGuard::enter(header.id);
     if prev.is_closed() {
         // SAFETY: we hold RUNNING, so we own the stage; the Runnable's reference.
         unsafe { cancel_and_complete::<F, S>(ptr) };
@@ -190,7 +204,6 @@ unsafe fn run<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
         // SAFETY: the Runnable's reference outlives the poll.
         let waker = unsafe { borrowed_waker(ptr) };
         let mut cx = Context::from_waker(&waker);
-        let _current = CurrentIdGuard::enter(header.id);
         panic::catch_unwind(AssertUnwindSafe(|| {
             cell.stage.with_mut(|stage| {
                 // SAFETY: RUNNING gives us the stage; the future is never moved while
@@ -281,12 +294,29 @@ unsafe fn cancel_and_complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: forwarded.
     let cell = unsafe { cell::<F, S>(ptr) };
-    let prev = cell.header.state.transition_to_complete();
+    let state = &cell.header.state;
+    // `JOIN_INTEREST` is never set again once cleared, so a detached task's output
+    // can be dropped before completing, while RUNNING still makes the stage ours;
+    // completing then has nothing left to do after its CAS.
+    let detached = !state.load().has_join_interest();
+    if detached {
+        // SAFETY: RUNNING: the stage is ours.
+        unsafe { drop_output_caught(&cell.stage) };
+    }
+    let prev = match state.transition_to_complete(detached) {
+        Completion::Released { last } => {
+            if last {
+                // SAFETY: the last reference is gone.
+                unsafe { dealloc::<F, S>(ptr) };
+            }
+            return;
+        }
+        Completion::Held(prev) => prev,
+    };
     if !prev.has_join_interest() {
-        // The handle left before completion: the output is ours to drop.
+        // The handle left between our load and the CAS: the output is ours to drop.
         // SAFETY: completed without join interest: the runner owns the stage.
-        let out = unsafe { take_stage(&cell.stage) };
-        drop(panic::catch_unwind(AssertUnwindSafe(move || drop(out))));
+        unsafe { drop_output_caught(&cell.stage) };
     } else if prev.has_join_waker() {
         // SAFETY: JOIN_WAKER was set when we completed, so the handle published the
         // slot (our AcqRel pairs with its Release) and will not write it again.
@@ -299,6 +329,18 @@ unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     }
     // SAFETY: the Runnable's reference.
     unsafe { drop_ref(ptr) };
+}
+
+/// Drops whatever the stage holds (an output nobody will read), swallowing a panic
+/// from its `drop`: it has no one to be reported to.
+///
+/// # Safety
+///
+/// The caller owns the stage.
+unsafe fn drop_output_caught<F: Future>(stage: &UnsafeCell<Stage<F>>) {
+    // SAFETY: forwarded.
+    let out = unsafe { take_stage(stage) };
+    drop(panic::catch_unwind(AssertUnwindSafe(move || drop(out))));
 }
 
 unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
@@ -364,14 +406,9 @@ unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         .with(|stage| matches!(unsafe { &*stage }, Stage::Running(_)));
     if foreign && holds_future {
         // The last waker of an unfinished local task was dropped off its thread: the
-        // future must not be dropped here, so the stage is leaked (the rest is freed).
-        let Cell {
-            header,
-            scheduler,
-            stage,
-        } = *cell;
-        mem::forget(stage);
-        drop((header, scheduler));
+        // future must not be dropped here, and its pinned memory must stay valid if
+        // it is never dropped, so the whole allocation is leaked.
+        mem::forget(cell);
         return;
     }
     // Dropping the future or output here cannot unwind into the waker's caller in a

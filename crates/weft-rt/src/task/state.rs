@@ -109,6 +109,15 @@ pub(super) enum WakeAction {
     Dealloc,
 }
 
+/// What the runner must do after completing.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Completion {
+    /// The Runnable's reference is gone; `last` says it was the last one.
+    Released { last: bool },
+    /// The runner still holds its reference; the state before completing.
+    Held(Snapshot),
+}
+
 /// What the runner must do after a poll returned `Pending`.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum IdleAction {
@@ -200,18 +209,34 @@ impl State {
         })
     }
 
-    /// The stage now holds the output: `RUNNING -> COMPLETED` (one wait-free
-    /// `fetch_xor`; `NOTIFIED` may stay set, it means nothing once completed).
-    /// Returns the state before.
+    /// The stage now holds the output (or, detached, nothing): `RUNNING -> COMPLETED`.
+    ///
+    /// When nothing is left for the runner to do afterwards (no join waker to wake,
+    /// and either a JoinHandle that will take the output or a detached output the
+    /// runner already dropped, `output_dropped`), the Runnable's reference is released
+    /// in the same CAS (`Released`), so completing costs one atomic. Otherwise the
+    /// runner keeps its reference (`Held`, with the state before) to wake the join
+    /// waker or drop the output, then drops it.
+    ///
+    /// `NOTIFIED` may stay set: it means nothing once completed.
     ///
     /// Release: publishes the output to the JoinHandle's Acquire (`load`, or its failed
     /// CAS). Acquire: pairs with the JoinHandle's Release when it set `JOIN_WAKER` (the
     /// runner then reads the slot) or cleared `JOIN_INTEREST`.
     #[inline]
-    pub(super) fn transition_to_complete(&self) -> Snapshot {
-        let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETED, Ordering::AcqRel));
-        debug_assert!(prev.is_running() && !prev.is_completed(), "{prev:?}");
-        prev
+    pub(super) fn transition_to_complete(&self, output_dropped: bool) -> Completion {
+        self.update(|s| {
+            debug_assert!(s.is_running() && !s.is_completed(), "{s:?}");
+            let next = s.0 ^ (RUNNING | COMPLETED);
+            let nothing_left = !s.has_join_waker() && (s.has_join_interest() || output_dropped);
+            if nothing_left {
+                let next = next - REF_ONE;
+                let last = Snapshot(next).ref_count() == 0;
+                Ok((next, Completion::Released { last }))
+            } else {
+                Ok((next, Completion::Held(s)))
+            }
+        })
     }
 
     /// `wake_by_ref`. Idle: set `SCHEDULED` and count the new Runnable's reference.

@@ -11,10 +11,14 @@ use std::panic::Location;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Condvar, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
+
+// weft's own locks, not std's: they are compiled with the crate, so ThreadSanitizer
+// (without a rebuilt std) sees their synchronisation.
+use weft_sync::{Barrier, Condvar, Mutex};
 
 use super::*;
 
@@ -68,7 +72,7 @@ impl Drop for TestScheduler {
 
 impl Schedule for TestScheduler {
     fn schedule(&self, task: Runnable, hint: ScheduleHint) {
-        self.0.tasks.lock().unwrap().push_back((task, hint));
+        self.0.tasks.lock().push_back((task, hint));
         self.0.available.notify_one();
     }
 }
@@ -89,11 +93,11 @@ impl Queue {
     }
 
     fn pop(&self) -> Option<(Runnable, ScheduleHint)> {
-        self.tasks.lock().unwrap().pop_front()
+        self.tasks.lock().pop_front()
     }
 
     fn len(&self) -> usize {
-        self.tasks.lock().unwrap().len()
+        self.tasks.lock().len()
     }
 
     /// Runs queued tasks on this thread until the queue is empty.
@@ -119,7 +123,6 @@ impl TestScheduler {
         queue
             .tasks
             .lock()
-            .unwrap()
             .push_back((runnable, ScheduleHint::Spawned));
         queue.available.notify_one();
     }
@@ -161,7 +164,7 @@ fn wait_for_flag(
     slot: Arc<Mutex<Option<Waker>>>,
 ) -> impl Future<Output = ()> + Send {
     poll_fn(move |cx| {
-        let mut slot = slot.lock().unwrap();
+        let mut slot = slot.lock();
         if flag.load(Ordering::SeqCst) {
             // Keep no waker after completion (it would keep the task allocated).
             *slot = None;
@@ -190,7 +193,7 @@ fn hundred_thousand_tasks_complete_exactly_once() {
             thread::spawn(move || {
                 loop {
                     let next = {
-                        let mut tasks = queue.tasks.lock().unwrap();
+                        let mut tasks = queue.tasks.lock();
                         loop {
                             if let Some(task) = tasks.pop_front() {
                                 break Some(task);
@@ -198,11 +201,9 @@ fn hundred_thousand_tasks_complete_exactly_once() {
                             if finished.load(Ordering::SeqCst) == TASKS {
                                 break None;
                             }
-                            tasks = queue
+                            queue
                                 .available
-                                .wait_timeout(tasks, Duration::from_millis(5))
-                                .unwrap()
-                                .0;
+                                .wait_for(&mut tasks, Duration::from_millis(5));
                         }
                     };
                     match next {
@@ -296,7 +297,7 @@ fn wake_of_idle_task_schedules_once() {
     let slot = Arc::new(Mutex::new(None));
     let handle = queue.spawn(wait_for_flag(flag.clone(), slot.clone()));
     assert_eq!(queue.run_all(), 1);
-    let waker = slot.lock().unwrap().take().unwrap();
+    let waker = slot.lock().take().unwrap();
     flag.store(true, Ordering::SeqCst);
     // Many wakes of an idle task: one Runnable.
     waker.wake_by_ref();
@@ -320,12 +321,12 @@ fn wake_after_complete_is_a_no_op() {
     let handle = {
         let slot = slot.clone();
         queue.spawn(poll_fn(move |cx| {
-            *slot.lock().unwrap() = Some(cx.waker().clone());
+            *slot.lock() = Some(cx.waker().clone());
             Poll::Ready("done")
         }))
     };
     assert_eq!(queue.run_all(), 1);
-    let waker = slot.lock().unwrap().take().unwrap();
+    let waker = slot.lock().take().unwrap();
     waker.wake_by_ref();
     waker.clone().wake();
     assert_eq!(queue.len(), 0, "a completed task is never scheduled again");
@@ -391,13 +392,13 @@ fn abort_during_poll_drops_the_future_after_the_poll() {
         let dropped = dropped.clone();
         queue.spawn(poll_fn(move |_| {
             let _keep = &guard;
-            abort_slot.lock().unwrap().take().unwrap().abort();
+            abort_slot.lock().take().unwrap().abort();
             // Aborted, but still inside the poll: nothing dropped yet.
             assert_eq!(dropped.load(Ordering::SeqCst), 0);
             Poll::<()>::Pending
         }))
     };
-    *abort_slot.lock().unwrap() = Some(handle.abort_handle());
+    *abort_slot.lock() = Some(handle.abort_handle());
     let (task, _) = queue.pop().unwrap();
     assert!(!task.run());
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
@@ -618,7 +619,7 @@ fn join_handle_polled_with_changing_wakers_wakes_the_latest() {
     );
 
     flag.store(true, Ordering::SeqCst);
-    slot.lock().unwrap().take().unwrap().wake();
+    slot.lock().take().unwrap().wake();
     queue.run_all();
     assert_eq!(first.count(), 0);
     assert_eq!(second.count(), 1);
@@ -645,7 +646,7 @@ fn join_handle_dropped_while_waiting_drops_its_waker() {
     assert_eq!(Arc::strong_count(&counting), 1);
     queue.run_all();
     flag.store(true, Ordering::SeqCst);
-    slot.lock().unwrap().take().unwrap().wake();
+    slot.lock().take().unwrap().wake();
     queue.run_all();
     assert_eq!(counting.count(), 0);
     assert_eq!(queue.alive(), 0);
@@ -742,12 +743,12 @@ fn current_id_inside_and_outside_a_task() {
     let handle = {
         let seen = seen.clone();
         queue.spawn(async move {
-            *seen.lock().unwrap() = try_current_id();
+            *seen.lock() = try_current_id();
         })
     };
     let id = handle.id();
     queue.run_all();
-    assert_eq!(*seen.lock().unwrap(), Some(id));
+    assert_eq!(*seen.lock(), Some(id));
     assert_eq!(try_current_id(), None);
     block_on(handle).unwrap();
 }
@@ -774,7 +775,7 @@ fn wakers_cloned_and_dropped_across_threads_free_the_task() {
     let slot = Arc::new(Mutex::new(None));
     let handle = queue.spawn(wait_for_flag(flag.clone(), slot.clone()));
     queue.run_all();
-    let waker = slot.lock().unwrap().take().unwrap();
+    let waker = slot.lock().take().unwrap();
     let wakers: Vec<_> = (0..THREADS)
         .map(|_| {
             let waker = waker.clone();
@@ -859,4 +860,90 @@ fn local_task_runnable_dropped_off_thread_is_leaked_not_dropped() {
     );
     assert!(!handle.is_finished());
     std::mem::forget(handle);
+}
+
+#[test]
+fn current_id_is_set_while_the_future_is_dropped() {
+    struct RecordOnDrop(Arc<Mutex<Vec<Option<Id>>>>);
+    impl Drop for RecordOnDrop {
+        fn drop(&mut self) {
+            self.0.lock().push(try_current_id());
+        }
+    }
+    let queue = Queue::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let finished = {
+        let guard = RecordOnDrop(seen.clone());
+        queue.spawn(async move {
+            let _guard = guard;
+        })
+    };
+    let aborted = {
+        let guard = RecordOnDrop(seen.clone());
+        queue.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        })
+    };
+    queue.run_all();
+    aborted.abort();
+    queue.run_all();
+    assert_eq!(*seen.lock(), vec![Some(finished.id()), Some(aborted.id())]);
+    assert_eq!(try_current_id(), None);
+}
+
+/// Records the address it was polled at and checks, in `drop`, that it was not moved
+/// (a pinned future is dropped in place: intrusive waiter lists rely on it).
+struct AddressChecked {
+    polled_at: Option<usize>,
+    ready: bool,
+    drops_in_place: Arc<AtomicUsize>,
+    _pinned: std::marker::PhantomPinned,
+}
+
+impl Future for AddressChecked {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let address = &*self as *const Self as usize;
+        // SAFETY: no field is structurally pinned; nothing is moved.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.polled_at = Some(address);
+        if this.ready {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for AddressChecked {
+    fn drop(&mut self) {
+        if self.polled_at == Some(self as *const Self as usize) {
+            self.drops_in_place.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn a_polled_future_is_dropped_where_it_was_pinned() {
+    let queue = Queue::new();
+    let in_place = Arc::new(AtomicUsize::new(0));
+    let future = |ready| AddressChecked {
+        polled_at: None,
+        ready,
+        drops_in_place: in_place.clone(),
+        _pinned: std::marker::PhantomPinned,
+    };
+    let completed = queue.spawn(future(true));
+    let aborted = queue.spawn(future(false));
+    queue.run_all();
+    aborted.abort();
+    queue.run_all();
+    let detached = queue.spawn(future(false));
+    queue.run_all();
+    drop(detached); // no waker anywhere: the last reference drops the future
+    assert!(block_on(completed).is_ok());
+    assert!(block_on(aborted).unwrap_err().is_cancelled());
+    assert_eq!(in_place.load(Ordering::SeqCst), 3);
+    assert_eq!(queue.alive(), 0);
 }
