@@ -18,8 +18,6 @@
 //! So a job never waits for a thread that has already decided to leave, and a burst of
 //! submissions grows the pool instead of piling onto one waking thread.
 
-#![cfg_attr(any(not(test), loom), allow(dead_code))] // the runtime is being written alongside
-
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;

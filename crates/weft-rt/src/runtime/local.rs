@@ -42,7 +42,8 @@ pub(crate) struct LocalQueue {
     idle: AtomicBool,
     /// How to wake the owner.
     waker: weft_sync::Mutex<Option<Waker>>,
-    /// No more tasks run here: new ones are cancelled on arrival.
+    /// No more tasks run here: the owner's loop ends, and `drain` cancels what is
+    /// queued.
     closed: AtomicBool,
 }
 
@@ -66,11 +67,9 @@ impl LocalQueue {
     }
 
     pub(crate) fn push(&self, task: Runnable) {
-        if self.closed.load(Ordering::Acquire) {
-            // Cancels it (a local task's future is leaked if this is not its thread).
-            drop(task);
-            return;
-        }
+        // Even when closed: cancelling here would drop the future inside whatever
+        // `wake` called us, perhaps under a lock its destructor takes. The owner's
+        // `drain` cancels queued tasks on its own thread.
         self.queue.lock().push_back(task);
         if self.idle.load(Ordering::SeqCst) {
             self.wake_owner();

@@ -219,6 +219,7 @@ impl Builder {
                         kind: Kind::CurrentThread(LocalQueue::new()),
                         blocking,
                         shutdown: AtomicBool::new(false),
+                        graveyard: weft_sync::Mutex::new(Vec::new()),
                     }),
                 },
                 owned: Owned::None,
@@ -239,6 +240,16 @@ pub(crate) struct Shared {
     pub(crate) kind: Kind,
     pub(crate) blocking: BlockingPool,
     pub(crate) shutdown: AtomicBool,
+    /// Tasks woken after shutdown, cancelled later on a thread of our choosing.
+    pub(crate) graveyard: weft_sync::Mutex<Vec<crate::task::Runnable>>,
+}
+
+impl Shared {
+    /// Cancels the tasks woken after shutdown (drops their futures here).
+    pub(crate) fn bury_the_dead(&self) {
+        let dead = std::mem::take(&mut *self.graveyard.lock());
+        drop(dead);
+    }
 }
 
 pub(crate) enum Kind {
@@ -391,6 +402,7 @@ impl Runtime {
             }
         }
         shared.blocking.shutdown(timeout);
+        shared.bury_the_dead();
     }
 }
 
@@ -472,6 +484,26 @@ impl Handle {
     /// Makes the runtime current on this thread until the guard is dropped.
     pub fn enter(&self) -> context::EnterGuard {
         context::enter(self.clone())
+    }
+
+    /// The number of threads that run tasks: the pool's workers, the cores, or 1 for
+    /// the current-thread flavour.
+    pub fn num_workers(&self) -> usize {
+        match &self.shared.kind {
+            Kind::MultiThread(pool) => pool.num_threads(),
+            Kind::CurrentThread(_) => 1,
+            Kind::ThreadPerCore(cores) => cores.len(),
+        }
+    }
+
+    /// Threads of the blocking pool now alive (running a call or idle).
+    pub fn num_blocking_threads(&self) -> usize {
+        self.shared.blocking.thread_count()
+    }
+
+    /// Blocking calls waiting for a thread of the blocking pool.
+    pub fn blocking_queue_depth(&self) -> usize {
+        self.shared.blocking.queued()
     }
 
     /// Spawns a task (see [`spawn`](crate::spawn)).

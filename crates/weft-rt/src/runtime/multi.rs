@@ -22,8 +22,10 @@ impl Schedule for MultiScheduler {
             unreachable!("a multi-thread task on another flavour");
         };
         if self.0.shutdown.load(Ordering::Relaxed) {
-            // The runtime is stopping: cancel (drops the future here).
-            task.shutdown();
+            // The runtime has stopped. Not cancelled here: that would drop the future
+            // inside whatever `wake` called us, perhaps under a lock its destructor
+            // takes. The runtime's shutdown, and later spawns, cancel the graveyard.
+            self.0.graveyard.lock().push(task);
             return;
         }
         let hint = match hint {
@@ -60,13 +62,12 @@ where
 {
     let scheduler = MultiScheduler(Arc::clone(shared));
     let (runnable, handle) = task::spawn(future, scheduler, meta);
-    let Kind::MultiThread(pool) = &shared.kind else {
-        unreachable!("multi::spawn on another flavour");
-    };
     if shared.shutdown.load(Ordering::Relaxed) {
+        // Not inside a waker: cancelling here is safe.
         runnable.shutdown();
+        shared.bury_the_dead();
     } else {
-        pool.schedule(into_job(runnable), Hint::Fifo);
+        MultiScheduler(Arc::clone(shared)).schedule(runnable, ScheduleHint::Spawned);
     }
     handle
 }
@@ -76,6 +77,7 @@ fn shared_for(pool: &PoolHandle, blocking: BlockingPool) -> Arc<Shared> {
         kind: Kind::MultiThread(pool.clone()),
         blocking,
         shutdown: AtomicBool::new(false),
+        graveyard: weft_sync::Mutex::new(Vec::new()),
     });
     let weak: Weak<Shared> = Arc::downgrade(&shared);
     // A new pool has no runtime data yet (`build`); the global pool gets it once.

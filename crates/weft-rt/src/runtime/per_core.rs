@@ -32,6 +32,10 @@ impl Cores {
         Arc::clone(&self.queues[index])
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.queues.len()
+    }
+
     /// Core `index` (modulo the count).
     pub(crate) fn get(&self, index: usize) -> Arc<LocalQueue> {
         Arc::clone(&self.queues[index % self.queues.len()])
@@ -57,6 +61,7 @@ pub(super) fn build(
         }),
         blocking,
         shutdown: AtomicBool::new(false),
+        graveyard: weft_sync::Mutex::new(Vec::new()),
     });
     let handle = Handle { shared };
     let cpus = allowed_cpus();

@@ -91,8 +91,6 @@
 //!    that stores its own waker keeps itself alive; the runtime's task list (not this
 //!    module) is what can cancel such a task at shutdown.
 
-#![cfg_attr(any(not(test), loom), allow(dead_code))] // the runtime is being written alongside
-
 mod error;
 mod id;
 mod join;
