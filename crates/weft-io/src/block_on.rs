@@ -4,30 +4,23 @@
 //! The thread polls the future; while it is pending, the thread *drives the reactor*
 //! if no other thread does ([`Reactor::try_lock`]), and otherwise parks until its
 //! waker is called or the driver lock is released (then it tries to take over, so I/O
-//! keeps flowing when the previous driver stops).
+//! keeps flowing when the previous driver stops). It releases the lock after each
+//! `react`, and does not take it again while a thread waits in [`Reactor::lock`], so
+//! a runtime that wants to drive is never starved by a `block_on` thread.
 //!
-//! # Handshake with the waker
-//!
-//! `woken` is set by the waker and consumed before each poll. While the thread drives
-//! it sets `driving`; a waker called from another thread that sees `driving` also
-//! notifies the reactor, since the thread is blocked in `epoll_wait`, not on its
-//! parker. Both flags are SeqCst and each side writes its flag before reading the
-//! other's (a Dekker pair), so either the thread sees `woken` before blocking or the
-//! waker sees `driving` and interrupts the block.
+//! The handshake between the waker and a thread blocked in the reactor is in
+//! `signal.rs`.
 
 use crate::reactor::Reactor;
+use crate::signal::WakeSignal;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, ThreadId};
-use weft_sync::Parker;
-use weft_sync::primitive::atomic::{AtomicBool, Ordering};
 
 struct Signal {
-    woken: AtomicBool,
-    driving: AtomicBool,
-    parker: Parker,
+    state: WakeSignal,
     owner: ThreadId,
 }
 
@@ -37,12 +30,8 @@ impl Wake for Signal {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // SeqCst (both): the Dekker pair with `driving`, see the module docs.
-        self.woken.store(true, Ordering::SeqCst);
-        if self.driving.load(Ordering::SeqCst) && thread::current().id() != self.owner {
-            Reactor::get().notify();
-        }
-        self.parker.unpark();
+        let from_owner = thread::current().id() == self.owner;
+        self.state.wake(from_owner, || Reactor::get().notify());
     }
 }
 
@@ -51,7 +40,7 @@ struct LockReleased(Arc<Signal>);
 
 impl Wake for LockReleased {
     fn wake(self: Arc<Self>) {
-        self.0.parker.unpark();
+        self.0.state.unpark();
     }
 }
 
@@ -87,9 +76,7 @@ impl Wake for LockReleased {
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let reactor = Reactor::get();
     let signal = Arc::new(Signal {
-        woken: AtomicBool::new(true),
-        driving: AtomicBool::new(false),
-        parker: Parker::new(),
+        state: WakeSignal::new(),
         owner: thread::current().id(),
     });
     let waker = Waker::from(signal.clone());
@@ -97,14 +84,22 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     loop {
-        if signal.woken.swap(false, Ordering::SeqCst) {
+        if signal.state.take_woken() {
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }
             continue;
         }
-        let lock = match reactor.try_lock() {
+        // Someone blocked in `Reactor::lock` wants to drive: let them.
+        let lock = match (!reactor.lock_requested())
+            .then(|| reactor.try_lock())
+            .flatten()
+        {
             Some(lock) => Some(lock),
+            None if reactor.lock_requested() => {
+                reactor.wake_when_unlocked(&lock_released);
+                None
+            }
             None => {
                 // Register before the second try: a release between the two tries
                 // then either lets it succeed or finds us in the list.
@@ -114,19 +109,14 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         };
         match lock {
             Some(mut lock) => {
-                signal.driving.store(true, Ordering::SeqCst);
-                if !signal.woken.load(Ordering::SeqCst)
+                if signal.state.begin_driving()
                     && let Err(e) = lock.react(None)
                 {
                     panic!("weft-io: the reactor failed: {e}");
                 }
-                signal.driving.store(false, Ordering::SeqCst);
+                signal.state.end_driving();
             }
-            None => {
-                if !signal.woken.load(Ordering::SeqCst) {
-                    signal.parker.park();
-                }
-            }
+            None => signal.state.park(),
         }
     }
 }

@@ -11,6 +11,29 @@
 //! * [`net`]: TCP, UDP and Unix-domain sockets on top of `Async`;
 //! * [`block_on`]: a one-future executor that drives the reactor, for use without
 //!   weft-rt.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use weft_io::net::UnixStream;
+//! use weft_io::{block_on, Timer};
+//!
+//! block_on(async {
+//!     let (a, b) = UnixStream::pair()?;
+//!     Timer::after(Duration::from_millis(1)).await;
+//!     drop(b);
+//!     // The peer is gone: reading gives end of file.
+//!     let mut buf = [0; 8];
+//!     let n = std::future::poll_fn(|cx| {
+//!         futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut &a), cx, &mut buf)
+//!     })
+//!     .await?;
+//!     assert_eq!(n, 0);
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -21,6 +44,8 @@ mod block_on;
 pub mod net;
 pub mod poller;
 pub mod reactor;
+#[doc(hidden)]
+pub mod signal;
 mod sys;
 pub mod timer;
 

@@ -354,3 +354,38 @@ fn ten_thousand_idle_and_one_active() {
         }
     }
 }
+
+#[test]
+fn modify_and_delete_from_another_thread_while_waiting() {
+    for backend in BACKENDS {
+        let poller = Arc::new(Poller::with_backend(backend).unwrap());
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let (c, mut d) = UnixStream::pair().unwrap();
+        poller
+            .add(&a, 1, Interest::READABLE, PollMode::Oneshot)
+            .unwrap();
+        poller
+            .add(&c, 2, Interest::READABLE, PollMode::Level)
+            .unwrap();
+        b.write_all(b"x").unwrap();
+        let mut events = Events::new();
+        assert_eq!(poller.wait(&mut events, LONG).unwrap(), 1, "{backend:?}");
+        // `a` is disarmed and `c` is about to go away: a waiter now blocks ...
+        let waiter = {
+            let poller = poller.clone();
+            thread::spawn(move || {
+                let mut events = Events::new();
+                poller.wait(&mut events, LONG).unwrap();
+                keys(&events)
+            })
+        };
+        thread::sleep(Duration::from_millis(20));
+        poller.delete(&c).unwrap();
+        d.write_all(b"ignored").unwrap();
+        // ... until the re-arm from this thread, which it must notice.
+        poller
+            .modify(&a, 3, Interest::READABLE, PollMode::Oneshot)
+            .unwrap();
+        assert_eq!(waiter.join().unwrap(), vec![3], "{backend:?}");
+    }
+}

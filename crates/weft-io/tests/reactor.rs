@@ -49,27 +49,63 @@ fn timers_fire_not_early_and_removed_ones_do_not() {
 
 #[test]
 fn earlier_timer_interrupts_a_sleeping_driver() {
+    const SLEEP: Duration = Duration::from_secs(20);
     let count = Arc::new(Count(AtomicUsize::new(0)));
+    let (tx, rx) = std::sync::mpsc::channel();
     let driver = {
         let count = count.clone();
         thread::spawn(move || {
-            // Sleeps with no deadline; only the timer insertion's notify can end it
-            // (or other tests' activity: loop until our timer fired).
             let mut lock = Reactor::get().lock();
-            let mut rounds = 0;
+            tx.send(()).unwrap();
+            let start = Instant::now();
+            // Other tests' activity may end a react early; loop until our timer fired.
             while count.0.load(Ordering::SeqCst) == 0 {
-                lock.react(Some(Duration::from_secs(30))).unwrap();
-                rounds += 1;
-                assert!(rounds < 10_000);
+                lock.react(Some(SLEEP)).unwrap();
+                // A bound on the wait, not a speed check: only a missing notify lets
+                // a react run for its whole 20 s.
+                assert!(
+                    start.elapsed() < SLEEP,
+                    "inserting an earlier timer did not interrupt the driver"
+                );
             }
         })
     };
+    rx.recv().unwrap();
     thread::sleep(Duration::from_millis(20));
     let waker = Waker::from(count.clone());
     Reactor::get().insert_timer(Instant::now() + Duration::from_millis(1), &waker);
-    // Bounded: if the insert did not notify, the driver sleeps 30 s and this fails
-    // the suite's time budget visibly rather than passing.
     driver.join().unwrap();
+}
+
+#[test]
+fn lock_takes_over_from_a_block_on_driver() {
+    let (tx, rx) = std::sync::mpsc::channel::<Waker>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    // A block_on thread whose future waits for a wake only main will send.
+    let user = thread::spawn(move || {
+        block_on(async {
+            let mut sent = false;
+            poll_fn(|cx| {
+                if done_rx.try_recv().is_ok() {
+                    return Poll::Ready(());
+                }
+                if !sent {
+                    tx.send(cx.waker().clone()).unwrap();
+                    sent = true;
+                }
+                Poll::Pending
+            })
+            .await
+        })
+    });
+    let waker = rx.recv().unwrap();
+    thread::sleep(Duration::from_millis(10));
+    // Whether or not `user` is driving, `lock` gets the driver role.
+    let lock = Reactor::get().lock();
+    drop(lock);
+    done_tx.send(()).unwrap();
+    waker.wake();
+    user.join().unwrap();
 }
 
 #[test]

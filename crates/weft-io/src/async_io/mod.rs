@@ -159,8 +159,7 @@ impl<T: AsFd> Async<T> {
         &mut self,
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> io::Result<R> {
-        let source = self.source.clone();
-        let io = self.get_mut();
+        let (source, io) = self.split_mut();
         retry(&source.read, || op(io)).await
     }
 
@@ -184,8 +183,7 @@ impl<T: AsFd> Async<T> {
         &mut self,
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> io::Result<R> {
-        let source = self.source.clone();
-        let io = self.get_mut();
+        let (source, io) = self.split_mut();
         retry(&source.write, || op(io)).await
     }
 
@@ -212,10 +210,15 @@ impl<T: AsFd> Async<T> {
         write: bool,
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let source = self.source.clone();
+        let (source, io) = self.split_mut();
         let readiness = if write { &source.write } else { &source.read };
-        let io = self.get_mut();
         poll_retry(readiness, cx, || op(io))
+    }
+
+    /// The source and the I/O object, borrowed apart.
+    fn split_mut(&mut self) -> (&Source, &mut T) {
+        let io = self.io.as_mut().expect("Async: I/O taken");
+        (&self.source, io)
     }
 }
 

@@ -41,6 +41,32 @@
 //! in [`block_on`](crate::block_on) that are waiting for the lock are woken to take
 //! over the driving.
 //!
+//! # For the runtime that drives it
+//!
+//! * **Wakers woken inside `react`** are called synchronously on the driving thread,
+//!   after the reactor's internal locks (sources, timers) are released but while the
+//!   caller still holds its [`ReactorLock`]. A waker may therefore insert and remove
+//!   timers, notify, and register or deregister sources (`Async::new`, dropping an
+//!   `Async`), but must not call [`Reactor::lock`] (it would wait for itself;
+//!   [`Reactor::try_lock`] returns `None`). Wakers should be cheap — push the task on a
+//!   queue — since they run one after another before `react` returns. A task woken
+//!   this way may be polled on another thread while `react` is still waking others.
+//! * **`Reactor::notify` and a `react` in progress**: the notify sets a flag and, if
+//!   it was clear, writes the poller's eventfd; notifies coalesce and are never lost.
+//!   If the driver is blocked in `epoll_wait`, it returns promptly (with whatever it
+//!   has, often 0 wakers). If `react` has not reached its wait yet (it is firing
+//!   timers), the wait returns at once. If `react` is already past its wait, the
+//!   notify stays pending and the *next* `react` returns at once (one early return,
+//!   not a lost wake-up).
+//! * A return of 0 means a timeout, a notify, or a cascade wake-up of the timer wheel;
+//!   drivers loop. `react(Some(Duration::ZERO))` never blocks.
+//! * [`Reactor::lock`] notifies the current driver; a [`block_on`](crate::block_on)
+//!   driver hands the lock over when its `react` returns. Drop the `ReactorLock`
+//!   between `react` calls when other threads may need to drive (threads waiting in
+//!   `block_on` are woken on each release).
+//! * The reactor is created on first use and lives for the process; it is not
+//!   fork-aware (a child shares the parent's epoll instance).
+//!
 //! # Examples
 //!
 //! ```
@@ -73,7 +99,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
-use weft_sync::primitive::atomic::{AtomicU64, Ordering};
+use weft_sync::primitive::atomic::{AtomicU64, AtomicUsize, Ordering};
 use weft_sync::{Mutex, MutexGuard};
 
 /// `sleep_until` when no driver is blocked: no timer insertion needs to notify.
@@ -92,6 +118,9 @@ pub struct Reactor {
     lock_waiters: Mutex<Vec<Waker>>,
     timers: Mutex<TimerWheel<Waker>>,
     origin: Instant,
+    /// Threads blocked in [`Reactor::lock`]; a `block_on` driver that sees a request
+    /// hands the lock over instead of driving again.
+    lock_requests: AtomicUsize,
     /// The wheel time (ms) the driver sleeps until, `FOREVER`, or `NOT_SLEEPING`.
     /// Written and read only under the `timers` lock (so Relaxed suffices).
     sleep_until: AtomicU64,
@@ -188,6 +217,7 @@ impl Reactor {
             sources: Mutex::new(Slab::default()),
             driver: Mutex::new(Events::new()),
             lock_waiters: Mutex::new(Vec::new()),
+            lock_requests: AtomicUsize::new(0),
             timers: Mutex::new(TimerWheel::new()),
             origin: Instant::now(),
             sleep_until: AtomicU64::new(NOT_SLEEPING),
@@ -203,12 +233,30 @@ impl Reactor {
         })
     }
 
-    /// Takes the driver lock, blocking while another thread drives.
+    /// Takes the driver lock, blocking while another thread drives. The current
+    /// driver is notified, and a [`block_on`](crate::block_on) driver hands the lock
+    /// over when its `react` returns; a driver that keeps calling `react` without
+    /// releasing the lock (a runtime worker) is not interrupted, so this waits until it
+    /// releases it.
     pub fn lock(&self) -> ReactorLock<'_> {
+        if let Some(lock) = self.try_lock() {
+            return lock;
+        }
+        // SeqCst: a `block_on` driver reads it after its `react` returns; the notify
+        // below makes that return happen.
+        self.lock_requests.fetch_add(1, Ordering::SeqCst);
+        self.notify();
+        let events = self.driver.lock();
+        self.lock_requests.fetch_sub(1, Ordering::SeqCst);
         ReactorLock {
             reactor: self,
-            events: Some(self.driver.lock()),
+            events: Some(events),
         }
+    }
+
+    /// Whether a thread is blocked in [`Reactor::lock`].
+    pub(crate) fn lock_requested(&self) -> bool {
+        self.lock_requests.load(Ordering::SeqCst) > 0
     }
 
     /// Interrupts a thread blocked in [`ReactorLock::react`], or, if none is, makes the

@@ -98,7 +98,7 @@ impl Epoll {
             });
             events.raw.clear();
             let capacity = events.capacity();
-            events.raw.reserve(capacity);
+            events.raw.reserve_exact(capacity);
             let result = epoll::wait(
                 &self.epoll_fd,
                 spare_capacity(&mut events.raw),
