@@ -61,7 +61,7 @@ pub mod time;
 /// Networking: TCP, UDP and Unix-domain sockets on the reactor (`weft-io`), with the
 /// `futures-io` traits.
 pub mod net {
-    // pub use weft_io::net::*;
+    pub use weft_io::net::*;
 }
 
 pub use context::EnterGuard;
