@@ -10,7 +10,8 @@
 //! | [`lockfree`] | `weft-lockfree` | epoch and hazard-pointer reclamation, lock-free stack and queues, work-stealing deque |
 //! | [`channel`] | `weft-channel` | bounded, unbounded and rendezvous MPMC channels, `select!`, timers, oneshot, broadcast; blocking and async |
 //! | [`pool`] | `weft-pool` | work-stealing thread pool: `join`, `scope`, `spawn`, `ThreadPoolBuilder`, parallel iterators and parallel sort |
-//! | `rt` | `weft-rt` | not built yet |
+//! | [`io`] | `weft-io` | the `Poller` (epoll, poll), the timer wheel, the reactor, `Async<T>` |
+//! | [`rt`] | `weft-rt` | the async runtime on the pool's workers: tasks, `block_on`, `spawn`, `time`, `net`; `#[weft::main]`, `#[weft::test]` |
 //! | `process` | `weft-process` | not built yet |
 //!
 //! # Examples
@@ -51,3 +52,39 @@ pub mod channel {
 pub mod pool {
     pub use weft_pool::*;
 }
+
+/// I/O multiplexing: the `Poller` over epoll or poll(2), the hierarchical timer
+/// wheel, the reactor and `Async<T>` (`weft-io`).
+pub mod io {
+    pub use weft_io::*;
+}
+
+/// The async runtime: `Runtime`, `spawn`, `block_on`, `JoinHandle`, `LocalSet`,
+/// `compute`, `spawn_blocking`, `time`, `net` (`weft-rt`).
+pub mod rt {
+    pub use weft_rt::*;
+}
+
+/// Runs `async fn main` on a weft runtime (multi-thread by default): see
+/// `weft-macros`. Options: `flavor = "current_thread" | "thread_per_core"`,
+/// `worker_threads = N`.
+///
+/// ```
+/// #[weft::main]
+/// async fn main() {
+///     let answer = weft::rt::spawn(async { 42 }).await.unwrap();
+///     assert_eq!(answer, 42);
+/// }
+/// ```
+pub use weft_macros::main;
+
+/// Runs an `async fn` test on a weft runtime (current-thread by default): see
+/// `weft-macros`.
+///
+/// ```
+/// #[weft::test]
+/// async fn spawns() {
+///     assert_eq!(weft::rt::spawn(async { 1 }).await.unwrap(), 1);
+/// }
+/// ```
+pub use weft_macros::test;

@@ -1,0 +1,117 @@
+//! Parking a thread that waits for a future: on the reactor if nobody drives it, else
+//! on a futex.
+//!
+//! A thread in [`block_on`](crate::Runtime::block_on) (or a local executor with
+//! nothing to run) has nothing to do until a waker fires. If no other thread is
+//! driving the reactor, it drives it itself: it waits in `epoll_wait`, bounded by the
+//! next timer, and wakes the wakers of whatever became ready, so a program whose only
+//! thread is in `block_on` still gets its I/O and timers. Otherwise it sleeps on its
+//! futex.
+//!
+//! # No lost wake-up
+//!
+//! The waker (`unpark`) sets `notified`, then, if the parker is in the reactor,
+//! interrupts it (`Reactor::notify`); otherwise it hands the futex token. [`Parker::park`]
+//! consumes `notified` first; before it waits in the reactor it stores `in_reactor`
+//! and then reads `notified` again. Both sides use SeqCst, so of the two pairs
+//! (store `notified`, load `in_reactor`) and (store `in_reactor`, load `notified`) at
+//! least one load sees the other's store: either the parker sees the wake-up and
+//! returns, or the unparker sees the parker in the reactor and interrupts it. A
+//! `Reactor::notify` that arrives before the `epoll_wait` makes it return at once (an
+//! eventfd stays readable).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Wake, Waker};
+use std::time::Duration;
+use weft_io::reactor::Reactor;
+
+/// A parker for the current thread (not `Clone`: one thread parks).
+#[derive(Debug)]
+pub(crate) struct Parker {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    notified: AtomicBool,
+    in_reactor: AtomicBool,
+    futex: weft_sync::Parker,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Parker {
+        Parker {
+            inner: Arc::new(Inner::default()),
+        }
+    }
+
+    /// A waker that unparks this parker.
+    pub(crate) fn waker(&self) -> Waker {
+        Waker::from(Arc::clone(&self.inner))
+    }
+
+    /// Waits until unparked (returns at once if an unpark came since the last park).
+    /// Drives the reactor meanwhile if no other thread does.
+    pub(crate) fn park(&self) {
+        let inner = &*self.inner;
+        if inner.notified.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(mut reactor) = Reactor::get().try_lock() {
+            inner.in_reactor.store(true, Ordering::SeqCst);
+            while !inner.notified.swap(false, Ordering::SeqCst) {
+                if let Err(error) = reactor.react(None) {
+                    // The reactor's descriptors are the process's own: an error here
+                    // is a bug or resource exhaustion, not a caller's mistake.
+                    panic!("weft-rt: the reactor failed: {error}");
+                }
+            }
+            inner.in_reactor.store(false, Ordering::SeqCst);
+            return;
+        }
+        while !inner.notified.swap(false, Ordering::SeqCst) {
+            // Someone else holds the reactor; it may let go of it while we sleep, so
+            // wake up now and then to take it over (events must not wait for a busy
+            // holder).
+            inner
+                .futex
+                .park_until(Some(std::time::Instant::now() + REACTOR_RECHECK));
+            if let Some(mut reactor) = Reactor::get().try_lock() {
+                inner.in_reactor.store(true, Ordering::SeqCst);
+                if !inner.notified.load(Ordering::SeqCst)
+                    && let Err(error) = reactor.react(None)
+                {
+                    panic!("weft-rt: the reactor failed: {error}");
+                }
+                inner.in_reactor.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// How often a futex-parked thread looks whether the reactor became free.
+const REACTOR_RECHECK: Duration = Duration::from_millis(10);
+
+impl Inner {
+    fn unpark(&self) {
+        if self.notified.swap(true, Ordering::SeqCst) {
+            return; // already pending: the parker will see it
+        }
+        if self.in_reactor.load(Ordering::SeqCst) {
+            Reactor::get().notify();
+        } else {
+            self.futex.unpark();
+        }
+    }
+}
+
+impl Wake for Inner {
+    fn wake(self: Arc<Self>) {
+        self.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.unpark();
+    }
+}
