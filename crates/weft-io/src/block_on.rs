@@ -85,7 +85,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     loop {
         if signal.state.take_woken() {
-            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            if let Poll::Ready(output) =
+                weft_sync::coop::unconstrained(|| future.as_mut().poll(&mut cx))
+            {
                 return output;
             }
             continue;

@@ -350,3 +350,47 @@ fn runtime_shutdown_cancels_later_spawns() {
     let task = handle.spawn(async { 1 });
     assert!(weft_rt::block_on(task).unwrap_err().is_cancelled());
 }
+
+/// The poll budget: a task reading a socket that always has data yields after its
+/// share of reads, so a task queued behind it on the same worker runs long before the
+/// reader has drained the socket.
+#[test]
+fn a_task_that_is_always_ready_yields_to_the_others() {
+    use futures_io::AsyncRead;
+    use std::io::Write;
+    use std::pin::Pin;
+    use std::sync::atomic::AtomicBool;
+    const BYTES: usize = 16 * 1024;
+    let rt = multi(1);
+    let (mut writer, reader) = std::os::unix::net::UnixStream::pair().unwrap();
+    writer.write_all(&[7u8; BYTES]).unwrap();
+    let mut reader = weft_rt::net::UnixStream::from_std(reader).unwrap();
+    let other_ran = Arc::new(AtomicBool::new(false));
+    let seen_at = rt.block_on(async {
+        let reading = {
+            let other_ran = Arc::clone(&other_ran);
+            weft_rt::spawn(async move {
+                let mut seen_at = None;
+                for read in 0..BYTES {
+                    let mut byte = [0u8; 1];
+                    let n = std::future::poll_fn(|cx| Pin::new(&mut reader).poll_read(cx, &mut byte))
+                        .await
+                        .unwrap();
+                    assert_eq!((n, byte[0]), (1, 7));
+                    if seen_at.is_none() && other_ran.load(Ordering::SeqCst) {
+                        seen_at = Some(read);
+                    }
+                }
+                seen_at
+            })
+        };
+        let other = {
+            let other_ran = Arc::clone(&other_ran);
+            weft_rt::spawn(async move { other_ran.store(true, Ordering::SeqCst) })
+        };
+        other.await.unwrap();
+        reading.await.unwrap()
+    });
+    let seen_at = seen_at.expect("the other task ran only after the reader finished");
+    assert!(seen_at < BYTES / 2, "the other task waited for {seen_at} reads");
+}

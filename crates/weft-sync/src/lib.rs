@@ -76,6 +76,7 @@
 
 mod backoff;
 mod cache_padded;
+pub mod coop;
 pub mod deadlock;
 pub(crate) mod futex;
 mod parker;

@@ -229,11 +229,17 @@ fn poll_retry<R>(
     cx: &mut Context<'_>,
     mut op: impl FnMut() -> io::Result<R>,
 ) -> Poll<io::Result<R>> {
+    // The poll budget (`weft_sync::coop`): a task whose socket is always ready yields
+    // after its share of operations instead of holding its worker.
+    let proceed = ready!(weft_sync::coop::poll_proceed(cx));
     loop {
         let tick = ready!(readiness.poll_ready(cx));
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => readiness.clear_ready(tick),
-            result => return Poll::Ready(result),
+            result => {
+                proceed.made_progress();
+                return Poll::Ready(result);
+            }
         }
     }
 }

@@ -105,7 +105,8 @@ impl LocalQueue {
         while ran < BUDGET {
             match self.pop() {
                 Some(task) => {
-                    task.run();
+                    // Each poll gets a fresh budget (`weft_sync::coop`).
+                    weft_sync::coop::with_budget(weft_sync::coop::DEFAULT_BUDGET, || task.run());
                     ran += 1;
                 }
                 None => break,
@@ -270,7 +271,8 @@ pub(crate) fn block_on<F: Future>(queue: &Arc<LocalQueue>, future: F) -> F::Outp
     let mut future = pin!(future);
     loop {
         if main.woken.swap(false, Ordering::SeqCst)
-            && let Poll::Ready(output) = future.as_mut().poll(&mut cx)
+            && let Poll::Ready(output) =
+                weft_sync::coop::unconstrained(|| future.as_mut().poll(&mut cx))
         {
             return output;
         }

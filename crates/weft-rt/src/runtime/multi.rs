@@ -46,7 +46,8 @@ fn into_job(task: Runnable) -> JobRef {
         // SAFETY: `data` is the pointer `into_raw` gave below, turned back once (a
         // pool job runs once).
         let task = unsafe { Runnable::from_raw(NonNull::new_unchecked(data.cast_mut())) };
-        task.run();
+        // Each poll gets a fresh budget (`weft_sync::coop`).
+        weft_sync::coop::with_budget(weft_sync::coop::DEFAULT_BUDGET, || task.run());
     }
     let data = task.into_raw().as_ptr().cast_const();
     // SAFETY: the Runnable's reference keeps the task alive until `run` takes it back;
