@@ -373,9 +373,10 @@ fn a_task_that_is_always_ready_yields_to_the_others() {
                 let mut seen_at = None;
                 for read in 0..BYTES {
                     let mut byte = [0u8; 1];
-                    let n = std::future::poll_fn(|cx| Pin::new(&mut reader).poll_read(cx, &mut byte))
-                        .await
-                        .unwrap();
+                    let n =
+                        std::future::poll_fn(|cx| Pin::new(&mut reader).poll_read(cx, &mut byte))
+                            .await
+                            .unwrap();
                     assert_eq!((n, byte[0]), (1, 7));
                     if seen_at.is_none() && other_ran.load(Ordering::SeqCst) {
                         seen_at = Some(read);
@@ -392,5 +393,8 @@ fn a_task_that_is_always_ready_yields_to_the_others() {
         reading.await.unwrap()
     });
     let seen_at = seen_at.expect("the other task ran only after the reader finished");
-    assert!(seen_at < BYTES / 2, "the other task waited for {seen_at} reads");
+    assert!(
+        seen_at < BYTES / 2,
+        "the other task waited for {seen_at} reads"
+    );
 }
