@@ -36,6 +36,9 @@ pub struct ThreadPoolBuilder {
     exit_handler: Option<Box<ExitHandler>>,
     panic_handler: Option<Box<PanicHandler>>,
     driver: Option<Arc<dyn Driver>>,
+    blocking_threshold: Option<std::time::Duration>,
+    blocked_handler: Option<Box<crate::registry::BlockedHandler>>,
+    max_spare_threads: Option<usize>,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -48,6 +51,9 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("exit_handler", &self.exit_handler.is_some())
             .field("panic_handler", &self.panic_handler.is_some())
             .field("driver", &self.driver.is_some())
+            .field("blocking_threshold", &self.blocking_threshold)
+            .field("blocked_handler", &self.blocked_handler.is_some())
+            .field("max_spare_threads", &self.max_spare_threads)
             .finish()
     }
 }
@@ -255,6 +261,68 @@ impl ThreadPoolBuilder {
     pub fn driver(mut self, driver: Arc<dyn Driver>) -> Self {
         self.driver = Some(driver);
         self
+    }
+
+    /// Turns the blocking monitor on: a worker that has run one job for longer than
+    /// `threshold` is reported and its queued jobs go to a spare worker (see the
+    /// `monitor` notes in the crate docs). Off by default for plain pools; weft-rt's
+    /// runtimes turn it on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let reports = Arc::new(AtomicUsize::new(0));
+    /// let counted = Arc::clone(&reports);
+    /// let pool = weft_pool::ThreadPoolBuilder::new()
+    ///     .num_threads(1)
+    ///     .blocking_threshold(Duration::from_millis(10))
+    ///     .blocked_handler(move |_| { counted.fetch_add(1, Ordering::SeqCst); })
+    ///     .build()
+    ///     .unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// pool.spawn(|| std::thread::sleep(Duration::from_millis(200)));
+    /// pool.spawn(move || tx.send("ran beside the sleeper").unwrap());
+    /// // The second job runs on a spare worker while the first one sleeps.
+    /// assert_eq!(rx.recv().unwrap(), "ran beside the sleeper");
+    /// ```
+    pub fn blocking_threshold(mut self, threshold: std::time::Duration) -> Self {
+        self.blocking_threshold = Some(threshold);
+        self
+    }
+
+    /// Called (on the monitor's thread) for each worker found stuck; default: a line
+    /// on stderr.
+    pub fn blocked_handler<H>(mut self, handler: H) -> Self
+    where
+        H: Fn(&crate::BlockedWorker) + Send + Sync + 'static,
+    {
+        self.blocked_handler = Some(Box::new(handler));
+        self
+    }
+
+    /// The most spare workers the blocking monitor may run at once (default: as many
+    /// as the pool has workers).
+    pub fn max_spare_threads(mut self, count: usize) -> Self {
+        self.max_spare_threads = Some(count);
+        self
+    }
+
+    pub(crate) fn resolved_max_spares(&self, num_threads: usize) -> usize {
+        self.max_spare_threads
+            .unwrap_or(num_threads)
+            .min(MAX_THREADS.saturating_sub(num_threads))
+    }
+
+    pub(crate) fn get_blocking_threshold(&self) -> Option<std::time::Duration> {
+        self.blocking_threshold
+    }
+
+    pub(crate) fn take_blocked_handler(&mut self) -> Option<Box<crate::registry::BlockedHandler>> {
+        self.blocked_handler.take()
     }
 
     pub(crate) fn take_driver(&mut self) -> Option<Arc<dyn Driver>> {

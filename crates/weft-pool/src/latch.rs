@@ -102,6 +102,13 @@ impl CoreLatch {
             .compare_exchange(SLEEPING, UNSET, Ordering::Relaxed, Ordering::Relaxed);
     }
 
+    /// Unsets a latch nobody waits on any more (a spare worker's retire latch, before
+    /// the slot is used again).
+    #[inline]
+    pub fn reset(&self) {
+        self.state.store(UNSET, Ordering::Release);
+    }
+
     /// Sets the latch; returns `true` if the owner may be asleep and must be woken.
     ///
     /// # Safety

@@ -56,9 +56,11 @@ mod builder;
 pub mod iter;
 mod job;
 mod join;
+mod lifo;
 // `pub` items here are reachable only under loom (the models' `__loom` door below).
 #[cfg_attr(not(loom), allow(unreachable_pub))]
 mod latch;
+mod monitor;
 pub mod prelude;
 mod primitive;
 pub mod raw;
@@ -76,6 +78,34 @@ pub use join::{FnContext, join, join_context};
 pub use scope::{Scope, ScopeFifo, scope, scope_fifo};
 pub use spawn::{spawn, spawn_fifo};
 pub use thread_pool::ThreadPool;
+
+/// A worker the blocking monitor found stuck in one job (see
+/// [`ThreadPoolBuilder::blocking_threshold`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BlockedWorker {
+    /// The worker's index (spare workers come after the pool's own).
+    pub index: usize,
+    /// How long it had been in the job when the monitor acted.
+    pub blocked_for: std::time::Duration,
+    /// Where the job was spawned, if its kind records it (weft-rt's tasks do).
+    pub location: Option<&'static std::panic::Location<'static>>,
+}
+
+impl std::fmt::Display for BlockedWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "worker {} has been running one job for {:.1} ms",
+            self.index,
+            self.blocked_for.as_secs_f64() * 1e3
+        )?;
+        if let Some(location) = self.location {
+            write!(f, " (spawned at {location})")?;
+        }
+        f.write_str("; its queued work moved to a spare worker")
+    }
+}
 
 /// What [`yield_now`] did.
 #[derive(Debug, Copy, Clone, PartialEq, Eq)]

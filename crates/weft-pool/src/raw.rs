@@ -139,6 +139,9 @@ pub trait Driver: fmt::Debug + Send + Sync + 'static {
     fn unpark(&self);
 }
 
+/// A report handler of the blocking monitor.
+pub type BlockedHandler = dyn Fn(&crate::BlockedWorker) + Send + Sync;
+
 /// A cheap, clonable reference to a pool for scheduling raw jobs. It keeps the pool's
 /// memory alive, not its workers: jobs scheduled after the
 /// [`ThreadPool`](crate::ThreadPool) was dropped and its workers exited are never run.
@@ -202,6 +205,20 @@ impl PoolHandle {
         self.registry.runtime_data.get()
     }
 
+    /// Turns the blocking monitor on for this pool (once; later calls do nothing), with
+    /// `handler` for its reports if the pool has none (see
+    /// [`ThreadPoolBuilder::blocking_threshold`](crate::ThreadPoolBuilder::blocking_threshold)).
+    pub fn start_blocking_monitor(
+        &self,
+        threshold: std::time::Duration,
+        handler: Option<Box<BlockedHandler>>,
+    ) {
+        if let Some(handler) = handler {
+            let _ = self.registry.blocked_handler.set(handler);
+        }
+        crate::monitor::start(&self.registry, threshold);
+    }
+
     /// `true` if both handles refer to the same pool.
     pub fn same_pool(&self, other: &PoolHandle) -> bool {
         Arc::ptr_eq(&self.registry, &other.registry)
@@ -213,6 +230,15 @@ impl PoolHandle {
 pub fn global_handle() -> PoolHandle {
     PoolHandle {
         registry: Arc::clone(crate::registry::global_registry_for_work()),
+    }
+}
+
+/// Records, for the blocking monitor's report, where the job the current worker runs
+/// was spawned (a runtime calls it before polling a task). No effect off a worker.
+#[inline]
+pub fn annotate(location: &'static std::panic::Location<'static>) {
+    if let Some(thread) = crate::registry::WorkerThread::current() {
+        thread.annotate(location);
     }
 }
 

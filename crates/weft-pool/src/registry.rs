@@ -44,7 +44,8 @@
 use crate::builder::{ErrorKind, ThreadPoolBuildError, ThreadPoolBuilder};
 use crate::job::{JobFifo, JobRef, StackJob};
 use crate::latch::{AsCoreLatch, CoreLatch, LockLatch, SpinLatch};
-use crate::primitive::atomic::{AtomicUsize, Ordering};
+use crate::lifo::LifoSlot;
+use crate::primitive::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::raw::{DRIVER_POLL_INTERVAL, Hint, LIFO_STREAK};
 use crate::sleep::Sleep;
 use crate::unwind;
@@ -54,14 +55,81 @@ use std::fmt;
 use std::ptr;
 use std::sync::Arc;
 use weft_lockfree::deque::{Injector, Steal, Stealer, Worker};
+use weft_sync::CachePadded;
 
 pub(crate) type PanicHandler = dyn Fn(Box<dyn Any + Send>) + Send + Sync;
 pub(crate) type StartHandler = dyn Fn(usize) + Send + Sync;
 pub(crate) type ExitHandler = dyn Fn(usize) + Send + Sync;
+pub(crate) use crate::raw::BlockedHandler;
+/// A worker slot's two deques: fork-join jobs, async tasks.
+pub(crate) type Deques = (Worker<JobRef>, Worker<JobRef>);
+
+/// How the pool starts its threads (kept for the spares started later).
+pub(crate) struct ThreadSpawner {
+    /// Each slot's thread name, computed at build (the builder's naming function
+    /// need not be `Send`).
+    names: Vec<Option<String>>,
+    stack_size: Option<usize>,
+}
+
+impl ThreadSpawner {
+    pub(crate) fn spawn(
+        &self,
+        index: usize,
+        body: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let mut thread = std::thread::Builder::new();
+        if let Some(Some(name)) = self.names.get(index) {
+            thread = thread.name(name.clone());
+        }
+        if let Some(stack_size) = self.stack_size {
+            thread = thread.stack_size(stack_size);
+        }
+        thread.spawn(body)
+    }
+}
+
+/// A worker's activity, for the blocking monitor (`monitor.rs`).
+pub(crate) struct Activity {
+    /// Odd while the worker runs a job, even while it is idle (searching or asleep);
+    /// bumped at each change, so "odd and unchanged" means "still in the same job".
+    pub(crate) counter: AtomicU64,
+    /// Where the running job came from, if its kind said (`raw::annotate`).
+    pub(crate) location: AtomicPtr<std::panic::Location<'static>>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            counter: AtomicU64::new(0),
+            location: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// The owner's step: one more transition (a plain load and a store: one writer).
+    #[inline]
+    fn bump(&self) {
+        let value = self.counter.load(Ordering::Relaxed);
+        self.counter.store(value.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn in_job(&self) -> bool {
+        self.counter.load(Ordering::Relaxed) & 1 == 1
+    }
+}
 
 /// One pool.
 pub(crate) struct Registry {
+    /// The workers, then the spare slots of the blocking monitor.
     thread_infos: Box<[ThreadInfo]>,
+    /// How many of `thread_infos` are the pool's own workers.
+    base_threads: usize,
+    /// The deques of the spare slots whose thread is not running, by spare number.
+    pub(crate) spare_workers: std::sync::Mutex<Vec<Option<Deques>>>,
+    pub(crate) monitor_started: AtomicBool,
+    pub(crate) thread_builder: ThreadSpawner,
+    pub(crate) blocked_handler: std::sync::OnceLock<Box<BlockedHandler>>,
     sleep: Sleep,
     injected_jobs: Injector<JobRef>,
     panic_handler: Option<Box<PanicHandler>>,
@@ -81,6 +149,12 @@ pub(crate) struct Registry {
 }
 
 struct ThreadInfo {
+    /// The job this worker runs next (`raw.rs`), takeable by the blocking monitor.
+    lifo: LifoSlot,
+    /// What the blocking monitor reads (`monitor.rs`): written only by the owner.
+    activity: CachePadded<Activity>,
+    /// `false` for a spare worker's slot while no thread runs it (thieves skip it).
+    active: AtomicBool,
     stealer: Stealer<JobRef>,
     /// The thief's end of this worker's async task queue (`raw.rs`).
     task_stealer: Stealer<JobRef>,
@@ -105,21 +179,43 @@ impl Registry {
         mut builder: ThreadPoolBuilder,
     ) -> Result<Arc<Registry>, ThreadPoolBuildError> {
         let num_threads = builder.resolved_num_threads();
-        let workers: Vec<(Worker<JobRef>, Worker<JobRef>)> = (0..num_threads)
+        // Spare slots for the blocking monitor (`monitor.rs`): started on demand.
+        let spares = builder.resolved_max_spares(num_threads);
+        let workers: Vec<(Worker<JobRef>, Worker<JobRef>)> = (0..num_threads + spares)
             .map(|_| (Worker::new_lifo(), Worker::new_fifo()))
             .collect();
         let registry = Arc::new(Registry {
             thread_infos: workers
                 .iter()
-                .map(|(worker, tasks)| ThreadInfo {
+                .enumerate()
+                .map(|(index, (worker, tasks))| ThreadInfo {
+                    lifo: LifoSlot::new(),
+                    activity: CachePadded::new(Activity::new()),
+                    active: AtomicBool::new(index < num_threads),
                     stealer: worker.stealer(),
                     task_stealer: tasks.stealer(),
                     fifo: JobFifo::new(),
                     terminate: CoreLatch::new(),
                 })
                 .collect(),
+            base_threads: num_threads,
+            spare_workers: std::sync::Mutex::new(Vec::new()),
+            monitor_started: AtomicBool::new(false),
+            thread_builder: ThreadSpawner {
+                names: (0..num_threads + spares)
+                    .map(|index| builder.thread_name_for(index))
+                    .collect(),
+                stack_size: builder.get_stack_size(),
+            },
+            blocked_handler: {
+                let handler = std::sync::OnceLock::new();
+                if let Some(h) = builder.take_blocked_handler() {
+                    let _ = handler.set(h);
+                }
+                handler
+            },
             sleep: {
-                let sleep = Sleep::new(num_threads);
+                let sleep = Sleep::new(num_threads + spares);
                 if let Some(driver) = builder.take_driver() {
                     // A new `Sleep` has no driver yet.
                     let _ = sleep.set_driver(driver);
@@ -136,16 +232,10 @@ impl Registry {
             unstarted: AtomicUsize::new(num_threads),
             primed: LockLatch::new(),
         });
-        for (index, worker) in workers.into_iter().enumerate() {
-            let mut thread = std::thread::Builder::new();
-            if let Some(name) = builder.thread_name_for(index) {
-                thread = thread.name(name);
-            }
-            if let Some(stack_size) = builder.get_stack_size() {
-                thread = thread.stack_size(stack_size);
-            }
+        let mut workers = workers.into_iter();
+        for (index, worker) in workers.by_ref().take(num_threads).enumerate() {
             let worker_registry = Arc::clone(&registry);
-            let spawned = thread.spawn(move || {
+            let spawned = registry.thread_builder.spawn(index, move || {
                 main_loop(worker, worker_registry, index);
             });
             if let Err(error) = spawned {
@@ -154,7 +244,15 @@ impl Registry {
                 return Err(ThreadPoolBuildError::new(ErrorKind::IOError(error)));
             }
         }
+        // The spares' deques wait for their threads (`monitor.rs`).
+        *registry
+            .spare_workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = workers.map(Some).collect();
         registry.primed.wait();
+        if let Some(threshold) = builder.get_blocking_threshold() {
+            crate::monitor::start(&registry, threshold);
+        }
         Ok(registry)
     }
 
@@ -166,8 +264,9 @@ impl Registry {
         }
     }
 
+    /// The number of workers (spares not counted).
     pub(crate) fn num_threads(&self) -> usize {
-        self.thread_infos.len()
+        self.base_threads
     }
 
     pub(crate) fn sleep(&self) -> &Sleep {
@@ -382,8 +481,6 @@ pub(crate) struct WorkerThread {
     worker: Worker<JobRef>,
     /// Async tasks, oldest first (`raw.rs`).
     tasks: Worker<JobRef>,
-    /// The task to run next (`raw.rs`); only this thread touches it.
-    lifo_slot: Cell<Option<JobRef>>,
     /// LIFO-slot jobs run in a row.
     lifo_streak: Cell<u32>,
     /// Jobs found since the last periodic look at the injector and the driver.
@@ -438,12 +535,27 @@ impl WorkerThread {
             .new_internal_jobs(|| self.worker.len() <= 1);
     }
 
+    #[inline]
+    fn info(&self) -> &ThreadInfo {
+        // SAFETY-free: `index` is this worker's slot, in bounds by construction.
+        &self.registry.thread_infos[self.index]
+    }
+
     /// Puts a task in the LIFO slot; the one it held goes to the back of the queue.
     #[inline]
     pub(crate) fn push_lifo_slot(&self, job: JobRef) {
-        if let Some(previous) = self.lifo_slot.replace(Some(job)) {
+        if let Some(previous) = self.info().lifo.put(job) {
             self.push_task(previous);
         }
+    }
+
+    /// Records where the running job came from, for the blocking monitor's report.
+    #[inline]
+    pub(crate) fn annotate(&self, location: &'static std::panic::Location<'static>) {
+        self.info()
+            .activity
+            .location
+            .store(ptr::from_ref(location).cast_mut(), Ordering::Relaxed);
     }
 
     /// Pushes a task at the back of this worker's task queue, waking a sleeper if it
@@ -469,8 +581,12 @@ impl WorkerThread {
     /// Invariant 1 of `job.rs`: the job was taken from a queue, so it runs once.
     #[inline]
     pub(crate) unsafe fn execute(&self, job: JobRef) {
+        let activity = &self.info().activity;
+        activity.bump();
         // SAFETY: forwarded.
         unsafe { job.execute() }
+        activity.location.store(ptr::null_mut(), Ordering::Relaxed);
+        activity.bump();
     }
 
     /// Finds a job, in the order `raw.rs` documents.
@@ -483,7 +599,7 @@ impl WorkerThread {
         {
             return Some(job);
         }
-        if let Some(job) = self.lifo_slot.take() {
+        if let Some(job) = self.info().lifo.take() {
             let streak = self.lifo_streak.get();
             if streak < LIFO_STREAK {
                 self.lifo_streak.set(streak + 1);
@@ -530,6 +646,11 @@ impl WorkerThread {
                     continue;
                 }
                 let info = &infos[victim];
+                // A spare slot without a thread holds nothing (its last thread handed
+                // its jobs on before it left).
+                if !info.active.load(Ordering::Relaxed) {
+                    continue;
+                }
                 match info.stealer.steal() {
                     Steal::Success(job) => {
                         self.registry
@@ -590,10 +711,7 @@ impl WorkerThread {
     }
 
     fn has_lifo_job(&self) -> bool {
-        let job = self.lifo_slot.take();
-        let has = job.is_some();
-        self.lifo_slot.set(job);
-        has
+        self.info().lifo.is_full()
     }
 
     /// Runs other jobs until `latch` is set, sleeping when there are none.
@@ -607,6 +725,14 @@ impl WorkerThread {
 
     #[cold]
     fn wait_until_cold(&self, latch: &CoreLatch) {
+        // Waiting inside a job (a `join` whose other half was stolen) is not being
+        // stuck in it: idle for the monitor while we search or sleep.
+        let activity = &self.info().activity;
+        let in_job = activity.in_job();
+        if in_job {
+            activity.bump();
+        }
+        let _back_in_job = BackInJob(in_job.then_some(activity));
         let sleep = &self.registry.sleep;
         let mut idle = sleep.start_looking(self.index);
         while !latch.probe() {
@@ -635,6 +761,17 @@ impl WorkerThread {
     }
 }
 
+/// Marks the worker as running its job again when `wait_until_cold` returns.
+struct BackInJob<'a>(Option<&'a Activity>);
+
+impl Drop for BackInJob<'_> {
+    fn drop(&mut self) {
+        if let Some(activity) = self.0 {
+            activity.bump();
+        }
+    }
+}
+
 /// Clears the thread-local pointer when `main_loop`'s frame ends, even by unwinding.
 struct ClearCurrent;
 
@@ -652,7 +789,6 @@ fn main_loop(
     let thread = WorkerThread {
         worker,
         tasks,
-        lifo_slot: Cell::new(None),
         lifo_streak: Cell::new(0),
         tick: Cell::new(0),
         index,
@@ -675,6 +811,173 @@ fn main_loop(
     // Tasks still queued when the pool ends are not run (`raw::JobRef`'s contract);
     // their runtime shuts them down before it drops the pool.
     registry.run_handler(&registry.exit_handler, index);
+}
+
+/// A spare worker's thread (`monitor.rs`): a worker until its retire latch is set,
+/// then it hands whatever it still holds to the injector and gives its slot back.
+fn spare_main_loop(
+    (worker, tasks): (Worker<JobRef>, Worker<JobRef>),
+    registry: Arc<Registry>,
+    index: usize,
+) {
+    let thread = WorkerThread {
+        worker,
+        tasks,
+        lifo_streak: Cell::new(0),
+        tick: Cell::new(0),
+        index,
+        rng: XorShift64Star::new(index),
+        registry,
+    };
+    WORKER_THREAD.with(|current| current.set(&thread));
+    let clear = ClearCurrent;
+    let registry = Arc::clone(&thread.registry);
+    let info = &registry.thread_infos[index];
+    thread.wait_until(&info.terminate);
+    // At the top level no `join` of ours is pending, so what is left is heap jobs
+    // and tasks: give them to the pool.
+    let mut left = 0;
+    while let Some(job) = info
+        .lifo
+        .take()
+        .or_else(|| thread.worker.pop())
+        .or_else(|| thread.tasks.pop())
+    {
+        registry.injected_jobs.push(job);
+        left += 1;
+    }
+    if left > 0 {
+        registry.sleep.new_injected_jobs();
+    }
+    drop(clear);
+    let WorkerThread { worker, tasks, .. } = thread;
+    info.active.store(false, Ordering::Release);
+    let mut spares = registry
+        .spare_workers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    spares[index - registry.base_threads] = Some((worker, tasks));
+}
+
+/// What the monitor remembers of one slot between ticks.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Seen {
+    value: u64,
+    since: Option<std::time::Instant>,
+    handled: bool,
+}
+
+impl Registry {
+    /// `true` once the pool was told to end (no handle and no `'static` job left).
+    pub(crate) fn is_terminating(&self) -> bool {
+        self.terminate_count.load(Ordering::Acquire) == 0
+    }
+
+    pub(crate) fn slot_count(&self) -> usize {
+        self.thread_infos.len()
+    }
+
+    /// One look at every slot (`monitor.rs`): hand off the workers stuck in a job for
+    /// `threshold`, retire spares no longer needed.
+    pub(crate) fn monitor_tick(
+        self: &Arc<Self>,
+        seen: &mut [Seen],
+        threshold: std::time::Duration,
+        now: std::time::Instant,
+    ) {
+        let mut blocked = 0;
+        for (index, info) in self.thread_infos.iter().enumerate() {
+            let slot = &mut seen[index];
+            if !info.active.load(Ordering::Acquire) {
+                *slot = Seen::default();
+                continue;
+            }
+            let value = info.activity.counter.load(Ordering::Relaxed);
+            let same_job = value & 1 == 1 && value == slot.value && slot.since.is_some();
+            if !same_job {
+                *slot = Seen {
+                    value,
+                    since: Some(now),
+                    handled: false,
+                };
+                continue;
+            }
+            let since = slot.since.unwrap_or(now);
+            let stuck_for = now.saturating_duration_since(since);
+            if stuck_for >= threshold {
+                blocked += 1;
+                if !slot.handled {
+                    slot.handled = true;
+                    self.hand_off(index, stuck_for);
+                }
+            }
+        }
+        // Shrink back: one spare per stuck worker is enough.
+        let running: Vec<usize> = (self.base_threads..self.thread_infos.len())
+            .filter(|&index| self.thread_infos[index].active.load(Ordering::Acquire))
+            .collect();
+        if running.len() > blocked
+            && let Some(&index) = running.last()
+        {
+            // SAFETY: the latch lives in the registry, which we hold.
+            if unsafe { CoreLatch::set(&self.thread_infos[index].terminate) } {
+                self.sleep.wake_specific_thread(index);
+            }
+        }
+    }
+
+    /// Worker `index` is stuck in one job: report it, move its LIFO slot to the
+    /// injector, and start a spare worker to run (and steal) what it leaves behind.
+    #[cold]
+    fn hand_off(self: &Arc<Self>, index: usize, stuck_for: std::time::Duration) {
+        let info = &self.thread_infos[index];
+        let location = info.activity.location.load(Ordering::Relaxed);
+        // SAFETY: a stored location is a `&'static Location` (`annotate`).
+        let location = unsafe { location.cast_const().as_ref() };
+        let report = crate::BlockedWorker {
+            index,
+            blocked_for: stuck_for,
+            location,
+        };
+        match self.blocked_handler.get() {
+            Some(handler) => self.catch_unwind(|| handler(&report)),
+            None => eprintln!("weft-pool: {report}"),
+        }
+        if let Some(job) = info.lifo.take() {
+            self.injected_jobs.push(job);
+        }
+        self.start_spare();
+        self.sleep.new_injected_jobs();
+    }
+
+    /// Starts a thread on a free spare slot, if one is free and the pool lives on.
+    fn start_spare(self: &Arc<Self>) {
+        if self.is_terminating() {
+            return;
+        }
+        let mut spares = self
+            .spare_workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(number) = spares.iter().position(Option::is_some) else {
+            return; // all spares run already: the documented cap
+        };
+        let deques = spares[number].take().expect("position found it");
+        drop(spares);
+        let index = self.base_threads + number;
+        let info = &self.thread_infos[index];
+        info.terminate.reset();
+        info.active.store(true, Ordering::Release);
+        let registry = Arc::clone(self);
+        let spawned = self.thread_builder.spawn(index, move || {
+            spare_main_loop(deques, registry, index);
+        });
+        if let Err(error) = spawned {
+            // The deques went down with the closure; the slot stays unusable.
+            info.active.store(false, Ordering::Release);
+            eprintln!("weft-pool: could not start a spare worker thread: {error}");
+        }
+    }
 }
 
 /// A small per-worker random generator for picking steal victims (Marsaglia's
