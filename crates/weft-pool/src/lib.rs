@@ -167,4 +167,23 @@ pub fn current_num_threads() -> usize {
 pub mod __loom {
     pub use crate::latch::{CoreLatch, LockLatch};
     pub use crate::sleep::{IdleState, Sleep};
+
+    /// The LIFO slot, with the raw job type.
+    #[derive(Default)]
+    pub struct LifoSlot(Option<crate::lifo::LifoSlot>);
+
+    impl LifoSlot {
+        pub fn new() -> Self {
+            LifoSlot(Some(crate::lifo::LifoSlot::new()))
+        }
+        fn slot(&self) -> &crate::lifo::LifoSlot {
+            self.0.as_ref().expect("built with new")
+        }
+        pub fn put(&self, job: crate::raw::JobRef) -> Option<crate::raw::JobRef> {
+            self.slot().put(job.0).map(crate::raw::JobRef)
+        }
+        pub fn take(&self) -> Option<crate::raw::JobRef> {
+            self.slot().take().map(crate::raw::JobRef)
+        }
+    }
 }

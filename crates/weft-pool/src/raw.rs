@@ -99,6 +99,13 @@ impl JobRef {
     }
 }
 
+impl JobRef {
+    /// The job's data pointer (its identity while it is queued).
+    pub fn data(&self) -> *const () {
+        self.0.id()
+    }
+}
+
 impl fmt::Debug for JobRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("JobRef").field(&self.0.id()).finish()
