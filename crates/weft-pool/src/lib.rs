@@ -172,6 +172,12 @@ pub mod __loom {
     #[derive(Default)]
     pub struct LifoSlot(Option<crate::lifo::LifoSlot>);
 
+    impl std::fmt::Debug for LifoSlot {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("LifoSlot").finish_non_exhaustive()
+        }
+    }
+
     impl LifoSlot {
         pub fn new() -> Self {
             LifoSlot(Some(crate::lifo::LifoSlot::new()))
