@@ -65,7 +65,10 @@ pub mod net {
 }
 
 pub use context::EnterGuard;
-pub use runtime::{Builder, Handle, LocalSet, RunUntil, Runtime, RuntimeFlavor, TryCurrentError};
+pub use runtime::{
+    BlockedHook, BlockedTask, Builder, DEFAULT_BLOCKING_THRESHOLD, Handle, LocalSet, RunUntil,
+    Runtime, RuntimeFlavor, TryCurrentError,
+};
 pub use task::{AbortHandle, Id, JoinError, JoinHandle, try_current_id, yield_now};
 
 #[cfg(loom)]

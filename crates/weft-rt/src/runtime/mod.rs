@@ -79,6 +79,62 @@ pub struct Builder {
     keep_alive: Duration,
     enable_io: bool,
     enable_time: bool,
+    blocking_threshold: Option<Duration>,
+    on_blocked: Option<Arc<BlockedHook>>,
+}
+
+/// A hook for the blocking monitor's reports (see [`Builder::blocking_threshold`]).
+pub type BlockedHook = dyn Fn(&BlockedTask) + Send + Sync;
+
+/// A task (or pool job) the blocking monitor found holding a worker too long.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BlockedTask {
+    /// The worker it holds.
+    pub worker: usize,
+    /// How long it had been running in one poll when the monitor acted.
+    pub blocked_for: Duration,
+    /// Where the task was spawned (`None` for a pool job that is not a task).
+    pub location: Option<&'static std::panic::Location<'static>>,
+}
+
+impl fmt::Display for BlockedTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.location {
+            Some(location) => write!(f, "a task spawned at {location}")?,
+            None => f.write_str("a job")?,
+        }
+        write!(
+            f,
+            " has blocked worker {} for {:.1} ms in one poll; the tasks queued behind it \
+             moved to a spare worker. Blocking calls belong in weft_rt::spawn_blocking, \
+             long computations in weft_rt::compute",
+            self.worker,
+            self.blocked_for.as_secs_f64() * 1e3
+        )
+    }
+}
+
+/// The default blocking threshold (as the notes' and Go's monitors use).
+pub const DEFAULT_BLOCKING_THRESHOLD: Duration = Duration::from_millis(10);
+
+/// The default report: one line on stderr per spawn location (repeats are counted,
+/// not printed).
+fn default_blocked_hook() -> Arc<BlockedHook> {
+    let seen: std::sync::Mutex<std::collections::HashMap<String, u64>> = Default::default();
+    Arc::new(move |report: &BlockedTask| {
+        let key = report
+            .location
+            .map_or_else(|| "(a pool job)".to_owned(), ToString::to_string);
+        let mut seen = seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = seen.entry(key).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            eprintln!("weft-rt: {report}");
+        }
+    })
 }
 
 impl fmt::Debug for Builder {
@@ -104,6 +160,8 @@ impl Builder {
             keep_alive: DEFAULT_KEEP_ALIVE,
             enable_io: true,
             enable_time: true,
+            blocking_threshold: Some(DEFAULT_BLOCKING_THRESHOLD),
+            on_blocked: None,
         }
     }
 
@@ -174,6 +232,46 @@ impl Builder {
         self
     }
 
+    /// The blocking monitor's threshold (multi-thread flavour; default 10 ms): a task
+    /// that holds a worker in one poll for longer is reported (with its spawn
+    /// location) and the tasks queued behind it move to a spare worker, so timers,
+    /// I/O and the other tasks keep going. `None` turns the monitor off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = weft_rt::Builder::new_multi_thread()
+    ///     .worker_threads(1)
+    ///     .blocking_threshold(Some(Duration::from_millis(10)))
+    ///     .on_blocked(|report| eprintln!("slow task: {report}"))
+    ///     .build()
+    ///     .unwrap();
+    /// let answer = rt.block_on(async {
+    ///     // Blocks its worker; the other task still runs, on a spare.
+    ///     let stuck = weft_rt::spawn(async { std::thread::sleep(Duration::from_millis(100)) });
+    ///     let quick = weft_rt::spawn(async { 42 });
+    ///     let answer = quick.await.unwrap();
+    ///     stuck.await.unwrap();
+    ///     answer
+    /// });
+    /// assert_eq!(answer, 42);
+    /// ```
+    pub fn blocking_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
+        self.blocking_threshold = threshold;
+        self
+    }
+
+    /// Where the blocking monitor's reports go (default: one line on stderr per spawn
+    /// location).
+    pub fn on_blocked<F>(&mut self, hook: F) -> &mut Self
+    where
+        F: Fn(&BlockedTask) + Send + Sync + 'static,
+    {
+        self.on_blocked = Some(Arc::new(hook));
+        self
+    }
+
     /// Enables I/O and timers (both are on by default; kept for tokio's vocabulary).
     pub fn enable_all(&mut self) -> &mut Self {
         self.enable_io = true;
@@ -210,9 +308,15 @@ impl Builder {
             )
         };
         match self.flavor {
-            RuntimeFlavor::MultiThread => {
-                multi::build(threads, Arc::clone(&self.thread_name), blocking)
-            }
+            RuntimeFlavor::MultiThread => multi::build(
+                threads,
+                Arc::clone(&self.thread_name),
+                blocking,
+                self.blocking_threshold.map(|threshold| {
+                    let hook = self.on_blocked.clone().unwrap_or_else(default_blocked_hook);
+                    (threshold, hook)
+                }),
+            ),
             RuntimeFlavor::CurrentThread => Ok(Runtime {
                 handle: Handle {
                     shared: Arc::new(Shared {
@@ -627,7 +731,10 @@ pub(crate) fn global() -> &'static Handle {
             DEFAULT_KEEP_ALIVE,
             Arc::new(|| "weft-rt-blocking".to_owned()),
         );
-        multi::attach_global(blocking)
+        multi::attach_global(
+            blocking,
+            (DEFAULT_BLOCKING_THRESHOLD, default_blocked_hook()),
+        )
     })
 }
 

@@ -46,6 +46,8 @@ fn into_job(task: Runnable) -> JobRef {
         // SAFETY: `data` is the pointer `into_raw` gave below, turned back once (a
         // pool job runs once).
         let task = unsafe { Runnable::from_raw(NonNull::new_unchecked(data.cast_mut())) };
+        // For the blocking monitor's report, should this poll hold the worker.
+        weft_pool::raw::annotate(task.location());
         // Each poll gets a fresh budget (`weft_sync::coop`).
         weft_sync::coop::with_budget(weft_sync::coop::DEFAULT_BUDGET, || task.run());
     }
@@ -86,12 +88,32 @@ fn shared_for(pool: &PoolHandle, blocking: BlockingPool) -> Arc<Shared> {
     shared
 }
 
+/// The monitor's settings: threshold and report hook.
+pub(super) type Monitor = (std::time::Duration, Arc<super::BlockedHook>);
+
+fn pool_hook(hook: Arc<super::BlockedHook>) -> impl Fn(&weft_pool::BlockedWorker) + Send + Sync {
+    move |report: &weft_pool::BlockedWorker| {
+        hook(&super::BlockedTask {
+            worker: report.index,
+            blocked_for: report.blocked_for,
+            location: report.location,
+        });
+    }
+}
+
 pub(super) fn build(
     threads: usize,
     thread_name: Arc<super::ThreadNameFn>,
     blocking: BlockingPool,
+    monitor: Option<Monitor>,
 ) -> io::Result<Runtime> {
-    let pool = weft_pool::ThreadPoolBuilder::new()
+    let mut builder = weft_pool::ThreadPoolBuilder::new();
+    if let Some((threshold, hook)) = monitor {
+        builder = builder
+            .blocking_threshold(threshold)
+            .blocked_handler(pool_hook(hook));
+    }
+    let pool = builder
         .num_threads(threads)
         .thread_name(move |index| thread_name(index))
         .driver(Arc::new(ReactorDriver::new()))
@@ -120,8 +142,9 @@ pub(super) fn build(
 }
 
 /// The global runtime, on weft-pool's global pool.
-pub(super) fn attach_global(blocking: BlockingPool) -> Handle {
+pub(super) fn attach_global(blocking: BlockingPool, (threshold, hook): Monitor) -> Handle {
     let pool = weft_pool::raw::global_handle();
+    pool.start_blocking_monitor(threshold, Some(Box::new(pool_hook(hook))));
     // Another user of the raw door may have attached a driver first; then it drives.
     let _ = pool.set_driver(Arc::new(ReactorDriver::new()));
     let shared = shared_for(&pool, blocking);
