@@ -117,7 +117,8 @@ use crate::time::{Elapsed, Instant, Timeout};
 /// `T` is each task's value, `E` its error: tasks are futures that return
 /// `Result<T, E>` ([`spawn`](Self::spawn)), or plain `T` for a group that only fails
 /// by panicking ([`spawn_infallible`](Self::spawn_infallible), with `E` left at its
-/// default, [`Infallible`]).
+/// default, [`Infallible`]). Type defaults do not guide inference, so a group of
+/// plain values is written `TaskGroup<_>`.
 ///
 /// Awaiting the group is the same as awaiting [`join`](Self::join).
 ///
@@ -128,7 +129,7 @@ use crate::time::{Elapsed, Instant, Timeout};
 ///
 /// let rt = weft_rt::Runtime::new().unwrap();
 /// let lengths = rt.block_on(async {
-///     let mut group = TaskGroup::new();
+///     let mut group: TaskGroup<_> = TaskGroup::new();
 ///     for word in ["structured", "concurrency"] {
 ///         group.spawn_infallible(async move { word.len() });
 ///     }
@@ -182,7 +183,7 @@ impl<T, E> TaskGroup<T, E> {
     /// ```
     /// let rt = weft_rt::Runtime::new().unwrap();
     /// rt.block_on(async {
-    ///     let mut group = weft_rt::TaskGroup::new();
+    ///     let mut group: weft_rt::TaskGroup<_> = weft_rt::TaskGroup::new();
     ///     group.spawn_infallible(async {});
     ///     group.spawn_infallible(async {});
     ///     assert_eq!(group.len(), 2);
@@ -216,7 +217,7 @@ impl<T, E> TaskGroup<T, E> {
     ///
     /// let rt = weft_rt::Runtime::new().unwrap();
     /// rt.block_on(async {
-    ///     let mut group = weft_rt::TaskGroup::new();
+    ///     let mut group: weft_rt::TaskGroup<_> = weft_rt::TaskGroup::new();
     ///     group.spawn_infallible(weft_rt::time::sleep(Duration::from_secs(3600)));
     ///     group.cancel();
     ///     let error = group.join().await.unwrap_err();
@@ -374,7 +375,7 @@ where
     /// ```
     /// let rt = weft_rt::Runtime::new().unwrap();
     /// rt.block_on(async {
-    ///     let mut group = weft_rt::TaskGroup::new();
+    ///     let mut group: weft_rt::TaskGroup<_> = weft_rt::TaskGroup::new();
     ///     for i in 1..=3u64 {
     ///         group.spawn_infallible(async move { i * i });
     ///     }
@@ -827,7 +828,7 @@ impl<E: fmt::Debug> fmt::Debug for TaskFailure<E> {
 /// rt.block_on(async {
 ///     let at = Instant::now() + Duration::from_millis(10);
 ///     let outcome = weft_rt::deadline(at, async {
-///         let mut group = weft_rt::TaskGroup::new();
+///         let mut group: weft_rt::TaskGroup<_> = weft_rt::TaskGroup::new();
 ///         group.spawn_infallible(weft_rt::time::sleep(Duration::from_secs(3600)));
 ///         group.join().await
 ///     })
