@@ -223,6 +223,10 @@ impl Spawner {
     /// });
     /// ```
     #[track_caller]
+    #[allow(
+        clippy::async_yields_async,
+        reason = "the JoinHandle is the output: awaiting it is the caller's choice"
+    )]
     pub fn spawn<F>(
         &self,
         future: F,
