@@ -58,13 +58,13 @@
 //! | [`Spawner::spawn`](crate::Spawner::spawn) | yes | nothing is spawned; the future is dropped; no slot is taken |
 //! | [`sync::Notify::notified`](crate::sync::Notify::notified) | yes | a `notify_one` permit it did not take stays stored for the next waiter; a `notify_waiters` it was owed is lost (it was for the waiters of that moment) |
 //! | weft-channel `recv_async` / the receiver's stream | yes | no message is lost: a wake-up it had received passes to another waiter |
-//! | weft-channel `send_async` | no message is half sent | the message is **dropped**, not sent; keep it with `try_send` + retry if it matters |
+//! | weft-channel `send_async` | no: the message is lost | nothing is half sent, but the message is **dropped**, not sent; keep it (`try_send`, then retry) if it matters |
 //! | weft-sync `Semaphore::acquire*_async` | yes | takes no permits; a wake-up passes on |
 //! | weft-sync async `Mutex::lock_async` / `RwLock` read, write, upgradable | yes | the lock is untouched (a writer cancelled while draining readers undoes its claim) |
 //! | weft-io `Async::readable` / `writable` | yes | readiness is not consumed (only a `WouldBlock` read/write clears it) |
 //! | weft-io `Async::read_with` / `write_with` | if `op` is | the operation runs whole inside one poll, so data is never half read |
-//! | [`net`](crate::net) `accept`, `recv`, `recv_from`, `poll_read`/`poll_write` | yes | as `read_with` over one system call |
-//! | [`net`](crate::net) `TcpStream::connect` | no | the half-open connection attempt is closed |
+//! | [`net`](crate::net) `accept`, `recv`, `recv_from`, `send`, `send_to`, `poll_read`/`poll_write` | yes | each is `read_with`/`write_with` over one system call: done whole in one poll, or not at all |
+//! | [`net`](crate::net) `TcpStream::connect` | yes, nothing is lost | the attempt is abandoned and its socket closed |
 //! | a future that awaits several of the above in turn | not in general | work done by the earlier steps is lost with it |
 //!
 //! # Examples

@@ -250,7 +250,7 @@ fn a_deadline_cancels_the_groups_inside_it() {
     rt().block_on(async {
         let drops = Arc::new(AtomicUsize::new(0));
         let started = Arc::new(AtomicUsize::new(0));
-        let at = Instant::now() + Duration::from_millis(20);
+        let at = Instant::now() + Duration::from_millis(50);
         let outcome = {
             let (drops, started) = (Arc::clone(&drops), Arc::clone(&started));
             weft_rt::deadline(at, async move {
@@ -258,21 +258,24 @@ fn a_deadline_cancels_the_groups_inside_it() {
                 for _ in 0..5 {
                     group.spawn(sleeper(&drops, &started));
                 }
-                // A nested group, inside a task of the outer one.
-                let inner_drops = Arc::clone(&drops);
-                let inner_started = Arc::clone(&started);
+                // A nested group, inside a task of the outer one. The sleepers (and
+                // their guards) are made here, so that all 8 guards exist whether or
+                // not the outer task gets to run before the deadline.
+                let inner_sleepers: Vec<_> = (0..3).map(|_| sleeper(&drops, &started)).collect();
                 group.spawn(async move {
                     let mut inner = TaskGroup::new();
-                    for _ in 0..3 {
-                        inner.spawn(sleeper(&inner_drops, &inner_started));
+                    for sleeper in inner_sleepers {
+                        inner.spawn(sleeper);
                     }
                     inner.join().await.map(|_| 0).map_err(|e| e.to_string())
                 });
+                // Usually all are running when the deadline passes (not required).
+                wait_for(&started, 8, "the sleepers to start").await;
                 group.join().await
             })
         };
         let outcome = bounded(outcome).await;
-        assert!(outcome.is_err(), "an hour-long group beat a 20 ms deadline");
+        assert!(outcome.is_err(), "an hour-long group beat a 50 ms deadline");
         wait_for(&drops, 8, "the tasks inside the deadline to be dropped").await;
     });
 }
