@@ -15,6 +15,10 @@
 //! | [`Runtime`], [`Builder`], [`Handle`] | multi-thread (default), current-thread, thread-per-core |
 //! | [`spawn`], [`JoinHandle`], [`JoinError`], [`AbortHandle`] | tasks: one allocation each, panics contained |
 //! | [`spawn_local`], [`LocalSet`] | tasks that are not `Send`, on one thread |
+//! | [`TaskGroup`], [`GroupError`], [`TaskFailure`] | structured concurrency: tasks joined and cancelled together ([`group`]) |
+//! | [`deadline`] | a scope cancelled, with the groups inside it, when its deadline passes |
+//! | [`Spawner`], [`TrySpawnError`] | admission control: at most `n` live tasks ([`admission`]) |
+//! | [`MapConcurrentExt`] | `stream.map_concurrent(n, f)`: at most `n` in flight, in order or as completed |
 //! | [`compute`] | a CPU-bound closure on the pool, as a future |
 //! | [`spawn_blocking`] | a blocking call on an elastic pool of extra threads |
 //! | [`yield_now`] | let other tasks run |
@@ -50,8 +54,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod admission;
 mod blocking;
 mod context;
+pub mod group;
 mod park;
 pub mod runtime;
 pub mod sync;
@@ -64,7 +70,9 @@ pub mod net {
     pub use weft_io::net::*;
 }
 
+pub use admission::{MapConcurrentExt, Spawner, TrySpawnError};
 pub use context::EnterGuard;
+pub use group::{Deadline, GroupError, TaskFailure, TaskGroup, deadline};
 pub use runtime::{
     BlockedHook, BlockedTask, Builder, DEFAULT_BLOCKING_THRESHOLD, Handle, LocalSet, RunUntil,
     Runtime, RuntimeFlavor, TryCurrentError,
