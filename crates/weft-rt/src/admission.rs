@@ -552,6 +552,7 @@ fn meta_at(location: &'static Location<'static>) -> TaskMeta {
     TaskMeta {
         location,
         name: None,
+        runtime: 0,
     }
 }
 

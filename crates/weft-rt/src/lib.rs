@@ -60,6 +60,8 @@ mod context;
 pub mod group;
 mod park;
 pub mod runtime;
+#[cfg(not(loom))]
+mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;

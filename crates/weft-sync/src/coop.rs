@@ -193,3 +193,40 @@ mod tests {
         });
     }
 }
+
+/// A kind of resource a task can wait on, for task dumps: what a weft future records
+/// when it returns `Pending` (see [`waiting_on`]).
+#[derive(Debug)]
+pub struct WaitSite {
+    what: &'static str,
+}
+
+impl WaitSite {
+    /// A site described by `what` (for example `"timer"`, `"channel receive"`).
+    pub const fn new(what: &'static str) -> WaitSite {
+        WaitSite { what }
+    }
+
+    /// The description.
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+}
+
+std::thread_local! {
+    static WAITING_ON: Cell<Option<&'static WaitSite>> = const { Cell::new(None) };
+}
+
+/// Records that the future being polled on this thread is about to return `Pending`
+/// waiting on `site`. A runtime reads it after the poll ([`take_waiting_on`]) and
+/// keeps it in the task, for dumps. Costs one thread-local store.
+#[inline]
+pub fn waiting_on(site: &'static WaitSite) {
+    let _ = WAITING_ON.try_with(|cell| cell.set(Some(site)));
+}
+
+/// Takes (and clears) what the last poll on this thread recorded with [`waiting_on`].
+#[inline]
+pub fn take_waiting_on() -> Option<&'static WaitSite> {
+    WAITING_ON.try_with(Cell::take).ok().flatten()
+}

@@ -113,12 +113,20 @@ impl<T: AsFd> Async<T> {
     /// ([`read_with`](Self::read_with), `poll_read`) returns `WouldBlock`; after a
     /// read that bypasses it, this may report ready again at once.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.read.poll_ready(cx).map(|_| Ok(()))
+        let poll = self.source.read.poll_ready(cx).map(|_| Ok(()));
+        if poll.is_pending() {
+            weft_sync::coop::waiting_on(&WAIT_IO);
+        }
+        poll
     }
 
     /// As [`poll_readable`](Self::poll_readable), for writing.
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.write.poll_ready(cx).map(|_| Ok(()))
+        let poll = self.source.write.poll_ready(cx).map(|_| Ok(()));
+        if poll.is_pending() {
+            weft_sync::coop::waiting_on(&WAIT_IO);
+        }
+        poll
     }
 
     /// Waits until the descriptor is readable; see [`poll_readable`](Self::poll_readable).
@@ -233,7 +241,10 @@ fn poll_retry<R>(
     // after its share of operations instead of holding its worker.
     let proceed = ready!(weft_sync::coop::poll_proceed(cx));
     loop {
-        let tick = ready!(readiness.poll_ready(cx));
+        let Poll::Ready(tick) = readiness.poll_ready(cx) else {
+            weft_sync::coop::waiting_on(&WAIT_IO);
+            return Poll::Pending;
+        };
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => readiness.clear_ready(tick),
             result => {
@@ -243,6 +254,9 @@ fn poll_retry<R>(
         }
     }
 }
+
+/// What a task waiting for a descriptor shows in a task dump.
+static WAIT_IO: weft_sync::coop::WaitSite = weft_sync::coop::WaitSite::new("I/O readiness");
 
 fn retry<'a, R>(
     readiness: &'a Readiness,

@@ -92,6 +92,7 @@ impl Future for Timer {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Instant> {
         let this = self.get_mut();
         let Some(when) = this.when else {
+            weft_sync::coop::waiting_on(&WAIT_TIMER);
             return Poll::Pending;
         };
         if Instant::now() >= when {
@@ -106,9 +107,13 @@ impl Future for Timer {
                 this.registered = Some((id, cx.waker().clone()));
             }
         }
+        weft_sync::coop::waiting_on(&WAIT_TIMER);
         Poll::Pending
     }
 }
+
+/// What a task waiting on a timer shows in a task dump.
+static WAIT_TIMER: weft_sync::coop::WaitSite = weft_sync::coop::WaitSite::new("timer");
 
 impl Drop for Timer {
     fn drop(&mut self) {

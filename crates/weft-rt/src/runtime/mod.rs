@@ -320,6 +320,7 @@ impl Builder {
             RuntimeFlavor::CurrentThread => Ok(Runtime {
                 handle: Handle {
                     shared: Arc::new(Shared {
+                        id: next_runtime_id(),
                         kind: Kind::CurrentThread(LocalQueue::new()),
                         blocking,
                         shutdown: AtomicBool::new(false),
@@ -341,11 +342,19 @@ fn default_threads() -> usize {
 
 /// What a runtime's handles share.
 pub(crate) struct Shared {
+    /// Tags the tasks this runtime spawns, for `Handle::dump`.
+    pub(crate) id: u64,
     pub(crate) kind: Kind,
     pub(crate) blocking: BlockingPool,
     pub(crate) shutdown: AtomicBool,
     /// Tasks woken after shutdown, cancelled later on a thread of our choosing.
     pub(crate) graveyard: weft_sync::Mutex<Vec<crate::task::Runnable>>,
+}
+
+/// A fresh runtime id (never 0).
+pub(crate) fn next_runtime_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Shared {
@@ -620,16 +629,73 @@ impl Handle {
         self.spawn_with_meta(future, TaskMeta::here())
     }
 
-    pub(crate) fn spawn_with_meta<F>(&self, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    pub(crate) fn spawn_with_meta<F>(&self, future: F, mut meta: TaskMeta) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        meta.runtime = self.shared.id;
         match &self.shared.kind {
             Kind::MultiThread(_) => multi::spawn(&self.shared, future, meta),
             Kind::CurrentThread(queue) => local::spawn_onto(queue, future, meta),
             Kind::ThreadPerCore(cores) => local::spawn_onto(&cores.pick(), future, meta),
         }
+    }
+
+    /// Spawns a task with a name, which task dumps show.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = weft_rt::Runtime::new().unwrap();
+    /// let handle = rt.handle().spawn_named("poller", std::future::pending::<()>());
+    /// let dump = rt.handle().dump();
+    /// assert!(dump.tasks.iter().any(|task| task.name.as_deref() == Some("poller")));
+    /// handle.abort();
+    /// ```
+    #[track_caller]
+    pub fn spawn_named<F>(&self, name: &str, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut meta = TaskMeta::here();
+        meta.name = Some(Arc::from(name));
+        self.spawn_with_meta(future, meta)
+    }
+
+    /// Every live task of this runtime: id, name, spawn location, state, polls, time
+    /// since the last poll, and what it waits on when that is a weft resource. Taken
+    /// without stopping the runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = weft_rt::Runtime::new().unwrap();
+    /// let sleeper = rt.spawn(weft_rt::time::sleep(Duration::from_secs(3600)));
+    /// rt.block_on(weft_rt::time::sleep(Duration::from_millis(20)));
+    /// let dump = rt.handle().dump();
+    /// println!("{dump}");
+    /// let task = dump.tasks.iter().find(|task| task.id == sleeper.id()).unwrap();
+    /// assert_eq!(task.waiting_on, Some("timer"));
+    /// sleeper.abort();
+    /// ```
+    #[cfg(not(loom))]
+    pub fn dump(&self) -> crate::task::Dump {
+        crate::task::dump_runtime(self.shared.id)
+    }
+
+    /// Prints [`dump`](Self::dump) to stderr each time the process receives
+    /// `SIGUSR1` (`kill -USR1 <pid>`), from a thread of its own. Opt-in: installs a
+    /// signal handler for `SIGUSR1`, replacing any other.
+    ///
+    /// # Errors
+    ///
+    /// The OS error if the handler or the thread could not be set up.
+    #[cfg(not(loom))]
+    pub fn dump_on_sigusr1(&self) -> io::Result<()> {
+        crate::signal::dump_on_sigusr1(self.clone())
     }
 
     /// Runs a blocking closure on the blocking pool (see
@@ -640,7 +706,9 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.shared.blocking.spawn(f)
+        let mut meta = TaskMeta::here();
+        meta.runtime = self.shared.id;
+        self.shared.blocking.spawn_with_meta(f, meta)
     }
 
     /// See [`Runtime::spawn_on`].

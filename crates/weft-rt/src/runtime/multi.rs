@@ -77,6 +77,7 @@ where
 
 fn shared_for(pool: &PoolHandle, blocking: BlockingPool) -> Arc<Shared> {
     let shared = Arc::new(Shared {
+        id: super::next_runtime_id(),
         kind: Kind::MultiThread(pool.clone()),
         blocking,
         shutdown: AtomicBool::new(false),

@@ -55,6 +55,7 @@ pub(super) fn build(
 ) -> io::Result<Runtime> {
     let queues: Box<[Arc<LocalQueue>]> = (0..threads).map(|_| LocalQueue::new()).collect();
     let shared = Arc::new(Shared {
+        id: super::next_runtime_id(),
         kind: Kind::ThreadPerCore(Cores {
             queues: queues.clone(),
             next: AtomicUsize::new(0),

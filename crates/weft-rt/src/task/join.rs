@@ -178,6 +178,7 @@ impl<T> Future for JoinHandle<T> {
         let header = self.header();
         let snapshot = header.state.load();
         if !snapshot.is_completed() && self.register_waker(cx.waker(), snapshot).is_ok() {
+            weft_sync::coop::waiting_on(&WAIT_JOIN);
             return Poll::Pending;
         }
         let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
@@ -187,6 +188,10 @@ impl<T> Future for JoinHandle<T> {
         out
     }
 }
+
+/// What a task awaiting another task shows in a task dump.
+static WAIT_JOIN: weft_sync::coop::WaitSite =
+    weft_sync::coop::WaitSite::new("another task (JoinHandle)");
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {

@@ -91,9 +91,11 @@
 //!    that stores its own waker keeps itself alive; the runtime's task list (not this
 //!    module) is what can cancel such a task at shutdown.
 
+mod dump;
 mod error;
 mod id;
 mod join;
+mod list;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_door;
@@ -109,6 +111,11 @@ use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+#[cfg(not(loom))]
+pub use dump::dump;
+#[cfg(not(loom))]
+pub(crate) use dump::dump_runtime;
+pub use dump::{Dump, TaskDump, TaskState};
 pub use error::JoinError;
 pub use id::{Id, try_current_id};
 pub use join::{AbortHandle, JoinHandle};
@@ -147,6 +154,8 @@ pub(crate) enum ScheduleHint {
 pub(crate) struct TaskMeta {
     pub(crate) location: &'static Location<'static>,
     pub(crate) name: Option<Arc<str>>,
+    /// The spawning runtime's id, for `Handle::dump` (0: none).
+    pub(crate) runtime: u64,
 }
 
 impl TaskMeta {
@@ -157,6 +166,7 @@ impl TaskMeta {
         TaskMeta {
             location: Location::caller(),
             name: None,
+            runtime: 0,
         }
     }
 }

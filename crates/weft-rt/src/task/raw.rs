@@ -9,6 +9,7 @@ use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::thread::{self, ThreadId};
 
@@ -34,6 +35,24 @@ pub(super) struct Header {
     /// clear and the task is not completed; read by the runner only after it set
     /// `COMPLETED` with `JOIN_WAKER` set; dropped with the allocation otherwise.
     pub(super) join_waker: UnsafeCell<Option<Waker>>,
+    /// This task's place in the list of live tasks (`list.rs`; unused under loom).
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(super) links: UnsafeCell<super::list::Links>,
+    /// What dumps show about it.
+    pub(super) trace: Trace,
+}
+
+/// A task's observable history, for dumps (`dump.rs`). Written by the runner around
+/// each poll with plain stores (one runner at a time), read by dumps with loads.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) struct Trace {
+    /// The runtime that spawned it (0: unknown).
+    pub(crate) runtime: u64,
+    pub(crate) polls: AtomicU64,
+    /// When the last poll started, in ms of the coarse clock (`dump::coarse_now_ms`).
+    pub(crate) last_poll_ms: AtomicU64,
+    /// What its last `Pending` poll waited on, if a weft resource said.
+    pub(crate) waiting_on: AtomicPtr<weft_sync::coop::WaitSite>,
 }
 
 /// The per-`(F, S)` operations, reached through the header.
@@ -109,11 +128,21 @@ where
             name: meta.name,
             owner,
             join_waker: UnsafeCell::new(None),
+            links: UnsafeCell::new(super::list::Links::new()),
+            trace: Trace {
+                runtime: meta.runtime,
+                polls: AtomicU64::new(0),
+                last_poll_ms: AtomicU64::new(0),
+                waiting_on: AtomicPtr::new(ptr::null_mut()),
+            },
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
     });
-    NonNull::from(Box::leak(cell)).cast()
+    let task = NonNull::from(Box::leak(cell)).cast();
+    // SAFETY: alive and new; `dealloc` unlinks it before freeing.
+    unsafe { super::list::insert(task) };
+    task
 }
 
 /// # Safety
@@ -200,6 +229,14 @@ unsafe fn run<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
         return false;
     }
 
+    let trace = &header.trace;
+    trace
+        .polls
+        .store(trace.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    trace
+        .last_poll_ms
+        .store(super::dump::coarse_now_ms(), Ordering::Relaxed);
+    let _ = weft_sync::coop::take_waiting_on();
     let polled = {
         // SAFETY: the Runnable's reference outlives the poll.
         let waker = unsafe { borrowed_waker(ptr) };
@@ -219,6 +256,9 @@ unsafe fn run<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
 
     let out = match polled {
         Ok(Poll::Pending) => {
+            let site = weft_sync::coop::take_waiting_on()
+                .map_or(ptr::null_mut(), |site| ptr::from_ref(site).cast_mut());
+            trace.waiting_on.store(site, Ordering::Relaxed);
             return match header.state.transition_to_idle() {
                 IdleAction::Idle { last } => {
                     if last {
@@ -393,6 +433,9 @@ unsafe fn drop_output<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 }
 
 unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // Out of the list first: a dump may be reading the header until we hold the lock.
+    // SAFETY: linked by `allocate`, unlinked only here.
+    unsafe { super::list::remove(ptr) };
     // SAFETY: the last reference is gone: nobody else can reach the allocation, made
     // by `allocate` from a `Box<Cell<F, S>>`.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };

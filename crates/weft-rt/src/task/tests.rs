@@ -805,6 +805,7 @@ fn task_meta_records_the_spawn_location_and_name() {
     let meta = TaskMeta {
         location: Location::caller(),
         name: Some(Arc::from("worker-7")),
+        runtime: 0,
     };
     let (task, handle) = spawn(async {}, TestScheduler::new(&queue), meta);
     assert_eq!(task.name(), Some("worker-7"));

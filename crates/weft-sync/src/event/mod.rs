@@ -555,10 +555,16 @@ impl Future for EventListener {
         if self.key == NONE || self.register(Some(cx.waker())) {
             Poll::Ready(())
         } else {
+            crate::coop::waiting_on(&WAIT_EVENT);
             Poll::Pending
         }
     }
 }
+
+/// What a task waiting on an event (an async lock, a semaphore, a notification)
+/// shows in a task dump.
+static WAIT_EVENT: crate::coop::WaitSite =
+    crate::coop::WaitSite::new("an event (async lock, semaphore or notification)");
 
 impl Drop for EventListener {
     #[inline]
