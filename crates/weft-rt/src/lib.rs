@@ -24,6 +24,7 @@
 //! | [`yield_now`] | let other tasks run |
 //! | [`time`] | `sleep`, `timeout`, `interval` |
 //! | [`net`] | TCP, UDP and Unix sockets (`futures-io` traits) |
+//! | [`sim`] | deterministic simulation: a seeded scheduler and a virtual clock |
 //!
 //! Free functions use the current runtime: the one whose task or `block_on` the
 //! caller is in, or the one entered with [`Runtime::enter`]; anywhere else, a global
@@ -60,6 +61,7 @@ mod context;
 pub mod group;
 mod park;
 pub mod runtime;
+pub mod sim;
 pub mod sync;
 pub mod task;
 pub mod time;
