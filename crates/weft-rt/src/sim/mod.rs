@@ -23,7 +23,10 @@
 //!
 //! A `Sleep` is bound to the clock it was made on: one made inside a simulation
 //! follows it wherever it is polled; one made outside never fires inside it (no
-//! thread drives the reactor there), which a run reports as a deadlock.
+//! thread drives the reactor there), which a run reports as a deadlock. So make
+//! timers inside the future: `rt.block_on(async { sleep(d).await })`, not
+//! `rt.block_on(sleep(d))`, whose argument is made before the simulation runs (or
+//! make them under [`Runtime::enter`]).
 //!
 //! # What is deterministic
 //!
@@ -133,7 +136,8 @@ use std::time::{Duration, Instant};
 #[non_exhaustive]
 pub enum SimError {
     /// The main future is unfinished, no task is ready and no timer is pending:
-    /// nothing can ever make progress.
+    /// nothing can ever make progress. (Or a task waits on something the simulation
+    /// does not drive: a `Sleep` made outside it, a socket, another thread.)
     Deadlock {
         /// The run's seed.
         seed: u64,
@@ -297,6 +301,10 @@ impl Runtime {
 
     /// Runs `future` to completion, running the simulation's tasks meanwhile, and
     /// returns its output.
+    ///
+    /// Timers follow the virtual clock when they are *made* inside the simulation:
+    /// write `rt.block_on(async { sleep(d).await })` (a `sleep(d)` passed as the
+    /// argument is made before, on the real clock, and never fires here).
     ///
     /// # Panics
     ///
@@ -514,7 +522,7 @@ impl Runtime {
     ///
     /// let rt = weft_rt::sim::Runtime::new(0);
     /// let start = rt.now();
-    /// rt.block_on(weft_rt::time::sleep(Duration::from_millis(250)));
+    /// rt.block_on(async { weft_rt::time::sleep(Duration::from_millis(250)).await });
     /// assert_eq!(rt.now() - start, Duration::from_millis(250));
     /// ```
     pub fn now(&self) -> Instant {
@@ -530,7 +538,7 @@ impl Runtime {
     ///
     /// let rt = weft_rt::sim::Runtime::new(0);
     /// assert_eq!(rt.elapsed(), Duration::ZERO);
-    /// rt.block_on(weft_rt::time::sleep(Duration::from_secs(5)));
+    /// rt.block_on(async { weft_rt::time::sleep(Duration::from_secs(5)).await });
     /// assert_eq!(rt.elapsed(), Duration::from_secs(5));
     /// ```
     pub fn elapsed(&self) -> Duration {

@@ -29,7 +29,11 @@ impl fmt::Debug for SimTimer {
 impl SimTimer {
     /// Fires `duration` after the virtual now.
     pub(crate) fn after(world: Arc<World>, duration: Duration) -> SimTimer {
-        let deadline = world.elapsed().checked_add(duration);
+        // As on the real clock, a deadline no `Instant` can hold never comes.
+        let deadline = world
+            .elapsed()
+            .checked_add(duration)
+            .filter(|&at| world.instant_at(at).is_some());
         SimTimer {
             world,
             deadline,
@@ -50,7 +54,7 @@ impl SimTimer {
 
     /// The deadline as an `Instant` (`None`: never).
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.deadline.map(|at| self.world.instant_at(at))
+        self.deadline.and_then(|at| self.world.instant_at(at))
     }
 
     /// The virtual now.

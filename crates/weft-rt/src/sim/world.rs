@@ -219,13 +219,13 @@ impl World {
 
     /// Virtual time as an `Instant`.
     pub(crate) fn now(&self) -> Instant {
-        self.instant_at(self.elapsed())
+        // The clock only reaches deadlines that `instant_at` could represent.
+        self.instant_at(self.elapsed()).unwrap_or(self.base)
     }
 
-    /// The `Instant` of virtual time `at`. Saturates at the start: an `Instant` is
-    /// not far enough from its platform's limit for this to matter in practice.
-    pub(crate) fn instant_at(&self, at: Duration) -> Instant {
-        self.base.checked_add(at).unwrap_or(self.base)
+    /// The `Instant` of virtual time `at`, if it can be represented.
+    pub(crate) fn instant_at(&self, at: Duration) -> Option<Instant> {
+        self.base.checked_add(at)
     }
 
     /// The virtual time of `instant` (instants before the start read as the start).
