@@ -41,8 +41,7 @@ fn deposit_twice(rt: &sim::Runtime) -> u64 {
         for client in clients {
             client.await.unwrap();
         }
-        let total = *balance.lock().unwrap();
-        total
+        *balance.lock().unwrap()
     })
 }
 

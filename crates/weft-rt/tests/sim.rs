@@ -451,8 +451,7 @@ fn racy_counter(rt: &sim::Runtime) -> u64 {
         for task in tasks {
             task.await.unwrap();
         }
-        let total = *counter.lock().unwrap();
-        total
+        *counter.lock().unwrap()
     })
 }
 

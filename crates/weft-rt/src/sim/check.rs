@@ -59,16 +59,36 @@ pub struct Failure<E> {
     pub cause: Cause<E>,
 }
 
-impl<E: fmt::Display> fmt::Display for Failure<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl<E> Failure<E> {
+    fn headline(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let seed = self.seed;
         write!(
             f,
             "failed with seed {seed}; rerun with sim::Runtime::new({seed}) \
              (or {SEED_VAR}={seed} with sim::check_env): "
-        )?;
+        )
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Failure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.headline(f)?;
         match &self.cause {
             Cause::Error(error) => write!(f, "{error}"),
+            Cause::Panic(message) => write!(f, "panicked: {message}"),
+        }
+    }
+}
+
+/// The line `check` prints: the headline, and the cause with `Debug` (which every
+/// error type has, `Display` or not).
+struct Report<'a, E>(&'a Failure<E>);
+
+impl<E: fmt::Debug> fmt::Display for Report<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.headline(f)?;
+        match &self.0.cause {
+            Cause::Error(error) => write!(f, "{error:?}"),
             Cause::Panic(message) => write!(f, "panicked: {message}"),
         }
     }
@@ -105,7 +125,7 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for Failure<E> {}
 pub fn check<S, E, F>(seeds: S, mut body: F) -> Result<(), Failure<E>>
 where
     S: IntoIterator<Item = u64>,
-    E: fmt::Display,
+    E: fmt::Debug,
     F: FnMut(&Runtime) -> Result<(), E>,
 {
     for seed in seeds {
@@ -121,7 +141,7 @@ where
             steps: runtime.steps(),
             cause,
         };
-        eprintln!("weft-rt sim: {failure}");
+        eprintln!("weft-rt sim: {}", Report(&failure));
         return Err(failure);
     }
     Ok(())
@@ -156,7 +176,7 @@ where
 pub fn check_env<S, E, F>(seeds: S, body: F) -> Result<(), Failure<E>>
 where
     S: IntoIterator<Item = u64>,
-    E: fmt::Display,
+    E: fmt::Debug,
     F: FnMut(&Runtime) -> Result<(), E>,
 {
     match seed_from_env() {

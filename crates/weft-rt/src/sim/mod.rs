@@ -77,8 +77,7 @@
 //!         for task in tasks {
 //!             task.await.unwrap();
 //!         }
-//!         let total = *counter.lock().unwrap();
-//!         total
+//!         *counter.lock().unwrap()
 //!     })
 //! }
 //!
