@@ -399,7 +399,9 @@ impl Runtime {
                 // Only reachable when `main_ready`: the main future is the last slot.
                 self.state.borrow_mut().record(0);
                 main.woken.store(false, Ordering::SeqCst);
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                // As every weft `block_on`: the main future has no poll budget.
+                let poll = weft_sync::coop::unconstrained(|| future.as_mut().poll(&mut cx));
+                if let Poll::Ready(output) = poll {
                     return Ok(output);
                 }
             } else {
@@ -410,7 +412,10 @@ impl Runtime {
                     let number = *state.numbers.entry(task.id()).or_insert(next);
                     state.record(number);
                 }
-                task.run();
+                // Each poll gets a fresh budget (`weft_sync::coop`), as in the real
+                // runtimes: a task on an always-ready resource yields at the same
+                // points here.
+                weft_sync::coop::with_budget(weft_sync::coop::DEFAULT_BUDGET, || task.run());
             }
         }
     }
