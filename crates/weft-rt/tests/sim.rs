@@ -552,3 +552,52 @@ fn a_sleep_too_long_to_represent_never_fires() {
     assert!(matches!(result, Err(SimError::Deadlock { .. })));
     assert_eq!(rt.elapsed(), Duration::ZERO);
 }
+
+/// Runs this test binary's `check_env_child` test in a child process with
+/// `WEFT_SIM_SEED` set to `seed` (the variable cannot be set safely in this
+/// multi-threaded process).
+fn run_check_env_child(seed: &str) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "check_env_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("WEFT_SIM_SEED", seed)
+        .env("WEFT_SIM_TEST_CHILD", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_env_child() {
+    if std::env::var_os("WEFT_SIM_TEST_CHILD").is_none() {
+        return; // only meaningful as the child of the test below
+    }
+    let mut tried = Vec::new();
+    let result = sim::check_env(0..100, |rt| {
+        tried.push(rt.seed());
+        Ok::<(), String>(())
+    });
+    println!("child tried seeds {tried:?}: {result:?}");
+}
+
+#[test]
+fn check_env_replays_only_the_seed_in_the_environment() {
+    let output = run_check_env_child("14");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("child tried seeds [14]: Ok(())"),
+        "{stdout}"
+    );
+
+    let output = run_check_env_child("fourteen");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("WEFT_SIM_SEED=\"fourteen\" is not a seed"),
+        "{stderr}"
+    );
+}
