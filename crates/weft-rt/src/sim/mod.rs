@@ -32,9 +32,9 @@
 //!
 //! A run is a function of the seed for code whose only nondeterminism is the
 //! interleaving of its tasks and time. Out of scope, and a source of divergence
-//! between runs: real I/O (sockets and files other than through `spawn_blocking`;
-//! their readiness comes from the OS, and nothing drives the reactor inside a
-//! simulation, so a socket future just waits); [`compute`](crate::compute), which
+//! between runs: sockets and other reactor I/O (their readiness comes from the OS,
+//! and nothing drives the reactor inside a simulation, so a socket future just
+//! waits and the run ends as a deadlock); [`compute`](crate::compute), which
 //! runs on the global pool's real threads (the simulation may report a deadlock
 //! while it runs); other threads, including wakes that arrive from them; and
 //! randomness, hash-map order and `Instant::now()` in the code under test. Time does
@@ -45,6 +45,16 @@
 //! The [`trace_hash`](Runtime::trace_hash) folds in which task was polled at each
 //! step (tasks numbered in the order they were first polled, the main future 0) and
 //! every jump of the clock; two runs with one seed have the same hash.
+//!
+//! # How it plugs in
+//!
+//! A simulation is a runtime flavour: its [`Handle`] (`Kind::Sim` inside) is current
+//! during `block_on`, so the free functions find it as they find any runtime; its
+//! intake queue is the thread's local queue, so `spawn_local` finds it; and a
+//! thread-local names the running simulation, which `time` checks once when it
+//! makes a timer. Tasks are the task core's, with a scheduler that puts a woken task
+//! among the ready ones; each poll gets the same cooperative budget as in the real
+//! runtimes. `cargo run -p weft-rt --example sim_race` shows a search and a replay.
 //!
 //! # Testing under many seeds
 //!
