@@ -59,16 +59,9 @@ fn ticks_during_a_blocking_poll(threshold: Option<Duration>) -> (usize, Vec<Stri
 fn a_blocking_task_does_not_stop_the_timers_of_the_others() {
     let (during, reports) = ticks_during_a_blocking_poll(Some(Duration::from_millis(10)));
     // 500 ms of 10 ms ticks is 50; the hand-off takes a threshold or two.
-    assert!(
-        during >= 10,
-        "only {during} ticks while a task blocked the worker"
-    );
+    assert!(during >= 10, "only {during} ticks while a task blocked the worker");
     assert_eq!(reports.len(), 1, "{reports:?}");
-    assert!(
-        reports[0].contains("tests/monitor.rs"),
-        "names the spawn site: {}",
-        reports[0]
-    );
+    assert!(reports[0].contains("tests/monitor.rs"), "names the spawn site: {}", reports[0]);
 }
 
 #[test]
