@@ -601,3 +601,33 @@ fn check_env_replays_only_the_seed_in_the_environment() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_task_group_under_a_deadline_runs_on_virtual_time() {
+    sim::check(0..20, |rt| {
+        let (result, elapsed) = rt.block_on(async {
+            let start = time::now();
+            let result = weft_rt::deadline(start + Duration::from_secs(5), async {
+                let mut group: weft_rt::TaskGroup<u64, String> = weft_rt::TaskGroup::new();
+                for secs in [1u64, 2, 60] {
+                    group.spawn(async move {
+                        time::sleep(Duration::from_secs(secs)).await;
+                        Ok(secs)
+                    });
+                }
+                group.join().await
+            })
+            .await;
+            (result, time::now() - start)
+        });
+        // The 60 s task outlives the deadline: everything inside is cancelled at 5 s.
+        match (result.is_err(), elapsed == Duration::from_secs(5)) {
+            (true, true) => Ok(()),
+            _ => Err(format!(
+                "elapsed {elapsed:?}, timed out: {}",
+                result.is_err()
+            )),
+        }
+    })
+    .unwrap();
+}
