@@ -24,6 +24,7 @@
 //! | [`yield_now`] | let other tasks run |
 //! | [`time`] | `sleep`, `timeout`, `interval` |
 //! | [`net`] | TCP, UDP and Unix sockets (`futures-io` traits) |
+//! | [`sim`] | deterministic simulation: a seeded scheduler and a virtual clock |
 //!
 //! Free functions use the current runtime: the one whose task or `block_on` the
 //! caller is in, or the one entered with [`Runtime::enter`]; anywhere else, a global
@@ -62,6 +63,7 @@ mod park;
 pub mod runtime;
 #[cfg(not(loom))]
 mod signal;
+pub mod sim;
 pub mod sync;
 pub mod task;
 pub mod time;

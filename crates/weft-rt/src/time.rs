@@ -2,8 +2,11 @@
 //! timer wheel (1 ms resolution; a timer never fires early).
 //!
 //! The timers live in weft-io's process-wide reactor, so they work in every runtime
-//! flavour and in any executor that drives that reactor.
+//! flavour and in any executor that drives that reactor. Inside a
+//! [`sim`](crate::sim) runtime they are made on its virtual clock instead, and
+//! [`now`] reads that clock.
 
+use crate::sim::SimTimer;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +14,31 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 pub use std::time::Instant;
 use weft_io::Timer;
+
+/// The current instant: the virtual clock inside a [`sim`](crate::sim) runtime,
+/// `Instant::now()` everywhere else. Code that wants its timing simulated reads the
+/// time here.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_rt::time;
+///
+/// let rt = weft_rt::sim::Runtime::new(0);
+/// let waited = rt.block_on(async {
+///     let start = time::now();
+///     time::sleep(Duration::from_secs(90)).await;
+///     time::now() - start
+/// });
+/// assert_eq!(waited, Duration::from_secs(90));
+/// ```
+pub fn now() -> Instant {
+    match crate::sim::current() {
+        Some(world) => world.now(),
+        None => Instant::now(),
+    }
+}
 
 /// Waits until `duration` has passed.
 ///
@@ -24,16 +52,22 @@ use weft_io::Timer;
 /// assert!(start.elapsed() >= Duration::from_millis(5));
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
+    if let Some(world) = crate::sim::current() {
+        return Sleep::on_sim(SimTimer::after(world, duration));
+    }
     Sleep {
-        timer: Timer::after(duration),
+        timer: Clock::Real(Timer::after(duration)),
         deadline: Instant::now().checked_add(duration),
     }
 }
 
 /// Waits until `deadline`.
 pub fn sleep_until(deadline: Instant) -> Sleep {
+    if let Some(world) = crate::sim::current() {
+        return Sleep::on_sim(SimTimer::at(world, deadline));
+    }
     Sleep {
-        timer: Timer::at(deadline),
+        timer: Clock::Real(Timer::at(deadline)),
         deadline: Some(deadline),
     }
 }
@@ -41,9 +75,16 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels the timer.
 #[must_use = "futures do nothing unless polled"]
 pub struct Sleep {
-    timer: Timer,
+    timer: Clock,
     /// `None`: too far in the future to represent (never fires).
     deadline: Option<Instant>,
+}
+
+/// The timer a [`Sleep`] waits on: the reactor's, or a simulation's virtual one
+/// (chosen once, when the `Sleep` is made).
+enum Clock {
+    Real(Timer),
+    Sim(SimTimer),
 }
 
 impl fmt::Debug for Sleep {
@@ -55,6 +96,21 @@ impl fmt::Debug for Sleep {
 }
 
 impl Sleep {
+    fn on_sim(timer: SimTimer) -> Sleep {
+        Sleep {
+            deadline: timer.deadline(),
+            timer: Clock::Sim(timer),
+        }
+    }
+
+    /// The now of this sleep's clock.
+    fn now(&self) -> Instant {
+        match &self.timer {
+            Clock::Real(_) => Instant::now(),
+            Clock::Sim(timer) => timer.now(),
+        }
+    }
+
     /// When it fires (`None` if too far away to represent: never).
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
@@ -62,14 +118,16 @@ impl Sleep {
 
     /// `true` once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        self.deadline
-            .is_some_and(|deadline| Instant::now() >= deadline)
+        self.deadline.is_some_and(|deadline| self.now() >= deadline)
     }
 
     /// Moves the deadline (the future may be polled again after it completed).
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = Some(deadline);
-        self.timer.set_at(deadline);
+        match &mut self.timer {
+            Clock::Real(timer) => timer.set_at(deadline),
+            Clock::Sim(timer) => timer.set_at(deadline),
+        }
     }
 }
 
@@ -77,7 +135,10 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.timer).poll(cx).map(|_| ())
+        match &mut self.timer {
+            Clock::Real(timer) => Pin::new(timer).poll(cx).map(|_| ()),
+            Clock::Sim(timer) => timer.poll(cx),
+        }
     }
 }
 
@@ -198,7 +259,7 @@ pub enum MissedTickBehavior {
 /// });
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(now(), period)
 }
 
 /// Ticks every `period`, the first tick at `start`.
@@ -241,7 +302,7 @@ impl Interval {
             return Poll::Pending;
         }
         let tick = self.next;
-        let now = Instant::now();
+        let now = self.sleep.now();
         self.next = self.next_after(tick, now);
         self.sleep.reset(self.next);
         Poll::Ready(tick)
@@ -280,7 +341,7 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        self.next = Instant::now() + self.period;
+        self.next = self.sleep.now() + self.period;
         self.sleep.reset(self.next);
     }
 }

@@ -76,7 +76,7 @@ impl LocalQueue {
         }
     }
 
-    fn pop(&self) -> Option<Runnable> {
+    pub(crate) fn pop(&self) -> Option<Runnable> {
         self.queue.lock().pop_front()
     }
 

@@ -54,6 +54,8 @@ pub enum RuntimeFlavor {
     CurrentThread,
     /// One pinned single-threaded loop per core.
     ThreadPerCore,
+    /// A deterministic simulation ([`sim::Runtime`](crate::sim::Runtime)).
+    Sim,
 }
 
 type ThreadNameFn = dyn Fn(usize) -> String + Send + Sync;
@@ -332,6 +334,7 @@ impl Builder {
             RuntimeFlavor::ThreadPerCore => {
                 per_core::build(threads, Arc::clone(&self.thread_name), blocking)
             }
+            RuntimeFlavor::Sim => unreachable!("no Builder makes a simulation"),
         }
     }
 }
@@ -369,6 +372,7 @@ pub(crate) enum Kind {
     MultiThread(weft_pool::raw::PoolHandle),
     CurrentThread(Arc<LocalQueue>),
     ThreadPerCore(per_core::Cores),
+    Sim(Arc<crate::sim::World>),
 }
 
 /// What only the [`Runtime`] (not its handles) owns.
@@ -502,6 +506,7 @@ impl Runtime {
                 queue.drain();
             }
             Kind::ThreadPerCore(cores) => cores.close(),
+            Kind::Sim(_) => {} // never inside a `Runtime`
         }
         match std::mem::replace(&mut self.owned, Owned::None) {
             Owned::None => {}
@@ -591,6 +596,7 @@ impl Handle {
             Kind::MultiThread(_) => RuntimeFlavor::MultiThread,
             Kind::CurrentThread(_) => RuntimeFlavor::CurrentThread,
             Kind::ThreadPerCore(_) => RuntimeFlavor::ThreadPerCore,
+            Kind::Sim(_) => RuntimeFlavor::Sim,
         }
     }
 
@@ -604,7 +610,7 @@ impl Handle {
     pub fn num_workers(&self) -> usize {
         match &self.shared.kind {
             Kind::MultiThread(pool) => pool.num_threads(),
-            Kind::CurrentThread(_) => 1,
+            Kind::CurrentThread(_) | Kind::Sim(_) => 1,
             Kind::ThreadPerCore(cores) => cores.len(),
         }
     }
@@ -639,6 +645,7 @@ impl Handle {
             Kind::MultiThread(_) => multi::spawn(&self.shared, future, meta),
             Kind::CurrentThread(queue) => local::spawn_onto(queue, future, meta),
             Kind::ThreadPerCore(cores) => local::spawn_onto(&cores.pick(), future, meta),
+            Kind::Sim(world) => world.spawn(future, meta),
         }
     }
 
@@ -706,6 +713,9 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
+        if let Kind::Sim(world) = &self.shared.kind {
+            return world.spawn_blocking(f);
+        }
         let mut meta = TaskMeta::here();
         meta.runtime = self.shared.id;
         self.shared.blocking.spawn_with_meta(f, meta)
@@ -723,6 +733,7 @@ impl Handle {
         match &self.shared.kind {
             Kind::ThreadPerCore(cores) => local::spawn_onto(&cores.get(core), launcher(make), meta),
             Kind::CurrentThread(queue) => local::spawn_onto(queue, launcher(make), meta),
+            Kind::Sim(world) => world.spawn(launcher(make), meta),
             Kind::MultiThread(_) => {
                 // No thread of this flavour keeps a local queue: run the future in a
                 // local set of its own on a blocking-pool thread.
@@ -763,6 +774,10 @@ impl Handle {
             // The workers drive the reactor when idle; the caller drives it when they
             // are busy and it is free (weft-io's block_on).
             Kind::MultiThread(_) => weft_io::block_on(future),
+            Kind::Sim(_) => panic!(
+                "weft-rt: a simulation's Handle cannot block_on; run the future with \
+                 sim::Runtime::block_on"
+            ),
         }
     }
 }
