@@ -116,11 +116,12 @@ where
 }
 
 /// Spawns a task that is not `Send` on the current thread's local executor: the
-/// [`LocalSet`] being driven, or the core of a thread-per-core runtime.
+/// [`LocalSet`] being driven, the core of a thread-per-core runtime, or a
+/// [`sim::Runtime`].
 ///
 /// # Panics
 ///
-/// Outside a `LocalSet` and a thread-per-core core, with a message that says so.
+/// Outside those, with a message that says so.
 #[track_caller]
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
