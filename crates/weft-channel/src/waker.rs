@@ -29,6 +29,7 @@ use crate::context::{Context, current_thread_id};
 use crate::primitive::atomic::{AtomicBool, Ordering};
 use crate::primitive::loom_fence;
 use crate::select::{Operation, Selected};
+use crate::task_slot::TaskSlot;
 use std::ptr;
 use std::task::Waker;
 use weft_sync::Mutex;
@@ -214,12 +215,15 @@ impl Drop for WaiterList {
 }
 
 /// A [`WaiterList`] shared between threads: the array and list flavours' senders and
-/// receivers.
+/// receivers, plus the lock-free slot for one pending future (`task_slot.rs`).
 #[derive(Debug)]
 pub(crate) struct SyncWaiterList {
     inner: Mutex<WaiterList>,
     /// Whether `inner` is empty; read without the lock by every notify.
     is_empty: AtomicBool,
+    /// The fast path for the one future that owns it; every other waiter goes to
+    /// `inner`. Notified beside `inner`, never instead of it.
+    slot: TaskSlot,
 }
 
 impl SyncWaiterList {
@@ -227,7 +231,14 @@ impl SyncWaiterList {
         Self {
             inner: Mutex::new(WaiterList::new()),
             is_empty: AtomicBool::new(true),
+            slot: TaskSlot::new(),
         }
+    }
+
+    /// The single-task slot of this side.
+    #[inline]
+    pub(crate) fn slot(&self) -> &TaskSlot {
+        &self.slot
     }
 
     /// Registers a blocked thread's operation.
@@ -270,7 +281,10 @@ impl SyncWaiterList {
     #[inline]
     pub(crate) fn notify(&self) {
         loom_fence();
-        // SeqCst: the notifier's half of the module doc's argument.
+        // SeqCst (both loads): the notifier's half of the module doc's argument.
+        if self.slot.is_armed() {
+            self.slot.notify();
+        }
         if !self.is_empty.load(Ordering::SeqCst) {
             self.notify_slow();
         }
@@ -321,5 +335,7 @@ impl SyncWaiterList {
             claimed
         };
         unpark_all(claimed);
+        // The owner finds the channel disconnected when it re-polls.
+        self.slot.notify();
     }
 }
