@@ -410,7 +410,9 @@ fn ping_pong(args: &BenchArgs, flavour: Flavour, trips: usize) -> Results {
             Some(_) => tokio_ping_pong(cap, trips),
             None => tokio_unbounded_ping_pong(cap, trips),
         })
-        .contender("async-channel", move |_| async_channel_ping_pong(cap, trips))
+        .contender("async-channel", move |_| {
+            async_channel_ping_pong(cap, trips)
+        })
         .contender("flume", move |_| flume_ping_pong(cap, trips))
         .run()
 }
