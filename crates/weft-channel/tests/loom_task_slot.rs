@@ -97,7 +97,7 @@ fn cancelled_slot_owner_passes_the_wake_up_on() {
         let counting = Waker::from(StdArc::clone(&count));
         {
             // Takes the slot, then gives up, maybe after being woken.
-            let mut fut = pin!(r.recv_async());
+            let mut fut = Box::pin(r.recv_async());
             assert!(
                 fut.as_mut()
                     .poll(&mut Context::from_waker(&counting))
