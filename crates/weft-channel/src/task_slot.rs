@@ -113,21 +113,26 @@ impl TaskSlot {
         loom_fence();
     }
 
-    /// Takes an armed slot back (the owner is polled again, or gives up); the owner
-    /// then holds it (`HELD`) whatever the answer. The caller owns the slot.
+    /// Takes the slot back (the owner is polled again, or gives up); the owner then
+    /// holds it (`HELD`) whatever the answer. The caller owns the slot.
     #[inline]
     pub(crate) fn reclaim(&self) -> Reclaimed {
-        // Acquire (all three loads): pairs with the notifier's Release in `notify`,
-        // after which the cell is ours again.
+        // Acquire (every load and the CAS): pairs with the notifier's Release in
+        // `notify`, after which the cell is ours again.
         let mut state = self.state.load(Ordering::Acquire);
-        if state == ARMED {
-            match self
-                .state
-                .compare_exchange(ARMED, HELD, Ordering::Acquire, Ordering::Acquire)
-            {
-                Ok(_) => return Reclaimed::Unclaimed,
-                Err(s) => state = s,
+        match state {
+            ARMED => {
+                match self
+                    .state
+                    .compare_exchange(ARMED, HELD, Ordering::Acquire, Ordering::Acquire)
+                {
+                    Ok(_) => return Reclaimed::Unclaimed,
+                    Err(s) => state = s,
+                }
             }
+            // Never armed: the waker's `clone` panicked in `arm`.
+            HELD => return Reclaimed::Unclaimed,
+            _ => {}
         }
         if state == NOTIFYING {
             // A notifier is between its claim and its `FIRED` store, a few
@@ -137,7 +142,6 @@ impl TaskSlot {
                 backoff.snooze();
             }
         }
-        debug_assert_eq!(self.state.load(Ordering::Relaxed), FIRED);
         Reclaimed::Fired
     }
 
@@ -179,15 +183,5 @@ impl TaskSlot {
         if let Some(waker) = waker {
             waker.wake();
         }
-    }
-}
-
-impl Drop for TaskSlot {
-    fn drop(&mut self) {
-        debug_assert_eq!(
-            self.state.load(Ordering::Relaxed),
-            FREE,
-            "a task waiter outlived its channel"
-        );
     }
 }

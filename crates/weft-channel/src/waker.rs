@@ -5,7 +5,11 @@
 //! (operations that only want to know the channel may have become ready:
 //! `Select::ready`, and async receivers of a rendezvous channel). A [`SyncWaiterList`]
 //! wraps one in a lock plus an `is_empty` flag, so a send on a channel nobody waits on
-//! pays one load, not a lock.
+//! pays one load, not a lock, and adds a lock-free slot for one pending future
+//! (`task_slot.rs`): the first future to wait on a side takes the slot, and only
+//! the others (and every thread) go to the list. A notify claims the slot's future
+//! and one list waiter; the slot's state word joins `is_empty` in the argument
+//! below.
 //!
 //! # Why no wake-up is lost
 //!
@@ -335,7 +339,10 @@ impl SyncWaiterList {
             claimed
         };
         unpark_all(claimed);
-        // The owner finds the channel disconnected when it re-polls.
-        self.slot.notify();
+        // The slot's owner finds the channel disconnected when it re-polls.
+        loom_fence();
+        if self.slot.is_armed() {
+            self.slot.notify();
+        }
     }
 }
