@@ -14,6 +14,7 @@
 //! channel untouched.
 
 use crate::context::Context;
+use crate::flavors::Look;
 use crate::select::Selected;
 use crate::task_slot::Reclaimed;
 use crate::waker::SyncWaiterList;
@@ -47,12 +48,14 @@ impl TaskWaiter {
     }
 
     /// Polls an operation whose non-blocking form is `attempt` (`None`: would block),
-    /// waiting on `list`.
+    /// waiting on `list`. Only the re-check after registering needs an
+    /// [`Look::Ordered`] attempt; every other attempt is followed by one before the
+    /// task waits, so it is [`Look::Quick`].
     pub(crate) fn poll<R>(
         &mut self,
         list: &SyncWaiterList,
         task: &mut task::Context<'_>,
-        mut attempt: impl FnMut() -> Option<R>,
+        mut attempt: impl FnMut(Look) -> Option<R>,
     ) -> Poll<R> {
         loop {
             match self.registered {
@@ -77,7 +80,7 @@ impl TaskWaiter {
                 }
                 Registration::None => {}
             }
-            if let Some(res) = attempt() {
+            if let Some(res) = attempt(Look::Quick) {
                 return Poll::Ready(res);
             }
             if list.slot().try_acquire() {
@@ -89,7 +92,7 @@ impl TaskWaiter {
             list.register_task(cx.task_operation(), cx, task.waker().clone());
             self.registered = Registration::List;
             // The re-check of the wake-up protocol (see `waker.rs`).
-            if let Some(res) = attempt() {
+            if let Some(res) = attempt(Look::Ordered) {
                 self.cancel(list);
                 return Poll::Ready(res);
             }
@@ -103,11 +106,11 @@ impl TaskWaiter {
         &mut self,
         list: &SyncWaiterList,
         task: &mut task::Context<'_>,
-        mut attempt: impl FnMut() -> Option<R>,
+        mut attempt: impl FnMut(Look) -> Option<R>,
     ) -> Poll<R> {
         let slot = list.slot();
         slot.reclaim();
-        if let Some(res) = attempt() {
+        if let Some(res) = attempt(Look::Quick) {
             slot.release();
             self.registered = Registration::None;
             return Poll::Ready(res);
@@ -121,10 +124,10 @@ impl TaskWaiter {
         &mut self,
         list: &SyncWaiterList,
         task: &mut task::Context<'_>,
-        mut attempt: impl FnMut() -> Option<R>,
+        mut attempt: impl FnMut(Look) -> Option<R>,
     ) -> Poll<R> {
         list.slot().arm(task.waker());
-        if let Some(res) = attempt() {
+        if let Some(res) = attempt(Look::Ordered) {
             self.cancel(list);
             return Poll::Ready(res);
         }
