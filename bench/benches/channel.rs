@@ -3,12 +3,15 @@
 //! bounded(N) (N = the message count) and unbounded; topologies seq, spsc, mpsc
 //! (4 senders), mpmc (4x4), select_rx (4 senders on 4 channels, one selecting
 //! receiver) and select_both (4 selecting senders, 4 selecting receivers). Plus an
-//! async ping-pong between two tasks against tokio::sync::mpsc, async-channel and
-//! flume. Figures are messages (or round trips) per second; ratios are of medians.
+//! async ping-pong between two tasks, over bounded(1) and over unbounded channels,
+//! against tokio::sync::mpsc, async-channel and flume. Figures are messages (or round
+//! trips) per second; ratios are of medians.
 //!
 //! `cargo bench -p weft-bench --bench channel -- --quick` (200,000 messages, 3
 //! rounds: minutes); without `--quick`, 5,000,000 messages and 9 rounds (long).
-//! `WEFT_CHANNEL_MESSAGES=N` overrides the message count.
+//! `WEFT_CHANNEL_MESSAGES=N` overrides the message count (ping-pong makes N/4 round
+//! trips); `WEFT_CHANNEL_ONLY=text` runs only the cells whose label (`bounded(1)
+//! seq`, `async ping-pong unbounded`, ...) contains `text`.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -313,96 +316,105 @@ fn cell(args: &BenchArgs, flavour: Flavour, shape: &str, n: usize) -> Option<Res
     Some(c.run())
 }
 
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+/// Round trips between two tasks on a single-threaded tokio runtime over a pair of
+/// channels: `$pair(cap)` makes one, `$send`/`$recv` are the async operations. One
+/// named function per contender, so a profile (`valgrind --tool=callgrind`) tells
+/// them apart.
+macro_rules! ping_pong_contender {
+    ($name:ident, $pair:expr, |$s:ident, $v:ident| $send:expr, |$r:ident| $recv:expr) => {
+        #[inline(never)]
+        fn $name(cap: Option<usize>, trips: usize) -> Tally {
+            #[allow(unused_mut)]
+            let (s1, mut r1) = $pair(cap);
+            #[allow(unused_mut)]
+            let (s2, mut r2) = $pair(cap);
+            timed(trips, || {
+                rt().block_on(async move {
+                    let pong = tokio::spawn(async move {
+                        loop {
+                            let got = {
+                                let $r = &mut r1;
+                                $recv
+                            };
+                            let Some(v) = got else { break };
+                            let $s = &s2;
+                            let $v = v;
+                            $send;
+                        }
+                    });
+                    for i in 0..trips {
+                        {
+                            let $s = &s1;
+                            let $v = i;
+                            $send;
+                        }
+                        let $r = &mut r2;
+                        $recv.unwrap();
+                    }
+                    drop(s1);
+                    pong.await.unwrap();
+                })
+            })
+        }
+    };
+}
+
+ping_pong_contender!(
+    weft_ping_pong,
+    weft_chan,
+    |s, v| s.send_async(v).await.unwrap(),
+    |r| r.recv_async().await.ok()
+);
+ping_pong_contender!(
+    tokio_ping_pong,
+    |cap: Option<usize>| tokio::sync::mpsc::channel::<usize>(cap.expect("bounded")),
+    |s, v| s.send(v).await.unwrap(),
+    |r| r.recv().await
+);
+ping_pong_contender!(
+    tokio_unbounded_ping_pong,
+    |_: Option<usize>| tokio::sync::mpsc::unbounded_channel::<usize>(),
+    |s, v| s.send(v).unwrap(),
+    |r| r.recv().await
+);
+ping_pong_contender!(
+    async_channel_ping_pong,
+    |cap: Option<usize>| cap.map_or_else(async_channel::unbounded, async_channel::bounded),
+    |s, v| s.send(v).await.unwrap(),
+    |r| r.recv().await.ok()
+);
+ping_pong_contender!(
+    flume_ping_pong,
+    flume_chan,
+    |s, v| s.send_async(v).await.unwrap(),
+    |r| r.recv_async().await.ok()
+);
+
 /// Round trips between two tasks on a single-threaded tokio runtime, over two
-/// bounded(1) channels.
-fn ping_pong(args: &BenchArgs, trips: usize) -> Results {
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-    }
+/// bounded(1) (or two unbounded) channels.
+fn ping_pong(args: &BenchArgs, flavour: Flavour, trips: usize) -> Results {
+    let cap = flavour.cap(trips);
     let c = comparison(
         args,
-        "async ping-pong bounded(1), round trips/s".into(),
+        format!("async ping-pong {}, round trips/s", flavour.name()),
         trips,
     );
-    c.contender("weft", move |_| {
-        let (s1, r1) = weft_channel::bounded::<usize>(1);
-        let (s2, r2) = weft_channel::bounded::<usize>(1);
-        timed(trips, || {
-            rt().block_on(async move {
-                let pong = tokio::spawn(async move {
-                    while let Ok(v) = r1.recv_async().await {
-                        s2.send_async(v).await.unwrap();
-                    }
-                });
-                for i in 0..trips {
-                    s1.send_async(i).await.unwrap();
-                    r2.recv_async().await.unwrap();
-                }
-                drop(s1);
-                pong.await.unwrap();
-            })
+    c.contender("weft", move |_| weft_ping_pong(cap, trips))
+        .contender("tokio", move |_| match cap {
+            Some(_) => tokio_ping_pong(cap, trips),
+            None => tokio_unbounded_ping_pong(cap, trips),
         })
-    })
-    .contender("tokio", move |_| {
-        let (s1, mut r1) = tokio::sync::mpsc::channel::<usize>(1);
-        let (s2, mut r2) = tokio::sync::mpsc::channel::<usize>(1);
-        timed(trips, || {
-            rt().block_on(async move {
-                let pong = tokio::spawn(async move {
-                    while let Some(v) = r1.recv().await {
-                        s2.send(v).await.unwrap();
-                    }
-                });
-                for i in 0..trips {
-                    s1.send(i).await.unwrap();
-                    r2.recv().await.unwrap();
-                }
-                drop(s1);
-                pong.await.unwrap();
-            })
+        .contender("async-channel", move |_| {
+            async_channel_ping_pong(cap, trips)
         })
-    })
-    .contender("async-channel", move |_| {
-        let (s1, r1) = async_channel::bounded::<usize>(1);
-        let (s2, r2) = async_channel::bounded::<usize>(1);
-        timed(trips, || {
-            rt().block_on(async move {
-                let pong = tokio::spawn(async move {
-                    while let Ok(v) = r1.recv().await {
-                        s2.send(v).await.unwrap();
-                    }
-                });
-                for i in 0..trips {
-                    s1.send(i).await.unwrap();
-                    r2.recv().await.unwrap();
-                }
-                drop(s1);
-                pong.await.unwrap();
-            })
-        })
-    })
-    .contender("flume", move |_| {
-        let (s1, r1) = flume::bounded::<usize>(1);
-        let (s2, r2) = flume::bounded::<usize>(1);
-        timed(trips, || {
-            rt().block_on(async move {
-                let pong = tokio::spawn(async move {
-                    while let Ok(v) = r1.recv_async().await {
-                        s2.send_async(v).await.unwrap();
-                    }
-                });
-                for i in 0..trips {
-                    s1.send_async(i).await.unwrap();
-                    r2.recv_async().await.unwrap();
-                }
-                drop(s1);
-                pong.await.unwrap();
-            })
-        })
-    })
-    .run()
+        .contender("flume", move |_| flume_ping_pong(cap, trips))
+        .run()
 }
 
 fn main() {
@@ -438,13 +450,13 @@ fn main() {
             }
         }
     }
-    if only
-        .as_ref()
-        .is_none_or(|o| "ping-pong".contains(o.as_str()))
-    {
-        let results = ping_pong(&args, n / 4);
-        println!("\n{results}");
-        all.push(results);
+    for flavour in [Flavour::One, Flavour::Unbounded] {
+        let label = format!("async ping-pong {}", flavour.name());
+        if only.as_ref().is_none_or(|o| label.contains(o.as_str())) {
+            let results = ping_pong(&args, flavour, n / 4);
+            println!("\n{results}");
+            all.push(results);
+        }
     }
     let _ = Duration::ZERO;
     println!(

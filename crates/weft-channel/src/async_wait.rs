@@ -14,61 +14,85 @@
 //! channel untouched.
 
 use crate::context::Context;
+use crate::flavors::Look;
 use crate::select::Selected;
+use crate::task_slot::Reclaimed;
 use crate::waker::SyncWaiterList;
 use std::task::{self, Poll};
+
+/// Where a pending future is registered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Registration {
+    /// Nowhere.
+    #[default]
+    None,
+    /// In the side's lock-free slot, which it owns (`task_slot.rs`).
+    Slot,
+    /// In the side's waiter list, with a task [`Context`].
+    List,
+}
 
 /// The registration of one pending future (created on its first `Pending`).
 #[derive(Debug, Default)]
 pub(crate) struct TaskWaiter {
     cx: Option<Context>,
-    registered: bool,
+    registered: Registration,
 }
 
 impl TaskWaiter {
     pub(crate) const fn new() -> Self {
         Self {
             cx: None,
-            registered: false,
+            registered: Registration::None,
         }
     }
 
     /// Polls an operation whose non-blocking form is `attempt` (`None`: would block),
-    /// waiting on `list`.
+    /// waiting on `list`. Only the re-check after registering needs an
+    /// [`Look::Ordered`] attempt; every other attempt is followed by one before the
+    /// task waits, so it is [`Look::Quick`].
     pub(crate) fn poll<R>(
         &mut self,
         list: &SyncWaiterList,
         task: &mut task::Context<'_>,
-        mut attempt: impl FnMut() -> Option<R>,
+        mut attempt: impl FnMut(Look) -> Option<R>,
     ) -> Poll<R> {
         loop {
-            if self.registered {
-                let cx = self.cx.as_ref().expect("registered waiters have a context");
-                let sel = cx.selected();
-                if sel == Selected::Waiting {
-                    if list.update_waker(cx.task_operation(), task.waker()) {
-                        // Not claimed yet: nothing changed for us.
-                        return Poll::Pending;
+            match self.registered {
+                Registration::Slot => return self.poll_slot(list, task, attempt),
+                Registration::List => {
+                    let cx = self.cx.as_ref().expect("registered waiters have a context");
+                    let sel = cx.selected();
+                    if sel == Selected::Waiting {
+                        if list.update_waker(cx.task_operation(), task.waker()) {
+                            // Not claimed yet: nothing changed for us.
+                            return Poll::Pending;
+                        }
+                        // Claimed between the load and the lock: look again.
+                        continue;
                     }
-                    // Claimed between the load and the lock: look again.
-                    continue;
+                    // Claimed: removed from the list by the claimer, except by a
+                    // disconnect, which leaves the entry for us to remove.
+                    if sel == Selected::Disconnected {
+                        drop(list.unregister(cx.task_operation()));
+                    }
+                    self.registered = Registration::None;
                 }
-                // Claimed: removed from the list by the claimer, except by a
-                // disconnect, which leaves the entry for us to remove.
-                if sel == Selected::Disconnected {
-                    drop(list.unregister(cx.task_operation()));
-                }
-                self.registered = false;
+                Registration::None => {}
             }
-            if let Some(res) = attempt() {
+            if let Some(res) = attempt(Look::Quick) {
                 return Poll::Ready(res);
+            }
+            if list.slot().try_acquire() {
+                self.registered = Registration::Slot;
+                return self.wait_in_slot(list, task, attempt);
             }
             let cx = self.cx.get_or_insert_with(Context::for_task_cached);
             cx.reset();
             list.register_task(cx.task_operation(), cx, task.waker().clone());
-            self.registered = true;
+            self.registered = Registration::List;
             // The re-check of the wake-up protocol (see `waker.rs`).
-            if let Some(res) = attempt() {
+            if let Some(res) = attempt(Look::Ordered) {
                 self.cancel(list);
                 return Poll::Ready(res);
             }
@@ -76,17 +100,60 @@ impl TaskWaiter {
         }
     }
 
+    /// Polls again while owning the slot: takes it back, attempts, and arms it
+    /// again if the operation still cannot complete.
+    fn poll_slot<R>(
+        &mut self,
+        list: &SyncWaiterList,
+        task: &mut task::Context<'_>,
+        mut attempt: impl FnMut(Look) -> Option<R>,
+    ) -> Poll<R> {
+        let slot = list.slot();
+        slot.reclaim();
+        if let Some(res) = attempt(Look::Quick) {
+            slot.release();
+            self.registered = Registration::None;
+            return Poll::Ready(res);
+        }
+        self.wait_in_slot(list, task, attempt)
+    }
+
+    /// Arms the slot this future holds and re-checks (invariant 3 of
+    /// `task_slot.rs`).
+    fn wait_in_slot<R>(
+        &mut self,
+        list: &SyncWaiterList,
+        task: &mut task::Context<'_>,
+        mut attempt: impl FnMut(Look) -> Option<R>,
+    ) -> Poll<R> {
+        list.slot().arm(task.waker());
+        if let Some(res) = attempt(Look::Ordered) {
+            self.cancel(list);
+            return Poll::Ready(res);
+        }
+        Poll::Pending
+    }
+
     /// Withdraws the registration, passing on a wake-up that was claimed for it.
     pub(crate) fn cancel(&mut self, list: &SyncWaiterList) {
-        if !self.registered {
-            return;
-        }
-        self.registered = false;
-        let cx = self.cx.as_ref().expect("registered waiters have a context");
-        match cx.try_select(Selected::Aborted) {
-            Ok(()) => drop(list.unregister(cx.task_operation())),
-            Err(Selected::Operation(_)) => list.notify(),
-            Err(_) => drop(list.unregister(cx.task_operation())),
+        match std::mem::take(&mut self.registered) {
+            Registration::None => {}
+            Registration::Slot => {
+                let slot = list.slot();
+                let reclaimed = slot.reclaim();
+                slot.release();
+                if reclaimed == Reclaimed::Fired {
+                    list.notify();
+                }
+            }
+            Registration::List => {
+                let cx = self.cx.as_ref().expect("registered waiters have a context");
+                match cx.try_select(Selected::Aborted) {
+                    Ok(()) => drop(list.unregister(cx.task_operation())),
+                    Err(Selected::Operation(_)) => list.notify(),
+                    Err(_) => drop(list.unregister(cx.task_operation())),
+                }
+            }
         }
     }
 }
@@ -94,7 +161,7 @@ impl TaskWaiter {
 impl Drop for TaskWaiter {
     fn drop(&mut self) {
         // The owning future has cancelled (unregistered) by now.
-        if !self.registered
+        if self.registered == Registration::None
             && let Some(cx) = self.cx.take()
         {
             cx.recycle_task();

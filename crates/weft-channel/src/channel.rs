@@ -844,14 +844,19 @@ impl<T> Receiver<T> {
         state: &mut RecvState,
         task: &mut task::Context<'_>,
     ) -> Poll<Result<T, RecvError>> {
-        let attempt = || match self.try_recv() {
+        let answer = |res: Result<T, TryRecvError>| match res {
             Ok(msg) => Some(Ok(msg)),
             Err(TryRecvError::Empty) => None,
             Err(TryRecvError::Disconnected) => Some(Err(RecvError)),
         };
+        let attempt = || answer(self.try_recv());
         match &self.flavor {
-            ReceiverFlavor::Array(chan) => state.waiter.poll(&chan.receivers, task, attempt),
-            ReceiverFlavor::List(chan) => state.waiter.poll(&chan.receivers, task, attempt),
+            ReceiverFlavor::Array(chan) => state.waiter.poll(&chan.receivers, task, |look| {
+                answer(chan.try_recv_with(look))
+            }),
+            ReceiverFlavor::List(chan) => state.waiter.poll(&chan.receivers, task, |look| {
+                answer(chan.try_recv_with(look))
+            }),
             ReceiverFlavor::Zero(chan) => chan.poll_recv(&mut state.zero, task),
             ReceiverFlavor::At(_) | ReceiverFlavor::Tick(_) => {
                 if let Some(res) = attempt() {
@@ -1016,8 +1021,8 @@ impl<T> Future for SendFuture<'_, T> {
         match &this.sender.flavor {
             SenderFlavor::Array(chan) => {
                 let msg = &mut this.msg;
-                this.waiter.poll(&chan.senders, task, || {
-                    match chan.try_send(msg.take().expect("polled after completion")) {
+                this.waiter.poll(&chan.senders, task, |look| {
+                    match chan.try_send_with(msg.take().expect("polled after completion"), look) {
                         Ok(()) => Some(Ok(())),
                         Err(TrySendError::Full(m)) => {
                             *msg = Some(m);

@@ -92,6 +92,7 @@ mod oneshot;
 mod primitive;
 mod select;
 mod select_macro;
+mod task_slot;
 #[cfg(not(loom))]
 mod timer;
 mod waker;

@@ -5,7 +5,11 @@
 //! (operations that only want to know the channel may have become ready:
 //! `Select::ready`, and async receivers of a rendezvous channel). A [`SyncWaiterList`]
 //! wraps one in a lock plus an `is_empty` flag, so a send on a channel nobody waits on
-//! pays one load, not a lock.
+//! pays one load, not a lock, and adds a lock-free slot for one pending future
+//! (`task_slot.rs`): the first future to wait on a side takes the slot, and only
+//! the others (and every thread) go to the list. A notify claims the slot's future
+//! and one list waiter; the slot's state word joins `is_empty` in the argument
+//! below.
 //!
 //! # Why no wake-up is lost
 //!
@@ -29,6 +33,7 @@ use crate::context::{Context, current_thread_id};
 use crate::primitive::atomic::{AtomicBool, Ordering};
 use crate::primitive::loom_fence;
 use crate::select::{Operation, Selected};
+use crate::task_slot::TaskSlot;
 use std::ptr;
 use std::task::Waker;
 use weft_sync::Mutex;
@@ -214,12 +219,15 @@ impl Drop for WaiterList {
 }
 
 /// A [`WaiterList`] shared between threads: the array and list flavours' senders and
-/// receivers.
+/// receivers, plus the lock-free slot for one pending future (`task_slot.rs`).
 #[derive(Debug)]
 pub(crate) struct SyncWaiterList {
     inner: Mutex<WaiterList>,
     /// Whether `inner` is empty; read without the lock by every notify.
     is_empty: AtomicBool,
+    /// The fast path for the one future that owns it; every other waiter goes to
+    /// `inner`. Notified beside `inner`, never instead of it.
+    slot: TaskSlot,
 }
 
 impl SyncWaiterList {
@@ -227,7 +235,14 @@ impl SyncWaiterList {
         Self {
             inner: Mutex::new(WaiterList::new()),
             is_empty: AtomicBool::new(true),
+            slot: TaskSlot::new(),
         }
+    }
+
+    /// The single-task slot of this side.
+    #[inline]
+    pub(crate) fn slot(&self) -> &TaskSlot {
+        &self.slot
     }
 
     /// Registers a blocked thread's operation.
@@ -270,7 +285,10 @@ impl SyncWaiterList {
     #[inline]
     pub(crate) fn notify(&self) {
         loom_fence();
-        // SeqCst: the notifier's half of the module doc's argument.
+        // SeqCst (both loads): the notifier's half of the module doc's argument.
+        if self.slot.is_armed() {
+            self.slot.notify();
+        }
         if !self.is_empty.load(Ordering::SeqCst) {
             self.notify_slow();
         }
@@ -321,5 +339,10 @@ impl SyncWaiterList {
             claimed
         };
         unpark_all(claimed);
+        // The slot's owner finds the channel disconnected when it re-polls.
+        loom_fence();
+        if self.slot.is_armed() {
+            self.slot.notify();
+        }
     }
 }

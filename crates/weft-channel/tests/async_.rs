@@ -384,3 +384,42 @@ mod sink {
         assert_eq!(r.try_iter().count(), 100);
     }
 }
+
+/// A waker whose `clone` panics (a broken executor) makes the poll that registers
+/// panic; dropping that future leaves no registration behind, and the channel
+/// serves the next waiters as before.
+#[test]
+fn panicking_waker_clone_leaves_the_channel_usable() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+
+    fn panicking_clone(_: *const ()) -> RawWaker {
+        panic!("this waker cannot be cloned")
+    }
+    fn no_op(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(panicking_clone, no_op, no_op, no_op);
+    // SAFETY: every vtable function ignores the (null) data pointer.
+    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+
+    for (name, s, r) in flavours::<u32>() {
+        if s.capacity() == Some(0) {
+            continue; // rendezvous futures wait elsewhere
+        }
+        {
+            let mut fut = r.recv_async();
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                Pin::new(&mut fut).poll(&mut Context::from_waker(&waker))
+            }));
+            assert!(polled.is_err(), "{name}: the clone panicked");
+        }
+        // The next future takes the slot and is woken by a send from a thread.
+        let t = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(10));
+            s.send(7).unwrap();
+            s
+        });
+        assert_eq!(block_on(r.recv_async()), Ok(7), "{name}");
+        drop(t.join().unwrap());
+        assert_eq!(block_on(r.recv_async()), Err(RecvError), "{name}");
+    }
+}

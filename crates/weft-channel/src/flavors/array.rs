@@ -16,6 +16,7 @@
 
 use crate::context::Context;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::flavors::Look;
 use crate::primitive::UnsafeCell;
 use crate::primitive::atomic::{self, AtomicUsize, Ordering};
 use crate::select::{Operation, Selected, Token};
@@ -86,6 +87,12 @@ impl<T> Channel<T> {
 
     /// Claims a slot to write into; `false` if the channel is full.
     pub(crate) fn start_send(&self, token: &mut Token) -> bool {
+        self.start_send_with(token, Look::Ordered)
+    }
+
+    /// [`start_send`](Self::start_send), looking at `head` as `look` says.
+    #[inline]
+    pub(crate) fn start_send_with(&self, token: &mut Token, look: Look) -> bool {
         let backoff = Backoff::new();
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
@@ -129,7 +136,9 @@ impl<T> Channel<T> {
                 // The slot is still full from the previous lap: full, unless a
                 // receiver has moved `head` since. The fence orders the stamp load
                 // before the head load (crossbeam's argument).
-                atomic::fence(Ordering::SeqCst);
+                if look == Look::Ordered {
+                    atomic::fence(Ordering::SeqCst);
+                }
                 let head = self.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
                     return false;
@@ -166,6 +175,12 @@ impl<T> Channel<T> {
 
     /// Claims a slot to read from; `false` if the channel is empty.
     pub(crate) fn start_recv(&self, token: &mut Token) -> bool {
+        self.start_recv_with(token, Look::Ordered)
+    }
+
+    /// [`start_recv`](Self::start_recv), looking at `tail` as `look` says.
+    #[inline]
+    pub(crate) fn start_recv_with(&self, token: &mut Token, look: Look) -> bool {
         let backoff = Backoff::new();
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
@@ -200,7 +215,9 @@ impl<T> Channel<T> {
                 }
             } else if stamp == head {
                 // Empty, unless a sender has moved `tail` since (see `start_send`).
-                atomic::fence(Ordering::SeqCst);
+                if look == Look::Ordered {
+                    atomic::fence(Ordering::SeqCst);
+                }
                 let tail = self.tail.load(Ordering::Relaxed);
                 if (tail & !self.mark_bit) == head {
                     if tail & self.mark_bit != 0 {
@@ -242,8 +259,14 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        self.try_send_with(msg, Look::Ordered)
+    }
+
+    /// [`try_send`](Self::try_send), looking as `look` says.
+    #[inline]
+    pub(crate) fn try_send_with(&self, msg: T, look: Look) -> Result<(), TrySendError<T>> {
         let token = &mut Token::default();
-        if self.start_send(token) {
+        if self.start_send_with(token, look) {
             // SAFETY: filled just now by `start_send`.
             unsafe { self.write(token, msg).map_err(TrySendError::Disconnected) }
         } else {
@@ -300,8 +323,14 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.try_recv_with(Look::Ordered)
+    }
+
+    /// [`try_recv`](Self::try_recv), looking as `look` says.
+    #[inline]
+    pub(crate) fn try_recv_with(&self, look: Look) -> Result<T, TryRecvError> {
         let token = &mut Token::default();
-        if self.start_recv(token) {
+        if self.start_recv_with(token, look) {
             // SAFETY: filled just now by `start_recv`.
             unsafe { self.read(token).map_err(|_| TryRecvError::Disconnected) }
         } else {

@@ -21,6 +21,7 @@
 
 use crate::context::Context;
 use crate::err::{RecvTimeoutError, TryRecvError, TrySendError};
+use crate::flavors::Look;
 use crate::primitive::UnsafeCell;
 use crate::primitive::atomic::{self, AtomicPtr, AtomicUsize, Ordering};
 use crate::select::{Operation, Selected, Token};
@@ -269,6 +270,12 @@ impl<T> Channel<T> {
 
     /// Claims a slot to read from; `false` if the channel is empty.
     pub(crate) fn start_recv(&self, token: &mut Token) -> bool {
+        self.start_recv_with(token, Look::Ordered)
+    }
+
+    /// [`start_recv`](Self::start_recv), looking at `tail` as `look` says.
+    #[inline]
+    pub(crate) fn start_recv_with(&self, token: &mut Token, look: Look) -> bool {
         let backoff = Backoff::new();
         let mut head = self.head.index.load(Ordering::Acquire);
         let mut block = self.head.block.load(Ordering::Acquire);
@@ -284,7 +291,9 @@ impl<T> Channel<T> {
             let mut new_head = head + (1 << SHIFT);
             if new_head & MARK_BIT == 0 {
                 // Head and tail may share a block: look at tail.
-                atomic::fence(Ordering::SeqCst);
+                if look == Look::Ordered {
+                    atomic::fence(Ordering::SeqCst);
+                }
                 let tail = self.tail.index.load(Ordering::Relaxed);
                 if head >> SHIFT == tail >> SHIFT {
                     if tail & MARK_BIT != 0 {
@@ -371,8 +380,14 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.try_recv_with(Look::Ordered)
+    }
+
+    /// [`try_recv`](Self::try_recv), looking as `look` says.
+    #[inline]
+    pub(crate) fn try_recv_with(&self, look: Look) -> Result<T, TryRecvError> {
         let token = &mut Token::default();
-        if self.start_recv(token) {
+        if self.start_recv_with(token, look) {
             // SAFETY: filled just now by `start_recv`.
             unsafe { self.read(token).map_err(|_| TryRecvError::Disconnected) }
         } else {

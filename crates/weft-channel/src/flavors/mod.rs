@@ -16,3 +16,17 @@ pub(crate) mod list;
 pub(crate) mod never;
 pub(crate) mod tick;
 pub(crate) mod zero;
+
+/// How a non-blocking attempt looks at the other end of the channel before it
+/// answers "empty" (or "full").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// With a `SeqCst` fence before loading the other end's index: the answer is
+    /// linearizable, as `try_send`/`try_recv` promise, and it is the re-check of the
+    /// wake-up protocol (`waker.rs`).
+    Ordered,
+    /// Without the fence: "empty" (or "full") may be stale. Only for an async
+    /// attempt that is followed, before the task waits, by a registration and an
+    /// `Ordered` re-check; a claimed slot is claimed either way (by its CAS).
+    Quick,
+}
