@@ -33,15 +33,13 @@
 use std::cell::RefCell;
 use std::fmt::Debug;
 use std::future::Future;
-use std::hint::black_box;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 use weft_bench::stats::Summary;
 use weft_bench::{
-    BenchArgs, Budget, Comparison, ContenderResults, Metric, Results, Sample, Tally,
-    summary_table,
+    BenchArgs, Budget, Comparison, ContenderResults, Metric, Results, Sample, Tally, summary_table,
 };
 
 /// The contender the summary compares with all the others.
@@ -271,10 +269,6 @@ async fn spawn_all<R: Rt>(count: u64) -> u64 {
     count
 }
 
-fn spawn_work<R: Rt>(count: u64) -> impl Future<Output = u64> + Send + 'static {
-    spawn_all::<R>(count)
-}
-
 fn bench_spawn(args: &BenchArgs, rts: &Runtimes, sizes: Sizes) -> Results {
     let n = sizes.spawn;
     compare!(
@@ -285,25 +279,23 @@ fn bench_spawn(args: &BenchArgs, rts: &Runtimes, sizes: Sizes) -> Results {
             rts.threads
         ),
         n,
-        spawn_work,
+        spawn_all,
         n
     )
 }
 
-fn yield_work<R: Rt>(yields: u64) -> impl Future<Output = u64> + Send + 'static {
-    async move {
-        let yielder = || {
-            R::spawn(async move {
-                for _ in 0..yields {
-                    R::yield_now().await;
-                }
-            })
-        };
-        let (a, b) = (yielder(), yielder());
-        a.await;
-        b.await;
-        2 * yields
-    }
+async fn yield_work<R: Rt>(yields: u64) -> u64 {
+    let yielder = || {
+        R::spawn(async move {
+            for _ in 0..yields {
+                R::yield_now().await;
+            }
+        })
+    };
+    let (a, b) = (yielder(), yielder());
+    a.await;
+    b.await;
+    2 * yields
 }
 
 fn bench_yield(args: &BenchArgs, rts: &Runtimes, sizes: Sizes) -> Results {
@@ -322,61 +314,55 @@ fn bench_yield(args: &BenchArgs, rts: &Runtimes, sizes: Sizes) -> Results {
 }
 
 /// The channel ping-pong needs each runtime's own channel, so it is written thrice.
-fn channel_work_weft(trips: u64) -> impl Future<Output = u64> + Send + 'static {
-    async move {
-        let (ping_tx, ping_rx) = weft_channel::bounded::<u64>(1);
-        let (pong_tx, pong_rx) = weft_channel::bounded::<u64>(1);
-        let pong = weft_rt::spawn(async move {
-            while let Ok(v) = ping_rx.recv_async().await {
-                pong_tx.send_async(v).await.unwrap();
-            }
-        });
-        for i in 0..trips {
-            ping_tx.send_async(i).await.unwrap();
-            assert_eq!(pong_rx.recv_async().await.unwrap(), i);
+async fn channel_work_weft(trips: u64) -> u64 {
+    let (ping_tx, ping_rx) = weft_channel::bounded::<u64>(1);
+    let (pong_tx, pong_rx) = weft_channel::bounded::<u64>(1);
+    let pong = weft_rt::spawn(async move {
+        while let Ok(v) = ping_rx.recv_async().await {
+            pong_tx.send_async(v).await.unwrap();
         }
-        drop(ping_tx);
-        pong.await.unwrap();
-        trips
+    });
+    for i in 0..trips {
+        ping_tx.send_async(i).await.unwrap();
+        assert_eq!(pong_rx.recv_async().await.unwrap(), i);
     }
+    drop(ping_tx);
+    pong.await.unwrap();
+    trips
 }
 
-fn channel_work_tokio(trips: u64) -> impl Future<Output = u64> + Send + 'static {
-    async move {
-        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        let pong = tokio::spawn(async move {
-            while let Some(v) = ping_rx.recv().await {
-                pong_tx.send(v).await.unwrap();
-            }
-        });
-        for i in 0..trips {
-            ping_tx.send(i).await.unwrap();
-            assert_eq!(pong_rx.recv().await.unwrap(), i);
+async fn channel_work_tokio(trips: u64) -> u64 {
+    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+    let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+    let pong = tokio::spawn(async move {
+        while let Some(v) = ping_rx.recv().await {
+            pong_tx.send(v).await.unwrap();
         }
-        drop(ping_tx);
-        pong.await.unwrap();
-        trips
+    });
+    for i in 0..trips {
+        ping_tx.send(i).await.unwrap();
+        assert_eq!(pong_rx.recv().await.unwrap(), i);
     }
+    drop(ping_tx);
+    pong.await.unwrap();
+    trips
 }
 
-fn channel_work_smol(trips: u64) -> impl Future<Output = u64> + Send + 'static {
-    async move {
-        let (ping_tx, ping_rx) = async_channel::bounded::<u64>(1);
-        let (pong_tx, pong_rx) = async_channel::bounded::<u64>(1);
-        let pong = SMOL.spawn(async move {
-            while let Ok(v) = ping_rx.recv().await {
-                pong_tx.send(v).await.unwrap();
-            }
-        });
-        for i in 0..trips {
-            ping_tx.send(i).await.unwrap();
-            assert_eq!(pong_rx.recv().await.unwrap(), i);
+async fn channel_work_smol(trips: u64) -> u64 {
+    let (ping_tx, ping_rx) = async_channel::bounded::<u64>(1);
+    let (pong_tx, pong_rx) = async_channel::bounded::<u64>(1);
+    let pong = SMOL.spawn(async move {
+        while let Ok(v) = ping_rx.recv().await {
+            pong_tx.send(v).await.unwrap();
         }
-        drop(ping_tx);
-        pong.await;
-        trips
+    });
+    for i in 0..trips {
+        ping_tx.send(i).await.unwrap();
+        assert_eq!(pong_rx.recv().await.unwrap(), i);
     }
+    drop(ping_tx);
+    pong.await;
+    trips
 }
 
 fn bench_channel(args: &BenchArgs, rts: &Runtimes, sizes: Sizes) -> Results {
@@ -425,12 +411,10 @@ fn skynet_tasks(leaves: u64) -> u64 {
     tasks
 }
 
-fn skynet_work<R: Rt>(leaves: u64) -> impl Future<Output = u64> + Send + 'static {
-    async move {
-        let sum = skynet::<R>(0, leaves).await;
-        assert_eq!(sum, leaves * (leaves - 1) / 2, "skynet's sum is wrong");
-        skynet_tasks(leaves)
-    }
+async fn skynet_work<R: Rt>(leaves: u64) -> u64 {
+    let sum = skynet::<R>(0, leaves).await;
+    assert_eq!(sum, leaves * (leaves - 1) / 2, "skynet's sum is wrong");
+    skynet_tasks(leaves)
 }
 
 fn bench_skynet(args: &BenchArgs, rts: &Runtimes, sizes: Sizes) -> Results {
@@ -449,28 +433,26 @@ fn bench_skynet(args: &BenchArgs, rts: &Runtimes, sizes: Sizes) -> Results {
     )
 }
 
-fn timers_work<R: Rt>(count: u64) -> impl Future<Output = u64> + Send + 'static {
-    async move {
-        // Capacity for all up front: the vector never reallocates, so no timer moves
-        // after it is pinned below.
-        let mut timers = Vec::with_capacity(count as usize);
-        std::future::poll_fn(|cx| {
-            for i in 0..count {
-                timers.push(R::sleep(Duration::from_millis(60_000 + i % 1000)));
-                let timer = timers.last_mut().expect("just pushed");
-                // SAFETY: the timer stays at this address until it is dropped: the
-                // vector has room for every timer (it never reallocates), nothing is
-                // removed from it, and dropping the vector drops the timers in place.
-                let timer = unsafe { Pin::new_unchecked(timer) };
-                assert!(timer.poll(cx).is_pending(), "a 60 s timer fired at once");
-            }
-            Poll::Ready(())
-        })
-        .await;
-        // Cancels them all.
-        drop(timers);
-        count
-    }
+async fn timers_work<R: Rt>(count: u64) -> u64 {
+    // Capacity for all up front: the vector never reallocates, so no timer moves
+    // after it is pinned below.
+    let mut timers = Vec::with_capacity(count as usize);
+    std::future::poll_fn(|cx| {
+        for i in 0..count {
+            timers.push(R::sleep(Duration::from_millis(60_000 + i % 1000)));
+            let timer = timers.last_mut().expect("just pushed");
+            // SAFETY: the timer stays at this address until it is dropped: the
+            // vector has room for every timer (it never reallocates), nothing is
+            // removed from it, and dropping the vector drops the timers in place.
+            let timer = unsafe { Pin::new_unchecked(timer) };
+            assert!(timer.poll(cx).is_pending(), "a 60 s timer fired at once");
+        }
+        Poll::Ready(())
+    })
+    .await;
+    // Cancels them all.
+    drop(timers);
+    count
 }
 
 fn bench_timers(args: &BenchArgs, rts: &Runtimes, sizes: Sizes) -> Results {
@@ -478,9 +460,7 @@ fn bench_timers(args: &BenchArgs, rts: &Runtimes, sizes: Sizes) -> Results {
     compare!(
         args,
         rts,
-        format!(
-            "timers: register {n} sleeps (60 s + i%1000 ms), poll once, cancel all, timers/s"
-        ),
+        format!("timers: register {n} sleeps (60 s + i%1000 ms), poll once, cancel all, timers/s"),
         n,
         timers_work,
         n
@@ -495,16 +475,30 @@ const MESSAGE: usize = 1024;
 struct EchoSample {
     bytes: u64,
     elapsed: Duration,
-    median_rtt_ns: u64,
+    rtt: RoundTrips,
 }
 
-fn median_of(mut all: Vec<u32>) -> u64 {
-    if all.is_empty() {
-        return 0;
+/// Order statistics of one sample's round trips, in ns.
+#[derive(Clone, Copy, Default)]
+struct RoundTrips {
+    p50: u64,
+    p99: u64,
+}
+
+impl RoundTrips {
+    fn of(mut all: Vec<u32>) -> RoundTrips {
+        if all.is_empty() {
+            return RoundTrips::default();
+        }
+        let mut at = |quantile: f64| {
+            let index = ((all.len() - 1) as f64 * quantile) as usize;
+            u64::from(*all.select_nth_unstable(index).1)
+        };
+        RoundTrips {
+            p50: at(0.5),
+            p99: at(0.99),
+        }
     }
-    let mid = all.len() / 2;
-    let (_, median, _) = all.select_nth_unstable(mid);
-    u64::from(*median)
 }
 
 /// One client's loop: `trips` times, write `MESSAGE` bytes and read the echo back.
@@ -565,7 +559,7 @@ where
     EchoSample {
         bytes: connections * trips * MESSAGE as u64,
         elapsed,
-        median_rtt_ns: median_of(all),
+        rtt: RoundTrips::of(all),
     }
 }
 
@@ -595,9 +589,7 @@ fn echo_weft(connections: u64, trips: u64) -> impl Future<Output = EchoSample> +
 fn echo_tokio(connections: u64, trips: u64) -> impl Future<Output = EchoSample> + Send + 'static {
     use tokio::net::{TcpListener, TcpStream};
     async move {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("tokio: bind");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("tokio: bind");
         let addr = listener.local_addr().expect("tokio: local_addr");
         let server = tokio::spawn(async move {
             for _ in 0..connections {
@@ -662,7 +654,7 @@ async fn tokio_echo_clients(clients: Vec<tokio::net::TcpStream>, trips: u64) -> 
     EchoSample {
         bytes: connections * trips * MESSAGE as u64,
         elapsed,
-        median_rtt_ns: median_of(all),
+        rtt: RoundTrips::of(all),
     }
 }
 
@@ -724,10 +716,10 @@ fn bench_echo(args: &BenchArgs, rts: &Runtimes, connections: u64, trips: u64) ->
         return Vec::new();
     }
     let bytes = connections * trips * MESSAGE as u64;
-    // Each contender's median round trip per sample, in sample order.
-    let rtts: [RefCell<Vec<u64>>; 3] = Default::default();
+    // Each contender's round-trip statistics per sample, in sample order.
+    let rtts: [RefCell<Vec<RoundTrips>>; 3] = Default::default();
     let sample = |index: usize, sample: EchoSample| {
-        rtts[index].borrow_mut().push(sample.median_rtt_ns);
+        rtts[index].borrow_mut().push(sample.rtt);
         Tally {
             ops: sample.bytes,
             elapsed: sample.elapsed,
@@ -744,45 +736,56 @@ fn bench_echo(args: &BenchArgs, rts: &Runtimes, connections: u64, trips: u64) ->
     )
     .rounds(args.rounds())
     .baseline(ANCHOR)
-    .contender(names[0], |_| sample(0, rts.tokio.run(echo_tokio(connections, trips))))
-    .contender(names[1], |_| sample(1, rts.smol.run(echo_smol(connections, trips))))
-    .contender(names[2], |_| sample(2, rts.weft.run(echo_weft(connections, trips))))
+    .contender(names[0], |_| {
+        sample(0, rts.tokio.run(echo_tokio(connections, trips)))
+    })
+    .contender(names[1], |_| {
+        sample(1, rts.smol.run(echo_smol(connections, trips)))
+    })
+    .contender(names[2], |_| {
+        sample(2, rts.weft.run(echo_weft(connections, trips)))
+    })
     .run();
-    // The warm-up ran one (smaller) sample each first: drop it.
-    let contenders = names
-        .iter()
-        .zip(&rtts)
-        .map(|(name, rtts)| {
-            let medians: Vec<u64> = rtts.borrow().iter().skip(1).copied().collect();
-            let samples: Vec<Sample> = medians
-                .iter()
-                .enumerate()
-                .map(|(round, &ns)| Sample {
-                    round,
-                    position: 0,
-                    ops: 1,
-                    elapsed_ns: ns,
-                    value: ns as f64,
-                })
-                .collect();
-            let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
-            ContenderResults {
-                name: (*name).to_string(),
-                summary: Summary::of(&values).expect("at least one round"),
-                samples,
-            }
-        })
-        .collect();
-    let latency = Results {
-        name: format!(
-            "tcp echo, {connections} connections: median round trip (of each sample), ns"
-        ),
-        metric: Metric::Latency,
-        rounds: args.rounds(),
-        baseline: ANCHOR.to_string(),
-        contenders,
+    let latency = |what: &str, pick: fn(&RoundTrips) -> u64| {
+        let contenders = names
+            .iter()
+            .zip(&rtts)
+            .map(|(name, rtts)| {
+                // The first entry is the warm-up's: skipped.
+                let samples: Vec<Sample> = rtts
+                    .borrow()
+                    .iter()
+                    .skip(1)
+                    .enumerate()
+                    .map(|(round, rtt)| Sample {
+                        round,
+                        position: 0,
+                        ops: 1,
+                        elapsed_ns: pick(rtt),
+                        value: pick(rtt) as f64,
+                    })
+                    .collect();
+                let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
+                ContenderResults {
+                    name: (*name).to_string(),
+                    summary: Summary::of(&values).expect("at least one round"),
+                    samples,
+                }
+            })
+            .collect();
+        Results {
+            name: format!("tcp echo, {connections} connections: {what} round trip, ns"),
+            metric: Metric::Latency,
+            rounds: args.rounds(),
+            baseline: ANCHOR.to_string(),
+            contenders,
+        }
     };
-    vec![throughput, latency]
+    vec![
+        throughput,
+        latency("median", |rtt| rtt.p50),
+        latency("p99", |rtt| rtt.p99),
+    ]
 }
 
 /// One comparison of this file (TCP echo gives two results per connection count).
@@ -844,12 +847,11 @@ fn main() {
         summary_table(&all, CANDIDATE)
     );
     args.write_json(&all).expect("writing --json");
-    black_box(&rts);
 }
 
 /// For a throughput comparison, the medians as time per operation too.
 fn print_per_op(results: &Results) {
-    if results.metric != Metric::Throughput {
+    if results.metric != Metric::Throughput || results.name.starts_with("tcp") {
         return;
     }
     let per_op: Vec<String> = results
