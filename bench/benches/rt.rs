@@ -83,6 +83,14 @@ impl<T, E: Debug, J: Future<Output = Result<T, E>> + Unpin> Future for Unwrapped
 }
 
 struct Weft(weft_rt::Runtime);
+
+/// `WEFT_RT_BENCH_PARK_MAIN=1`: weft's samples wait with a plain parking `block_on`
+/// instead of `Runtime::block_on` (which drives the reactor on the calling thread when
+/// it is free), to tell the two effects apart. Off by default.
+fn park_main() -> bool {
+    static PARK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PARK.get_or_init(|| std::env::var_os("WEFT_RT_BENCH_PARK_MAIN").is_some_and(|v| v != "0"))
+}
 struct Tokio(tokio::runtime::Runtime);
 /// smol's executor: a process-wide one, run by the threads `Smol::start` starts.
 struct Smol;
@@ -120,9 +128,15 @@ impl Rt for Weft {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.0
-            .block_on(self.0.spawn(future))
-            .expect("a benchmark task failed")
+        let task = self.0.spawn(future);
+        if park_main() {
+            // Diagnosis: the main thread only parks (as tokio's and smol's do here).
+            futures_lite::future::block_on(task)
+        } else {
+            // weft's own: the caller drives the reactor while the workers are busy.
+            self.0.block_on(task)
+        }
+        .expect("a benchmark task failed")
     }
 
     fn yield_now() -> impl Future<Output = ()> + Send {
@@ -227,8 +241,8 @@ impl Sizes {
             round_trips: scale(200_000, 20_000, 200),
             skynet_leaves: scale(1_000_000, 100_000, 1_000),
             timers: scale(1_000_000, 100_000, 1_000),
-            echo_100: scale(2_000, 200, 5),
-            echo_1000: scale(200, 20, 2),
+            echo_100: scale(2_000, 500, 5),
+            echo_1000: scale(200, 50, 2),
         }
     }
 }
