@@ -27,7 +27,8 @@
 //!
 //! `cargo bench -p weft-bench --bench rt` (a few minutes on 2 cores), `-- --quick`
 //! (a tenth of the sizes, 3 rounds: under a minute), `-- --only NAME` (the comparisons
-//! whose key contains NAME: `spawn`, `yield`, `channel`, `skynet`, `timers`, `tcp`),
+//! whose key contains NAME: `spawn`, `yield`, `channel`, `skynet`, `timers`, `tcp100`,
+//! `tcp1k`; `tcp` runs both),
 //! `-- --json FILE` (every raw sample).
 
 use std::cell::RefCell;
@@ -241,8 +242,8 @@ impl Sizes {
             round_trips: scale(200_000, 20_000, 200),
             skynet_leaves: scale(1_000_000, 100_000, 1_000),
             timers: scale(1_000_000, 100_000, 1_000),
-            echo_100: scale(2_000, 500, 5),
-            echo_1000: scale(200, 50, 2),
+            echo_100: scale(1_000, 500, 5),
+            echo_1000: scale(100, 50, 2),
         }
     }
 }
@@ -842,7 +843,7 @@ fn main() {
         ("skynet", |a, r, s| vec![bench_skynet(a, r, s)]),
         ("timers", |a, r, s| vec![bench_timers(a, r, s)]),
         ("tcp100", |a, r, s| bench_echo(a, r, 100, s.echo_100)),
-        ("tcp1000", |a, r, s| bench_echo(a, r, 1000, s.echo_1000)),
+        ("tcp1k", |a, r, s| bench_echo(a, r, 1000, s.echo_1000)),
     ];
     let mut all = Vec::new();
     for (key, bench) in benches {
