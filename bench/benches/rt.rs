@@ -12,21 +12,25 @@
 //!   leaves, summing the leaves' ids (1,111,110 spawned tasks per tree);
 //! - `timers`: inside a task, create 1,000,000 sleeps of 60 s + (i % 1000) ms, poll
 //!   each once (so it registers with the timer wheel), then drop them all (cancel);
-//! - `tcp`: echo over loopback with 100 and 1,000 connections: each client writes a
-//!   1 KiB message and reads the echo back, a fixed number of times; throughput in
-//!   bytes/s (connection set-up is not timed) and the median round trip (the median
-//!   over the rounds of each sample's median round trip).
+//! - `tcp100`, `tcp1k`: echo over loopback with 100 connections x 1,000 round trips
+//!   and 1,000 connections x 100: each client writes a 1 KiB message and reads the
+//!   echo back, in a loop; throughput in bytes/s (connection set-up is not timed), and
+//!   two latency rows built from each sample's median and p99 round trip (the row's
+//!   figure is the median of those over the rounds).
 //!
 //! Every sample starts from outside the runtime: the workload is spawned as a task and
-//! the main thread blocks on its handle (for all three contenders), so the workers
-//! are the only threads that poll. Ratios are of medians; > 1.00x: weft is faster.
+//! the main thread blocks on its handle (`Runtime::block_on` for weft and tokio, a
+//! parking `futures_lite::future::block_on` for smol). weft's `block_on` also drives
+//! the reactor while the workers leave it free; `WEFT_RT_BENCH_PARK_MAIN=1` makes
+//! weft's main thread only park instead, to measure that effect. Ratios are of
+//! medians; > 1.00x: weft is faster.
 //!
 //! weft's TCP types come from `weft_io::net`: on the `rt` branch `weft_rt::net` is an
 //! empty module (its `pub use weft_io::net::*` is commented out until the io branch
 //! lands), and these are the types it is meant to re-export.
 //!
-//! `cargo bench -p weft-bench --bench rt` (a few minutes on 2 cores), `-- --quick`
-//! (a tenth of the sizes, 3 rounds: under a minute), `-- --only NAME` (the comparisons
+//! `cargo bench -p weft-bench --bench rt` (about 2 minutes on 2 cores), `-- --quick`
+//! (a tenth of the sizes, 3 rounds: 10-30 s), `-- --only NAME` (the comparisons
 //! whose key contains NAME: `spawn`, `yield`, `channel`, `skynet`, `timers`, `tcp100`,
 //! `tcp1k`; `tcp` runs both),
 //! `-- --json FILE` (every raw sample).
