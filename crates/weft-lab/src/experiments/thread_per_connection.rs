@@ -122,6 +122,9 @@ pub const MEMORY_FACTOR: f64 = 2.0;
 /// The event loop's throughput at the largest N must be at least this share of its
 /// throughput at the smallest N for "keeps throughput".
 pub const KEEP_SHARE: f64 = 0.5;
+/// Other processes' load, in cores, from which the verdict warns that the
+/// throughputs are shares of a busy machine.
+pub const BUSY_OTHERS: f64 = 0.25;
 /// The largest N must be at least this for the verdict to say anything.
 pub const MIN_LARGEST: usize = 100;
 /// The environment variable that turns a `weft-lab run` of this experiment into a
@@ -270,9 +273,8 @@ pub fn field(text: &str, key: &str) -> Option<u64> {
 /// A process's [`Status`], with `/proc/PID/task` counted for the threads.
 fn read_status(pid: u32) -> io::Result<Status> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let mut status = Status::parse(&text).ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/PID/status")
-    })?;
+    let mut status = Status::parse(&text)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/PID/status"))?;
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         status.threads = tasks.count() as u64;
     }
@@ -294,6 +296,8 @@ pub struct Measure {
     pub throughputs: Vec<f64>,
     /// The median round trip, nanoseconds.
     pub median_latency_ns: Option<f64>,
+    /// The 99th-percentile round trip, nanoseconds.
+    pub p99_latency_ns: Option<f64>,
     /// Before any connection.
     pub base: Option<Status>,
     /// With all N connections open and served.
@@ -302,6 +306,14 @@ pub struct Measure {
     pub kernel_stack_delta_kib: Option<i64>,
     /// Bytes echoed and checked.
     pub bytes_checked: u64,
+    /// Wall time of the measured samples, their drains included, seconds.
+    pub wall_s: f64,
+    /// The server's CPU time over those samples, seconds (child processes only).
+    pub server_cpu_s: Option<f64>,
+    /// The lab's (the clients') CPU time over those samples, seconds.
+    pub client_cpu_s: Option<f64>,
+    /// The whole machine's busy CPU time over those samples, seconds (`/proc/stat`).
+    pub machine_cpu_s: Option<f64>,
     /// Why the server could not be measured, if it could not.
     pub error: Option<String>,
 }
@@ -333,6 +345,23 @@ impl Measure {
     pub fn memory_per_connection(&self, n: usize) -> Option<f64> {
         let kernel = self.kernel_stack_per_connection(n).unwrap_or(0.0).max(0.0);
         Some(self.rss_per_connection(n)? + kernel)
+    }
+
+    /// Cores the server kept busy during the samples, on average.
+    pub fn server_cores(&self) -> Option<f64> {
+        Some(self.server_cpu_s? / self.wall_s).filter(|v| v.is_finite())
+    }
+
+    /// Cores the clients kept busy during the samples, on average.
+    pub fn client_cores(&self) -> Option<f64> {
+        Some(self.client_cpu_s? / self.wall_s).filter(|v| v.is_finite())
+    }
+
+    /// Cores other processes kept busy during the samples, on average: the machine's
+    /// busy time minus the server's and the clients'.
+    pub fn other_cores(&self) -> Option<f64> {
+        let others = self.machine_cpu_s? - self.server_cpu_s? - self.client_cpu_s?;
+        Some((others / self.wall_s).max(0.0)).filter(|v| v.is_finite())
     }
 
     /// Server threads added by the connections.
@@ -427,9 +456,9 @@ pub fn limit_line(limit: &Limit) -> String {
         )
     };
     match limit.capped_at {
-        Some(cap) => format!(
-            "{raised}; the lab holds 3 N client sockets, so N is capped at {cap} here"
-        ),
+        Some(cap) => {
+            format!("{raised}; the lab holds 3 N client sockets, so N is capped at {cap} here")
+        }
         None => format!("{raised}; every planned N fits"),
     }
 }
@@ -483,13 +512,18 @@ pub fn verdict(f: &Figures) -> Verdict {
             if let Some(error) = &m.error {
                 return inconclusive(
                     lines,
-                    format!("{label} with {} connections failed: {error}", row.connections),
+                    format!(
+                        "{label} with {} connections failed: {error}",
+                        row.connections
+                    ),
                 );
             }
         }
     }
     let (Some(threads), Some(events)) = (
-        f.models.iter().find(|m| **m == Model::Threads { stack: None }),
+        f.models
+            .iter()
+            .find(|m| **m == Model::Threads { stack: None }),
         f.models.iter().find(|m| !m.is_threads()),
     ) else {
         return inconclusive(lines, "no thread server or no event-loop server".into());
@@ -549,14 +583,8 @@ pub fn verdict(f: &Figures) -> Verdict {
             ""
         }
     ));
-    if let (Some(base), Some(open)) = (t_last.base, t_last.open) {
-        let reserved = (open.vm_kib as f64 - base.vm_kib as f64) * 1024.0 / largest as f64;
-        lines.push(format!(
-            "a thread reserves {} of address space (std's default stack: {}), of which a \
-             few pages are resident: the notes' \"~1 MB of stack\" is reservation, not use",
-            bytes(reserved),
-            bytes(f.default_stack as f64)
-        ));
+    if let Some(line) = reservation_line(f, largest) {
+        lines.push(line);
     }
     let (Some(e_small), Some(e_large)) = (e_first.throughput(), e_last.throughput()) else {
         return inconclusive(lines, "throughput missing".into());
@@ -580,6 +608,17 @@ pub fn verdict(f: &Figures) -> Verdict {
             format_ratio(e_large / t)
         )),
     ));
+    let others: Vec<f64> = e.iter().filter_map(|(_, m)| m.other_cores()).collect();
+    if let Some(worst) = others.iter().copied().reduce(f64::max)
+        && worst >= BUSY_OTHERS
+    {
+        lines.push(format!(
+            "other processes kept up to {worst:.2} cores busy during the event loop's \
+             samples: the throughputs are the share of the cores the scheduler gave each \
+             server (it shares them per thread, so a server with a thread per connection \
+             gets more of them on a busy machine)"
+        ));
+    }
     let outcome = match (memory, keeps) {
         (true, true) => Outcome::Reproduced,
         (false, false) => Outcome::NotReproduced,
@@ -591,16 +630,52 @@ pub fn verdict(f: &Figures) -> Verdict {
     }
 }
 
+/// What a thread's stack reserves, from the two thread servers' address-space growth:
+/// they differ only in the stack size asked for, so the difference per connection
+/// plus [`SMALL_STACK`] is the default stack's reservation; the rest of the growth is
+/// glibc's per-thread malloc arenas (64 MiB of address space each, up to 8 per core,
+/// amortised over N).
+fn reservation_line(f: &Figures, n: usize) -> Option<String> {
+    let at = |model: Model| {
+        f.series(&model.label())
+            .into_iter()
+            .find(|&(size, _)| size == n)
+            .and_then(|(_, m)| m.vm_per_connection(n))
+    };
+    let default = at(Model::Threads { stack: None })?;
+    let small = at(Model::Threads {
+        stack: Some(SMALL_STACK),
+    });
+    let stack = small.map(|small| default - small + SMALL_STACK as f64);
+    Some(format!(
+        "address space: a thread per connection reserves {} per connection{}, of which a \
+         few pages are resident: the notes' \"~1 MB of stack\" is a reservation, not use \
+         (std's default stack here: {}{})",
+        bytes(default),
+        stack.map_or(String::new(), |s| format!(
+            " ({} of it its stack, the rest glibc's per-thread malloc arenas)",
+            bytes(s)
+        )),
+        bytes(f.default_stack as f64),
+        small.map_or(String::new(), |_| format!(
+            "; with {} stacks the resident figure barely moves",
+            bytes(SMALL_STACK as f64)
+        )),
+    ))
+}
+
 fn table(f: &Figures) -> Table {
     let mut table = Table::new([
         "N",
         "server",
         "round trips/s",
         "median RTT",
+        "p99 RTT",
         "resident / conn",
         "kernel stack / conn",
         "address space / conn",
         "server threads",
+        "cores busy: server + clients + others",
     ]);
     let or_na = |v: Option<f64>, fmt: fn(f64) -> String| v.map_or_else(|| "n/a".into(), fmt);
     for row in &f.rows {
@@ -611,6 +686,8 @@ fn table(f: &Figures) -> Table {
                     n.to_string(),
                     label.clone(),
                     format!("failed: {error}"),
+                    String::new(),
+                    String::new(),
                     String::new(),
                     String::new(),
                     String::new(),
@@ -628,10 +705,20 @@ fn table(f: &Figures) -> Table {
                 label.clone(),
                 or_na(m.throughput(), format_rate),
                 or_na(m.median_latency_ns, format_nanos),
+                or_na(m.p99_latency_ns, format_nanos),
                 or_na(m.rss_per_connection(n), bytes),
                 or_na(m.kernel_stack_per_connection(n), bytes),
                 or_na(m.vm_per_connection(n), bytes),
                 threads,
+                {
+                    let or = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{v:.2}"));
+                    format!(
+                        "{} + {} + {}",
+                        or(m.server_cores()),
+                        or(m.client_cores()),
+                        or(m.other_cores())
+                    )
+                },
             ]);
         }
     }
@@ -769,7 +856,8 @@ impl Server {
             .worker_threads(workers)
             .thread_name("echo-worker")
             .build()?;
-        let listener = runtime.block_on(async { weft::rt::net::TcpListener::bind("127.0.0.1:0") })?;
+        let listener =
+            runtime.block_on(async { weft::rt::net::TcpListener::bind("127.0.0.1:0") })?;
         let addr = listener.local_addr()?;
         runtime.spawn(async move {
             loop {
@@ -848,8 +936,7 @@ async fn echo_async(mut stream: weft::rt::net::TcpStream) -> io::Result<()> {
         }
         let mut done = 0;
         while done < n {
-            let written =
-                poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, &buf[done..n])).await?;
+            let written = poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, &buf[done..n])).await?;
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
@@ -907,10 +994,13 @@ impl Hosted {
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             // The child prints the lab's machine header first, then the marker.
-            let found = BufReader::new(stdout).lines().map_while(Result::ok).find_map(|l| {
-                l.strip_prefix(READY_MARKER)
-                    .and_then(|a| a.trim().parse::<SocketAddr>().ok())
-            });
+            let found = BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .find_map(|l| {
+                    l.strip_prefix(READY_MARKER)
+                        .and_then(|a| a.trim().parse::<SocketAddr>().ok())
+                });
             let _ = tx.send(found);
         });
         match rx.recv_timeout(CHILD_START_LIMIT) {
@@ -930,6 +1020,20 @@ impl Hosted {
         match self {
             Hosted::Child { addr, .. } => *addr,
             Hosted::Here(server) => server.addr(),
+        }
+    }
+
+    /// The server's CPU time so far, seconds (`/proc/PID/stat` utime + stime).
+    fn cpu_s(&self) -> Option<f64> {
+        match self {
+            Hosted::Child { child, .. } => {
+                let text = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).ok()?;
+                let (_, ticks, _) = crate::probe::proc::parse_stat(&text)?;
+                // SAFETY: `sysconf` only reads a configuration value.
+                let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+                Some(ticks as f64 / if hz > 0 { hz as f64 } else { 100.0 })
+            }
+            Hosted::Here(_) => None,
         }
     }
 
@@ -1034,7 +1138,32 @@ fn measure_size(n: usize, config: &Config, models: &[Model], in_child: bool) -> 
             if c.measure.error.is_some() {
                 continue;
             }
-            match c.clients.sample(config.sample) {
+            let server_before = c.server.cpu_s();
+            let client_before = crate::probe::rusage::process().ok();
+            let machine_before = crate::probe::proc::MachineCpu::read().ok();
+            let started = Instant::now();
+            let sample = c.clients.sample(config.sample);
+            c.measure.wall_s += started.elapsed().as_secs_f64();
+            let add = |total: &mut Option<f64>, delta: Option<f64>| {
+                *total = Some(total.unwrap_or(0.0) + delta.unwrap_or(f64::NAN));
+            };
+            add(
+                &mut c.measure.server_cpu_s,
+                server_before.zip(c.server.cpu_s()).map(|(b, a)| a - b),
+            );
+            add(
+                &mut c.measure.client_cpu_s,
+                client_before
+                    .zip(crate::probe::rusage::process().ok())
+                    .map(|(b, a)| a.since(&b).cpu().as_secs_f64()),
+            );
+            add(
+                &mut c.measure.machine_cpu_s,
+                machine_before
+                    .zip(crate::probe::proc::MachineCpu::read().ok())
+                    .map(|(b, a)| a.busy.saturating_sub(b.busy).as_secs_f64()),
+            );
+            match sample {
                 Ok(s) => {
                     c.measure
                         .throughputs
@@ -1061,7 +1190,12 @@ fn measure_size(n: usize, config: &Config, models: &[Model], in_child: bool) -> 
         if let Some(i) = contenders.iter().position(|c| c.model == model) {
             let mut c = contenders.swap_remove(i);
             c.latencies.sort_unstable();
-            c.measure.median_latency_ns = c.latencies.get(c.latencies.len() / 2).map(|&v| v as f64);
+            let at = |q: f64| {
+                let i = ((c.latencies.len() as f64 * q) as usize).min(c.latencies.len().max(1) - 1);
+                c.latencies.get(i).map(|&v| v as f64)
+            };
+            c.measure.median_latency_ns = at(0.5);
+            c.measure.p99_latency_ns = at(0.99);
             // Clients close first, so per-connection server threads end on EOF.
             drop(c.clients);
             drop(c.server);
@@ -1138,8 +1272,8 @@ impl Experiment for ThreadPerConnection {
             );
         }
         let figures = measure(config);
-        let mut report = Report::new(table(&figures), verdict(&figures), Vec::new())
-            .with_raw(raw(&figures));
+        let mut report =
+            Report::new(table(&figures), verdict(&figures), Vec::new()).with_raw(raw(&figures));
         for chart in charts(&figures) {
             report = report.with_chart(chart);
         }
@@ -1172,6 +1306,7 @@ fn raw(f: &Figures) -> serde_json::Value {
                         "round_trips_per_s": m.throughputs,
                         "median_round_trips_per_s": m.throughput(),
                         "median_rtt_ns": m.median_latency_ns,
+                        "p99_rtt_ns": m.p99_latency_ns,
                         "status_before": m.base,
                         "status_open": m.open,
                         "kernel_stack_delta_kib": m.kernel_stack_delta_kib,
@@ -1179,6 +1314,10 @@ fn raw(f: &Figures) -> serde_json::Value {
                         "kernel_stack_bytes_per_connection": m.kernel_stack_per_connection(n),
                         "address_space_bytes_per_connection": m.vm_per_connection(n),
                         "bytes_checked": m.bytes_checked,
+                        "sample_wall_s": m.wall_s,
+                        "server_cpu_s": m.server_cpu_s,
+                        "client_cpu_s": m.client_cpu_s,
+                        "machine_busy_cpu_s": m.machine_cpu_s,
                         "error": m.error,
                     })
                 })
@@ -1424,7 +1563,9 @@ mod client {
                     if now < deadline {
                         sample.round_trips += 1;
                         let ns = now.duration_since(conn.sent_at).as_nanos();
-                        sample.latencies_ns.push(u32::try_from(ns).unwrap_or(u32::MAX));
+                        sample
+                            .latencies_ns
+                            .push(u32::try_from(ns).unwrap_or(u32::MAX));
                         conn.send(now, &mut sample)?;
                     } else {
                         outstanding -= 1;
@@ -1538,12 +1679,17 @@ mod tests {
                     .iter()
                     .map(|&m| {
                         let (per, threads, vm) = match m {
-                            Model::Threads { .. } => (threads_kib, n64, 2048 * n64),
+                            // 2 MiB stacks plus 1 MiB of malloc arenas per thread.
+                            Model::Threads { stack: None } => (threads_kib, n64, 3072 * n64),
+                            Model::Threads { stack: Some(_) } => {
+                                (threads_kib, n64, (64 + 1024) * n64)
+                            }
                             Model::EventLoop { .. } => (events_kib, 0, 0),
                         };
                         let measure = Measure {
                             throughputs: vec![if m.is_threads() { 40_000.0 } else { e_tput }],
                             median_latency_ns: Some(50_000.0),
+                            p99_latency_ns: Some(90_000.0),
                             base: status(4000, 100_000, 3),
                             open: status(4000 + per * n64, 100_000 + vm, 3 + threads),
                             kernel_stack_delta_kib: Some(if m.is_threads() {
@@ -1552,6 +1698,10 @@ mod tests {
                                 0
                             }),
                             bytes_checked: 64,
+                            wall_s: 1.0,
+                            server_cpu_s: Some(1.0),
+                            client_cpu_s: Some(0.9),
+                            machine_cpu_s: Some(2.0),
                             error: None,
                         };
                         (m.label(), measure)
@@ -1591,7 +1741,10 @@ mod tests {
             })
         );
         assert_eq!(Status::parse("VmRSS: 1 kB\n"), None);
-        assert_eq!(field("KernelStack:    5360 kB\n", "KernelStack:"), Some(5360));
+        assert_eq!(
+            field("KernelStack:    5360 kB\n", "KernelStack:"),
+            Some(5360)
+        );
         assert_eq!(field("KernelStack:  x kB\n", "KernelStack:"), None);
         // The prefix must start the line: VmRSS is not found inside another key.
         assert_eq!(field("XVmRSS: 5 kB\n", "VmRSS:"), None);
@@ -1600,7 +1753,10 @@ mod tests {
     #[test]
     fn this_process_has_a_status() {
         let s = read_status(std::process::id()).unwrap();
-        assert!(s.rss_kib > 0 && s.vm_kib >= s.rss_kib && s.threads >= 1, "{s:?}");
+        assert!(
+            s.rss_kib > 0 && s.vm_kib >= s.rss_kib && s.threads >= 1,
+            "{s:?}"
+        );
     }
 
     #[test]
@@ -1611,7 +1767,7 @@ mod tests {
         assert_eq!(m.rss_per_connection(n), Some(12.0 * 1024.0));
         assert_eq!(m.kernel_stack_per_connection(n), Some(16.0 * 1024.0));
         assert_eq!(m.memory_per_connection(n), Some(28.0 * 1024.0));
-        assert_eq!(m.vm_per_connection(n), Some(2048.0 * 1024.0));
+        assert_eq!(m.vm_per_connection(n), Some(3072.0 * 1024.0));
         assert_eq!(m.threads_added(), Some(1000));
         // A negative machine-wide kernel-stack change is not subtracted.
         let mut m = m.clone();
@@ -1625,7 +1781,12 @@ mod tests {
         assert_eq!(v.outcome, Outcome::Reproduced, "{}", v.text);
         assert!(v.text.contains("grows with N"), "{}", v.text);
         assert!(v.text.contains("keeps its throughput"), "{}", v.text);
-        assert!(v.text.contains("2.0 MiB of address space"), "{}", v.text);
+        assert!(
+            v.text
+                .contains("reserves 3.0 MiB per connection (2.0 MiB of it its stack"),
+            "{}",
+            v.text
+        );
     }
 
     #[test]
@@ -1691,8 +1852,8 @@ mod tests {
         let f = figures(12, 4, [50_000.0; 3]);
         let t = table(&f);
         assert_eq!(t.rows().len(), SIZES.len() * 3);
-        assert_eq!(t.rows()[6][4], "12.0 KiB");
-        assert_eq!(t.rows()[6][7], "3 -> 1003");
+        assert_eq!(t.rows()[6][5], "12.0 KiB");
+        assert_eq!(t.rows()[6][8], "3 -> 1003");
         let charts = charts(&f);
         assert_eq!(charts.len(), 2);
         assert!(charts.iter().all(|c| c.series.len() == 3));
