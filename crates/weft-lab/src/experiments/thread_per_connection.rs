@@ -281,6 +281,52 @@ fn read_status(pid: u32) -> io::Result<Status> {
     Ok(status)
 }
 
+/// The machine's CPU time so far, all CPUs, seconds: in tasks and in interrupts.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MachineTicks {
+    /// user + nice + system.
+    pub tasks: f64,
+    /// irq + softirq.
+    pub interrupts: f64,
+}
+
+impl MachineTicks {
+    /// Parses the `cpu` line of `/proc/stat` at `hz` ticks per second.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lab::experiments::thread_per_connection::MachineTicks;
+    ///
+    /// let t = MachineTicks::parse("cpu  100 10 50 800 5 3 7 0 0 0\n", 100.0).unwrap();
+    /// assert_eq!((t.tasks, t.interrupts), (1.6, 0.1));
+    /// ```
+    pub fn parse(text: &str, hz: f64) -> Option<MachineTicks> {
+        let line = text.lines().find(|l| l.starts_with("cpu "))?;
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|t| t.parse().ok())
+            .collect::<Option<_>>()?;
+        let get = |i: usize| ticks.get(i).copied();
+        Some(MachineTicks {
+            tasks: (get(0)? + get(1)? + get(2)?) as f64 / hz,
+            interrupts: (get(5)? + get(6)?) as f64 / hz,
+        })
+    }
+}
+
+/// Ticks per second of `/proc` (`USER_HZ`).
+fn clock_ticks() -> f64 {
+    // SAFETY: `sysconf` only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 { hz as f64 } else { 100.0 }
+}
+
+fn machine_ticks() -> Option<MachineTicks> {
+    MachineTicks::parse(&std::fs::read_to_string("/proc/stat").ok()?, clock_ticks())
+}
+
 /// The machine's kernel stacks, KiB (`/proc/meminfo` `KernelStack`).
 fn kernel_stack_kib() -> Option<u64> {
     field(
@@ -312,8 +358,14 @@ pub struct Measure {
     pub server_cpu_s: Option<f64>,
     /// The lab's (the clients') CPU time over those samples, seconds.
     pub client_cpu_s: Option<f64>,
-    /// The whole machine's busy CPU time over those samples, seconds (`/proc/stat`).
+    /// The whole machine's CPU time in tasks (user, nice, system) over those samples,
+    /// seconds (`/proc/stat`).
     pub machine_cpu_s: Option<f64>,
+    /// The whole machine's interrupt and softirq time over those samples, seconds: on
+    /// loopback mostly the TCP receive path of this very traffic. With tick-based
+    /// accounting the same ticks are also charged to the task they interrupted (the
+    /// server or a client), so this overlaps their CPU time.
+    pub softirq_cpu_s: Option<f64>,
     /// Why the server could not be measured, if it could not.
     pub error: Option<String>,
 }
@@ -357,10 +409,17 @@ impl Measure {
         Some(self.client_cpu_s? / self.wall_s).filter(|v| v.is_finite())
     }
 
+    /// Cores spent in interrupts and softirqs during the samples, on average.
+    pub fn softirq_cores(&self) -> Option<f64> {
+        Some(self.softirq_cpu_s? / self.wall_s).filter(|v| v.is_finite())
+    }
+
     /// Cores other processes kept busy during the samples, on average: the machine's
-    /// busy time minus the server's and the clients'.
+    /// task and interrupt time minus the server's and the clients' (which include the
+    /// interrupts that hit them).
     pub fn other_cores(&self) -> Option<f64> {
-        let others = self.machine_cpu_s? - self.server_cpu_s? - self.client_cpu_s?;
+        let machine = self.machine_cpu_s? + self.softirq_cpu_s.unwrap_or(0.0);
+        let others = machine - self.server_cpu_s? - self.client_cpu_s?;
         Some((others / self.wall_s).max(0.0)).filter(|v| v.is_finite())
     }
 
@@ -774,6 +833,23 @@ fn charts(f: &Figures) -> Vec<Chart> {
 
 /// A running echo server in this process; dropping it stops accepting (connections
 /// end when their clients close them).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use weft_lab::experiments::thread_per_connection::{Model, Server};
+///
+/// for model in Model::all(1) {
+///     let server = Server::start(model)?;
+///     let mut stream = std::net::TcpStream::connect(server.addr())?;
+///     stream.write_all(b"ping")?;
+///     let mut echo = [0; 4];
+///     stream.read_exact(&mut echo)?;
+///     assert_eq!(&echo, b"ping");
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Server {
     addr: SocketAddr,
     inner: ServerInner,
@@ -1029,9 +1105,7 @@ impl Hosted {
             Hosted::Child { child, .. } => {
                 let text = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).ok()?;
                 let (_, ticks, _) = crate::probe::proc::parse_stat(&text)?;
-                // SAFETY: `sysconf` only reads a configuration value.
-                let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-                Some(ticks as f64 / if hz > 0 { hz as f64 } else { 100.0 })
+                Some(ticks as f64 / clock_ticks())
             }
             Hosted::Here(_) => None,
         }
@@ -1140,7 +1214,7 @@ fn measure_size(n: usize, config: &Config, models: &[Model], in_child: bool) -> 
             }
             let server_before = c.server.cpu_s();
             let client_before = crate::probe::rusage::process().ok();
-            let machine_before = crate::probe::proc::MachineCpu::read().ok();
+            let machine_before = machine_ticks();
             let started = Instant::now();
             let sample = c.clients.sample(config.sample);
             c.measure.wall_s += started.elapsed().as_secs_f64();
@@ -1157,11 +1231,14 @@ fn measure_size(n: usize, config: &Config, models: &[Model], in_child: bool) -> 
                     .zip(crate::probe::rusage::process().ok())
                     .map(|(b, a)| a.since(&b).cpu().as_secs_f64()),
             );
+            let machine = machine_before.zip(machine_ticks());
             add(
                 &mut c.measure.machine_cpu_s,
-                machine_before
-                    .zip(crate::probe::proc::MachineCpu::read().ok())
-                    .map(|(b, a)| a.busy.saturating_sub(b.busy).as_secs_f64()),
+                machine.map(|(b, a)| a.tasks - b.tasks),
+            );
+            add(
+                &mut c.measure.softirq_cpu_s,
+                machine.map(|(b, a)| a.interrupts - b.interrupts),
             );
             match sample {
                 Ok(s) => {
@@ -1318,7 +1395,8 @@ fn raw(f: &Figures) -> serde_json::Value {
                         "sample_wall_s": m.wall_s,
                         "server_cpu_s": m.server_cpu_s,
                         "client_cpu_s": m.client_cpu_s,
-                        "machine_busy_cpu_s": m.machine_cpu_s,
+                        "machine_task_cpu_s": m.machine_cpu_s,
+                        "machine_softirq_cpu_s": m.softirq_cpu_s,
                         "error": m.error,
                     })
                 })
@@ -1703,6 +1781,7 @@ mod tests {
                             server_cpu_s: Some(1.0),
                             client_cpu_s: Some(0.9),
                             machine_cpu_s: Some(2.0),
+                            softirq_cpu_s: Some(0.3),
                             error: None,
                         };
                         (m.label(), measure)
@@ -1770,6 +1849,9 @@ mod tests {
         assert_eq!(m.memory_per_connection(n), Some(28.0 * 1024.0));
         assert_eq!(m.vm_per_connection(n), Some(3072.0 * 1024.0));
         assert_eq!(m.threads_added(), Some(1000));
+        // (2.0 + 0.3 - 1.0 - 0.9) cores over one second.
+        assert!((m.other_cores().unwrap() - 0.4).abs() < 1e-9);
+        assert_eq!(m.server_cores(), Some(1.0));
         // A negative machine-wide kernel-stack change is not subtracted.
         let mut m = m.clone();
         m.kernel_stack_delta_kib = Some(-500);
