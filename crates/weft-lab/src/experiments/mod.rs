@@ -14,6 +14,7 @@ pub mod deadlock;
 pub mod fork_join_overhead;
 pub mod io_multiplexing;
 pub mod memory_ordering;
+pub mod thread_per_connection;
 pub mod work_stealing;
 
 pub use aba::Aba;
@@ -62,6 +63,7 @@ pub fn all() -> &'static [&'static dyn Experiment] {
         &fork_join_overhead::ForkJoinOverhead,
         &io_multiplexing::IoMultiplexing,
         &coroutine_switch::CoroutineSwitch,
+        &thread_per_connection::ThreadPerConnection,
     ]
 }
 
