@@ -8,12 +8,14 @@ mod lock_contention;
 mod lock_free;
 
 pub mod amdahl;
+pub mod blocking_event_loop;
 pub mod context_switches;
 pub mod coroutine_switch;
 pub mod deadlock;
 pub mod fork_join_overhead;
 pub mod io_multiplexing;
 pub mod memory_ordering;
+pub mod structured_cancellation;
 pub mod work_stealing;
 
 pub use aba::Aba;
@@ -62,6 +64,8 @@ pub fn all() -> &'static [&'static dyn Experiment] {
         &fork_join_overhead::ForkJoinOverhead,
         &io_multiplexing::IoMultiplexing,
         &coroutine_switch::CoroutineSwitch,
+        &blocking_event_loop::BlockingEventLoop,
+        &structured_cancellation::StructuredCancellation,
     ]
 }
 
