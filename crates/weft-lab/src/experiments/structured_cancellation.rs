@@ -211,7 +211,8 @@ pub fn verdict(f: &Figures) -> Verdict {
     }
     let group: Vec<&Run> = f.of(Mode::Group).collect();
     let spawned: Vec<&Run> = f.of(Mode::Unstructured).collect();
-    let counted = |runs: &[&Run]| !runs.is_empty() && runs.iter().all(|r| r.after_one_round().is_some());
+    let counted =
+        |runs: &[&Run]| !runs.is_empty() && runs.iter().all(|r| r.after_one_round().is_some());
     if !counted(&group) || !counted(&spawned) {
         return Verdict {
             outcome: Outcome::Inconclusive,
@@ -219,13 +220,22 @@ pub fn verdict(f: &Figures) -> Verdict {
         };
     }
     let slack = f.workers.saturating_sub(1);
-    let worst_one = group.iter().filter_map(|r| r.after_one_round()).max().unwrap_or(0);
+    let worst_one = group
+        .iter()
+        .filter_map(|r| r.after_one_round())
+        .max()
+        .unwrap_or(0);
     let worst_rounds = group
         .iter()
         .map(|r| r.rounds_to_zero())
         .try_fold(0, |acc, r| r.map(|r| acc.max(r)));
-    let spawned_one = median(spawned.iter().filter_map(|r| r.after_one_round()).map(|a| a as f64))
-        .unwrap_or(0.0);
+    let spawned_one = median(
+        spawned
+            .iter()
+            .filter_map(|r| r.after_one_round())
+            .map(|a| a as f64),
+    )
+    .unwrap_or(0.0);
     let group_stop = median(group.iter().filter_map(|r| r.last_drop_ns));
     let spawned_stop = median(spawned.iter().filter_map(|r| r.last_drop_ns));
     let mut lines = vec![
@@ -334,7 +344,7 @@ struct Failed;
 /// `end`, holding its guard.
 async fn other(i: usize, end: Instant, tracker: Arc<Tracker>) -> Result<(), Failed> {
     let _guard = Guard(Arc::clone(&tracker));
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         weft::rt::time::sleep_until(end).await;
     } else {
         while Instant::now() < end {
@@ -711,7 +721,10 @@ mod tests {
         assert_eq!(run(Mode::Group, 99, &[0], 0.1).rounds_to_zero(), Some(1));
         assert_eq!(run(Mode::Group, 99, &[3, 0], 0.1).rounds_to_zero(), Some(2));
         assert_eq!(run(Mode::Group, 99, &[3, 3], 0.1).rounds_to_zero(), None);
-        assert_eq!(run(Mode::Group, 99, &[3, 0], 0.1).after_one_round(), Some(3));
+        assert_eq!(
+            run(Mode::Group, 99, &[3, 0], 0.1).after_one_round(),
+            Some(3)
+        );
     }
 
     #[test]
