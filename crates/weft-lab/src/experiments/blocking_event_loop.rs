@@ -570,16 +570,18 @@ fn summary_chart(f: &Figures) -> Chart {
 fn timeline_chart(f: &Figures) -> Chart {
     let mut chart = Chart::line(
         "Timer lateness over the run",
-        "scheduled time (ms)",
+        "scheduled time since the first tick (ms)",
         "lateness",
     )
     .unit(Unit::Nanos)
     .scale(Scale::Log);
     for r in &f.runs {
+        // From the first tick, so the axis starts at 0 (and stays linear).
+        let first = r.ticks.first().map_or(0.0, |t| t.scheduled_ns);
         let points = r
             .ticks
             .iter()
-            .map(|t| Point::new(t.scheduled_ns / 1e6, t.lateness_ns.max(1.0)))
+            .map(|t| Point::new((t.scheduled_ns - first) / 1e6, t.lateness_ns.max(1.0)))
             .collect();
         chart = chart.series(Series::new(r.label(), points));
     }
