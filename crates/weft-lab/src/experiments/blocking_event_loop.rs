@@ -307,6 +307,14 @@ fn judge(block: Block, f: &Figures, lines: &mut Vec<String>) -> Outcome {
             "no better than off".to_string()
         },
     ));
+    if !stalled && off.workers > 1 {
+        lines.push(format!(
+            "{}: with {} workers and the monitor off, another worker kept the timers going: \
+             the blocked thread was not the whole event loop (run with --threads 1)",
+            block.label(),
+            off.workers
+        ));
+    }
     match (stalled, near, improved) {
         (false, _, _) => Outcome::NotReproduced,
         (true, true, true) => Outcome::Reproduced,
@@ -667,6 +675,15 @@ mod tests {
     fn no_stall_with_the_monitor_off_is_not_reproduced() {
         let v = verdict(&figures(&[0.1, 0.2], &[0.1, 5.0]));
         assert_eq!(v.outcome, Outcome::NotReproduced, "{}", v.text);
+        let mut f = figures(&[0.1, 0.2], &[0.1, 5.0]);
+        f.runs[1].workers = 2;
+        assert!(
+            verdict(&f)
+                .text
+                .contains("another worker kept the timers going"),
+            "{}",
+            verdict(&f).text
+        );
     }
 
     #[test]

@@ -28,6 +28,16 @@
 //! survivors again (up to [`MAX_ROUNDS`] rounds). The wall-clock figure is from the
 //! failure to the last of the 99 drops.
 //!
+//! A yield round is not a pass over every queue. On one worker (`--threads 1`) a few
+//! of the 99 (2 to 12 in our runs) outlive even 200 yield rounds and drop in steps,
+//! halving about every 60 rounds, although the last of them is gone some 50 µs after
+//! the failure: they evidently sit on the pool's injector (tasks woken from outside the worker
+//! thread land there), which a worker reads only once every
+//! `weft_pool::raw::DRIVER_POLL_INTERVAL` (61) jobs, while the yielding probe keeps
+//! its local queue busy. The verdict then falls back on wall time: every task gone
+//! within [`QUICK_STOP`] is "partly". With two workers the other worker drains the
+//! injector and the round figure is 0.
+//!
 //! The failing task sets its flag just before it returns, so a poll of the joiner
 //! that falls between the two would be counted as the notice one round early; only
 //! the failure itself wakes the joiner, so this does not happen in practice.
@@ -79,6 +89,10 @@ pub const OTHERS: usize = TASKS - 1;
 pub const MAX_ROUNDS: usize = 8;
 /// Rounds after which the group counts as "a few rounds" rather than one.
 pub const ONE_ROUND_LIMIT: usize = 2;
+/// A group whose last task was dropped within this of the failure stopped them
+/// "at once" in wall time, whatever the rounds say (the baseline's tasks run for
+/// tens of milliseconds more).
+pub const QUICK_STOP: Duration = Duration::from_millis(1);
 
 /// The timing of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,10 +277,24 @@ pub fn verdict(f: &Figures) -> Verdict {
     if !contrast {
         lines.push("the spawned tasks stopped as soon: no contrast".into());
     }
+    let worst_stop = group
+        .iter()
+        .map(|r| r.last_drop_ns)
+        .try_fold(0.0f64, |acc, d| d.map(|d| acc.max(d)));
+    let quick_in_time = worst_stop.is_some_and(|d| d <= QUICK_STOP.as_nanos() as f64);
+    if worst_rounds.is_none() && quick_in_time {
+        lines.push(format!(
+            "some of the group outlived {MAX_ROUNDS} yield rounds, yet every run's last drop came \
+             within {} of the failure: the yielding probe had its turns before tasks queued \
+             where a worker looks less often (see the module docs)",
+            ms(worst_stop)
+        ));
+    }
     let outcome = match worst_rounds {
         _ if !all_dropped || !contrast => Outcome::NotReproduced,
         Some(r) if worst_one <= slack && r <= ONE_ROUND_LIMIT => Outcome::Reproduced,
         Some(_) => Outcome::Partly,
+        None if quick_in_time => Outcome::Partly,
         None => Outcome::NotReproduced,
     };
     Verdict {
@@ -369,6 +397,8 @@ struct Seen {
     noticed_at: Option<u64>,
     alive_when_noticed: usize,
     rounds: Vec<usize>,
+    /// The rounds are counted (none alive, or [`MAX_ROUNDS`] of them).
+    counted: bool,
 }
 
 /// Polls `inner` (the joiner) and counts the survivors after each round once the
@@ -400,14 +430,19 @@ where
             if failed_before || this.output.is_some() {
                 this.seen.noticed_at = Some(this.tracker.since_origin());
                 this.seen.alive_when_noticed = this.tracker.alive();
-                this.seen.alive_when_noticed > 0
+                this.seen.counted = this.seen.alive_when_noticed == 0;
+                !this.seen.counted
             } else {
                 false
             }
+        } else if this.seen.counted {
+            // Woken by the joiner's own wakers, not a round of ours.
+            false
         } else {
             let alive = this.tracker.alive();
             this.seen.rounds.push(alive);
-            alive > 0 && this.seen.rounds.len() < MAX_ROUNDS
+            this.seen.counted = alive == 0 || this.seen.rounds.len() >= MAX_ROUNDS;
+            !this.seen.counted
         };
         if counting {
             // A yield: behind everything already queued.
@@ -745,8 +780,12 @@ mod tests {
 
     #[test]
     fn survivors_past_the_rounds_or_no_contrast_are_not_reproduced() {
-        let v = verdict(&figures(run(Mode::Group, 99, &[5; MAX_ROUNDS], 0.2)));
+        let v = verdict(&figures(run(Mode::Group, 99, &[5; MAX_ROUNDS], 20.0)));
         assert_eq!(v.outcome, Outcome::NotReproduced, "{}", v.text);
+        // Past the rounds but all gone within QUICK_STOP: partly, and said why.
+        let v = verdict(&figures(run(Mode::Group, 99, &[5; MAX_ROUNDS], 0.2)));
+        assert_eq!(v.outcome, Outcome::Partly, "{}", v.text);
+        assert!(v.text.contains("outlived 8 yield rounds"), "{}", v.text);
         let mut f = figures(run(Mode::Group, 99, &[0], 0.2));
         f.runs[1].alive_after_rounds = vec![0];
         let v = verdict(&f);
@@ -784,6 +823,7 @@ mod tests {
             assert!(r.all_dropped, "{r:?}");
             assert_eq!(r.drops_ns.len(), OTHERS, "{r:?}");
             assert!(r.notice_ns.is_some(), "{r:?}");
+            assert!(r.alive_after_rounds.len() <= MAX_ROUNDS, "{r:?}");
             if mode == Mode::Group {
                 // The group's join returns only once every task is dropped.
                 assert!(r.rounds_to_zero().is_some() || r.alive_after_rounds.len() == MAX_ROUNDS);
