@@ -23,25 +23,23 @@
 //! The future that joins (the group's join, or the loop over handles) is wrapped in a
 //! probe. The first time it is polled after the failure (this is when the group sees
 //! the failure and aborts the others), the probe notes how many of the 99 are alive,
-//! then has its task re-queued, and counts the survivors again each time it runs
-//! (up to [`MAX_ROUNDS`] rounds). The wall-clock figure is from the failure to the
-//! last of the 99 drops.
+//! then yields: each yield puts the joining task behind everything already queued,
+//! so its next poll comes one scheduling round later, when the probe counts the
+//! survivors again (up to [`MAX_ROUNDS`] rounds). The wall-clock figure is from the
+//! failure to the last of the 99 drops.
 //!
-//! What "one round" means depends on where the probe is re-queued:
-//!
-//! - **through the injector** (the `TaskGroup` and baseline rows): the probe's waker
-//!   is handed to a thread outside the pool, whose wake puts the task on the pool's
-//!   injector, behind whatever waits there; a worker takes it only after the tasks
-//!   queued before it, on its own queue or the injector. This is the round the claim
-//!   speaks of, and the verdict's.
-//! - **`yield_now`** (the `TaskGroup (yield_now rounds)` row): the task goes to the
-//!   back of its worker's own queue. That is not a pass over every queue: on one
-//!   worker (`--threads 1`) a few of the 99 (2 to 12 in our runs) outlived even 200
-//!   yield rounds, dropping in steps that halve about every 60 rounds, although the
-//!   last was gone some 50 µs after the failure. They evidently sit on the injector
-//!   (tasks woken from outside a worker land there), which a worker reads once every
-//!   `weft_pool::raw::DRIVER_POLL_INTERVAL` (61) jobs while a yielding task keeps its
-//!   own queue busy. The row is kept to show it.
+//! A yield round is not a pass over every queue. On one worker (`--threads 1`) a few
+//! of the 99 (2 to 12 in our runs) outlived even 200 yield rounds, dropping in steps
+//! that halve about every 60 rounds, although the last was gone some 50 µs after the
+//! failure. The steps match `weft_pool::raw::DRIVER_POLL_INTERVAL` (61 jobs), at
+//! which a busy worker reads the pool's injector and polls the driver: those tasks
+//! evidently wait where a worker looks only then, while the yielding probe keeps the
+//! worker's own queue busy. (Re-queuing the probe through the injector instead, by
+//! waking it from a thread outside the pool, measured nothing useful: the wake lands
+//! while the probe is still in its poll, and the task runs again at once.) So the
+//! verdict falls back on wall time: every task gone within [`QUICK_STOP`] of the
+//! failure is "partly". With two workers the other worker often reaches them first
+//! and the round figure is 0.
 //!
 //! The failing task sets its flag just before it returns, so a poll of the joiner
 //! that falls between the two would be counted as the notice one round early; only
@@ -49,14 +47,11 @@
 //!
 //! # The verdict
 //!
-//! Judged on the rounds through the injector. Reproduced when in every group run at
-//! most `workers − 1` of the 99 (tasks another worker may be dropping at that
-//! instant) survive one round and none survives [`ONE_ROUND_LIMIT`], while the
-//! spawned tasks are still alive after a round. Partly when the group takes a few
-//! rounds, or more than [`MAX_ROUNDS`] but every task was dropped within
-//! [`QUICK_STOP`] of the failure; not reproduced when a task of the group is never
-//! dropped, outlives the rounds and [`QUICK_STOP`], or the group is no better than
-//! the baseline.
+//! Reproduced when in every group run at most `workers − 1` of the 99 (tasks another
+//! worker may be dropping at that instant) survive one round and none survives two,
+//! while the spawned tasks are still alive after a round. Partly when the group takes
+//! a few rounds; not reproduced when a task outlives the group's rounds or the group
+//! is no better than the baseline.
 
 use crate::experiment::{
     Chart, Claim, Config, Experiment, Outcome, Point, Quote, Report, Scale, Series, Unit, Verdict,
@@ -65,9 +60,8 @@ use crate::experiments::blocking_event_loop::percentile;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use weft_bench::Table;
 use weft_bench::format::format_nanos;
@@ -137,30 +131,17 @@ impl Shape {
 /// How the tasks were spawned and joined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// In a [`weft::rt::TaskGroup`], joined; the probe's rounds go through the pool's
-    /// injector (see the module docs).
+    /// In a [`weft::rt::TaskGroup`], joined.
     Group,
-    /// As `Group`, but the probe's rounds are `yield_now`s.
-    GroupYield,
     /// With `weft::rt::spawn`, handles awaited in order.
     Unstructured,
 }
 
 impl Mode {
-    /// Every mode, in table order.
-    pub const ALL: [Mode; 3] = [Mode::Group, Mode::GroupYield, Mode::Unstructured];
-
-    /// Whether the probe's rounds are re-queued from outside the workers (else they
-    /// are `yield_now`s).
-    pub fn rounds_through_injector(self) -> bool {
-        self != Mode::GroupYield
-    }
-
     /// The label used in tables.
     pub fn label(self) -> &'static str {
         match self {
             Mode::Group => "TaskGroup",
-            Mode::GroupYield => "TaskGroup (yield_now rounds)",
             Mode::Unstructured => "spawn + JoinHandles in order",
         }
     }
@@ -291,24 +272,7 @@ pub fn verdict(f: &Figures) -> Verdict {
             ms(spawned_stop),
         ),
     ];
-    let yielded: Vec<&Run> = f.of(Mode::GroupYield).collect();
-    if !yielded.is_empty() {
-        let one = yielded.iter().filter_map(|r| r.after_one_round()).max();
-        let rounds = yielded
-            .iter()
-            .map(|r| r.rounds_to_zero())
-            .try_fold(0, |acc, r| r.map(|r| acc.max(r)));
-        lines.push(format!(
-            "TaskGroup with yield_now rounds: at most {} alive after one round; all dropped \
-             within {} (a yield round does not reach the injector)",
-            one.map_or_else(|| "-".to_string(), |o| o.to_string()),
-            rounds.map_or_else(
-                || format!("more than {MAX_ROUNDS} rounds"),
-                |r| format!("{r} round(s)")
-            ),
-        ));
-    }
-    let all_dropped = group.iter().chain(&yielded).all(|r| r.all_dropped);
+    let all_dropped = group.iter().all(|r| r.all_dropped);
     if !all_dropped {
         lines.push("a task of the group was never dropped".into());
     }
@@ -318,14 +282,14 @@ pub fn verdict(f: &Figures) -> Verdict {
     }
     let worst_stop = group
         .iter()
-        .chain(&yielded)
         .map(|r| r.last_drop_ns)
         .try_fold(0.0f64, |acc, d| d.map(|d| acc.max(d)));
     let quick_in_time = worst_stop.is_some_and(|d| d <= QUICK_STOP.as_nanos() as f64);
     if worst_rounds.is_none() && quick_in_time {
         lines.push(format!(
-            "some of the group outlived {MAX_ROUNDS} rounds, yet every run's last drop came \
-             within {} of the failure",
+            "some of the group outlived {MAX_ROUNDS} yield rounds, yet every run's last drop came \
+             within {} of the failure: the yielding probe had its turns before tasks queued \
+             where a worker looks less often (see the module docs)",
             ms(worst_stop)
         ));
     }
@@ -445,9 +409,6 @@ struct Seen {
 /// are counted.
 struct Probe<F: Future> {
     inner: Option<F>,
-    /// Where a round's wake goes: a thread outside the pool, whose wake puts the task
-    /// on the injector, behind what is queued there; `None` wakes in place (a yield).
-    outside: Option<mpsc::Sender<Waker>>,
     output: Option<F::Output>,
     tracker: Arc<Tracker>,
     seen: Seen,
@@ -487,16 +448,8 @@ where
             !this.seen.counted
         };
         if counting {
-            match &this.outside {
-                // Woken from outside the pool: behind the injector's tasks too.
-                Some(tx) => {
-                    if tx.send(cx.waker().clone()).is_err() {
-                        cx.waker().wake_by_ref();
-                    }
-                }
-                // A yield: behind everything already queued on this worker.
-                None => cx.waker().wake_by_ref(),
-            }
+            // A yield: behind everything already queued.
+            cx.waker().wake_by_ref();
             return Poll::Pending;
         }
         if this.seen.noticed_at.is_some()
@@ -520,14 +473,8 @@ async fn run_mode(mode: Mode, shape: Shape) -> Run {
         let share = 0.5 + 0.5 * (i as f64 / (OTHERS - 1) as f64);
         start + shape.long.mul_f64(share)
     };
-    // The waker thread of rounds through the injector; it ends with the last sender.
-    let outside = mode.rounds_through_injector().then(|| {
-        let (tx, rx) = mpsc::channel::<Waker>();
-        std::thread::spawn(move || rx.into_iter().for_each(Waker::wake));
-        tx
-    });
     let (_, seen) = match mode {
-        Mode::Group | Mode::GroupYield => {
+        Mode::Group => {
             let mut group: weft::rt::TaskGroup<(), Failed> = weft::rt::TaskGroup::new();
             group.spawn(failing(shape.fail_after, Arc::clone(&tracker)));
             for i in 0..OTHERS {
@@ -537,7 +484,6 @@ async fn run_mode(mode: Mode, shape: Shape) -> Run {
                 Box::pin(async move { group.join().await.is_err() });
             Probe {
                 inner: Some(joined),
-                outside: outside.clone(),
                 output: None,
                 tracker: Arc::clone(&tracker),
                 seen: Seen::default(),
@@ -563,7 +509,6 @@ async fn run_mode(mode: Mode, shape: Shape) -> Run {
             });
             Probe {
                 inner: Some(joined),
-                outside: outside.clone(),
                 output: None,
                 tracker: Arc::clone(&tracker),
                 seen: Seen::default(),
@@ -623,7 +568,7 @@ fn measure(config: &Config) -> Figures {
     };
     let mut runs = Vec::new();
     for _ in 0..shape.repeats {
-        for mode in Mode::ALL {
+        for mode in [Mode::Group, Mode::Unstructured] {
             // Run from a task, as a server would, not from the block_on thread.
             let run = rt.block_on(async move { weft::rt::spawn(run_mode(mode, shape)).await });
             if let Ok(run) = run {
@@ -696,7 +641,7 @@ fn table(f: &Figures) -> Table {
         "failure → join returned",
         "wasted wakes",
     ]);
-    for mode in Mode::ALL {
+    for mode in [Mode::Group, Mode::Unstructured] {
         let runs: Vec<&Run> = f.of(mode).collect();
         if runs.is_empty() {
             continue;
@@ -733,7 +678,7 @@ fn rounds_chart(f: &Figures) -> Chart {
     )
     .unit(Unit::Count)
     .scale(Scale::Linear);
-    for mode in Mode::ALL {
+    for mode in [Mode::Group, Mode::Unstructured] {
         let runs: Vec<&Run> = f.of(mode).collect();
         let points = (0..groups.len())
             .filter_map(|g| {
@@ -765,7 +710,7 @@ fn alive_chart(f: &Figures) -> Chart {
     )
     .unit(Unit::Count)
     .scale(Scale::Linear);
-    for mode in Mode::ALL {
+    for mode in [Mode::Group, Mode::Unstructured] {
         let Some(run) = f.of(mode).next() else {
             continue;
         };
@@ -824,17 +769,6 @@ mod tests {
     fn a_group_empty_after_one_round_reproduces_the_claim() {
         let v = verdict(&figures(run(Mode::Group, 99, &[0], 0.2)));
         assert_eq!(v.outcome, Outcome::Reproduced, "{}", v.text);
-        // The yield rounds are reported beside, and do not decide.
-        let mut f = figures(run(Mode::Group, 99, &[0], 0.2));
-        f.runs
-            .push(run(Mode::GroupYield, 99, &[5; MAX_ROUNDS], 0.2));
-        let v = verdict(&f);
-        assert_eq!(v.outcome, Outcome::Reproduced, "{}", v.text);
-        assert!(
-            v.text.contains("yield_now rounds: at most 5 alive"),
-            "{}",
-            v.text
-        );
         // One straggler on the other worker is within the slack.
         let v = verdict(&figures(run(Mode::Group, 99, &[1, 0], 0.2)));
         assert_eq!(v.outcome, Outcome::Reproduced, "{}", v.text);
@@ -854,7 +788,7 @@ mod tests {
         // Past the rounds but all gone within QUICK_STOP: partly, and said why.
         let v = verdict(&figures(run(Mode::Group, 99, &[5; MAX_ROUNDS], 0.2)));
         assert_eq!(v.outcome, Outcome::Partly, "{}", v.text);
-        assert!(v.text.contains("outlived 8 rounds"), "{}", v.text);
+        assert!(v.text.contains("outlived 8 yield rounds"), "{}", v.text);
         let mut f = figures(run(Mode::Group, 99, &[0], 0.2));
         f.runs[1].alive_after_rounds = vec![0];
         let v = verdict(&f);
@@ -885,7 +819,7 @@ mod tests {
             .worker_threads(2)
             .build()
             .expect("a runtime builds");
-        for mode in Mode::ALL {
+        for mode in [Mode::Group, Mode::Unstructured] {
             let r = rt
                 .block_on(async move { weft::rt::spawn(run_mode(mode, shape)).await })
                 .expect("the run does not panic");
