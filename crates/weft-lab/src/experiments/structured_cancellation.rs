@@ -51,8 +51,10 @@
 //! Reproduced when in every group run at most `workers − 1` of the 99 (tasks another
 //! worker may be dropping at that instant) survive one round and none survives two,
 //! while the spawned tasks are still alive after a round. Partly when the group takes
-//! a few rounds; not reproduced when a task outlives the group's rounds or the group
-//! is no better than the baseline.
+//! a few rounds, or more than [`MAX_ROUNDS`] with every task dropped within
+//! [`QUICK_STOP`] of the failure; not reproduced when a task of the group is never
+//! dropped, outlives both the rounds and [`QUICK_STOP`], or the group is no better
+//! than the baseline.
 
 use crate::experiment::{
     Chart, Claim, Config, Experiment, Outcome, Point, Quote, Report, Scale, Series, Unit, Verdict,
