@@ -8,12 +8,14 @@ mod lock_contention;
 mod lock_free;
 
 pub mod amdahl;
+pub mod blocking_event_loop;
 pub mod context_switches;
 pub mod coroutine_switch;
 pub mod deadlock;
 pub mod fork_join_overhead;
 pub mod io_multiplexing;
 pub mod memory_ordering;
+pub mod structured_cancellation;
 pub mod thread_per_connection;
 pub mod work_stealing;
 
@@ -64,6 +66,8 @@ pub fn all() -> &'static [&'static dyn Experiment] {
         &io_multiplexing::IoMultiplexing,
         &coroutine_switch::CoroutineSwitch,
         &thread_per_connection::ThreadPerConnection,
+        &blocking_event_loop::BlockingEventLoop,
+        &structured_cancellation::StructuredCancellation,
     ]
 }
 
