@@ -771,9 +771,8 @@ impl Handle {
                 let set = LocalSet::new();
                 local::block_on(&set.queue, future)
             }
-            // The workers drive the reactor when idle; the caller drives it when they
-            // are busy and it is free (weft-io's block_on).
-            Kind::MultiThread(_) => weft_io::block_on(future),
+            // The workers drive the reactor (`park::block_on_parked`).
+            Kind::MultiThread(_) => crate::park::block_on_parked(future),
             Kind::Sim(_) => panic!(
                 "weft-rt: a simulation's Handle cannot block_on; run the future with \
                  sim::Runtime::block_on"
