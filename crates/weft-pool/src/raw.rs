@@ -17,7 +17,9 @@
 //!   - [`Hint::Fifo`]: at the back of the worker's task queue (a FIFO Chase–Lev
 //!     deque, stolen from by idle workers). Newly spawned tasks go here.
 //!   - [`Hint::Yield`]: as `Fifo`; a task that woke itself during its own poll
-//!     (`yield_now`) uses it, and lands behind every task already queued.
+//!     (`yield_now`) uses it, and lands behind every task already queued. The
+//!     worker's next search looks at the injector first, so tasks woken from
+//!     outside the pool are not kept waiting by tasks that keep yielding.
 //!
 //!   From any thread that is not one of this pool's workers, all three push onto the
 //!   pool's global injector and wake a sleeping worker.
@@ -144,6 +146,15 @@ pub trait Driver: fmt::Debug + Send + Sync + 'static {
     /// Makes a current or the next [`park`](Driver::park) return soon. Callable from
     /// any thread, at any time.
     fn unpark(&self);
+
+    /// Wakes `waker` once the driver is next released. A pool worker that found the
+    /// driver held by a thread *outside* its pool (another pool sharing the event
+    /// source, a `block_on` thread) registers here before it sleeps, so that it takes
+    /// the driver over when that thread stops driving. The default does nothing (for
+    /// a driver only one pool uses).
+    fn wake_when_free(&self, waker: &std::task::Waker) {
+        let _ = waker;
+    }
 }
 
 /// A report handler of the blocking monitor.

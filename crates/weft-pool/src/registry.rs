@@ -130,7 +130,7 @@ pub(crate) struct Registry {
     pub(crate) monitor_started: AtomicBool,
     pub(crate) thread_builder: ThreadSpawner,
     pub(crate) blocked_handler: std::sync::OnceLock<Box<BlockedHandler>>,
-    sleep: Sleep,
+    sleep: Arc<Sleep>,
     injected_jobs: Injector<JobRef>,
     panic_handler: Option<Box<PanicHandler>>,
     start_handler: Option<Box<StartHandler>>,
@@ -215,7 +215,8 @@ impl Registry {
                 handler
             },
             sleep: {
-                let sleep = Sleep::new(num_threads + spares);
+                let sleep = Arc::new(Sleep::new(num_threads + spares));
+                sleep.set_self(Arc::downgrade(&sleep));
                 if let Some(driver) = builder.take_driver() {
                     // A new `Sleep` has no driver yet.
                     let _ = sleep.set_driver(driver);
@@ -228,7 +229,7 @@ impl Registry {
             exit_handler: builder.take_exit_handler(),
             runtime_data: std::sync::OnceLock::new(),
             terminate_count: AtomicUsize::new(1),
-            pid: std::process::id(),
+            pid: current_pid(),
             unstarted: AtomicUsize::new(num_threads),
             primed: LockLatch::new(),
         });
@@ -285,7 +286,7 @@ impl Registry {
     fn check_pid(&self) {
         assert_eq!(
             self.pid,
-            std::process::id(),
+            current_pid(),
             "weft-pool: this thread pool was built by the parent process before fork(); \
              its worker threads do not exist in the child (the global pool is rebuilt \
              in a child, other pools must be built again)"
@@ -325,7 +326,14 @@ impl Registry {
         match current {
             Some(thread) if self.owns(thread) => match hint {
                 Hint::Lifo => thread.push_lifo_slot(job),
-                Hint::Fifo | Hint::Yield => thread.push_task(job),
+                Hint::Fifo => thread.push_task(job),
+                Hint::Yield => {
+                    // A task that yields lets outside work in first, not only every
+                    // `DRIVER_POLL_INTERVAL` jobs: yielding tasks alone would keep the
+                    // local queue busy and the injector waiting.
+                    thread.yielded.set(true);
+                    thread.push_task(job);
+                }
             },
             _ => {
                 if current.is_none() {
@@ -485,6 +493,8 @@ pub(crate) struct WorkerThread {
     lifo_streak: Cell<u32>,
     /// Jobs found since the last periodic look at the injector and the driver.
     tick: Cell<u32>,
+    /// A task yielded since the last search: look at the injector first.
+    yielded: Cell<bool>,
     index: usize,
     rng: XorShift64Star,
     registry: Arc<Registry>,
@@ -596,6 +606,12 @@ impl WorkerThread {
         self.tick.set(tick);
         if tick.is_multiple_of(DRIVER_POLL_INTERVAL)
             && let Some(job) = self.periodic_check()
+        {
+            return Some(job);
+        }
+        if self.yielded.replace(false)
+            && self.registry.has_injected_job()
+            && let Some(job) = self.pop_injected_job()
         {
             return Some(job);
         }
@@ -791,6 +807,7 @@ fn main_loop(
         tasks,
         lifo_streak: Cell::new(0),
         tick: Cell::new(0),
+        yielded: Cell::new(false),
         index,
         rng: XorShift64Star::new(index),
         registry,
@@ -825,6 +842,7 @@ fn spare_main_loop(
         tasks,
         lifo_streak: Cell::new(0),
         tick: Cell::new(0),
+        yielded: Cell::new(false),
         index,
         rng: XorShift64Star::new(index),
         registry,
@@ -1011,6 +1029,29 @@ static GLOBAL_REGISTRY: std::sync::atomic::AtomicPtr<Arc<Registry>> =
     std::sync::atomic::AtomicPtr::new(ptr::null_mut());
 static GLOBAL_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// This process's id, without a system call each time: glibc no longer caches
+/// `getpid`, and the fork check runs on every job sent from outside a pool. The cache
+/// is refreshed in a forked child by a `pthread_atfork` handler (`getpid` is
+/// async-signal-safe), registered when the cache is first filled.
+pub(crate) fn current_pid() -> u32 {
+    static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    extern "C" fn refresh_in_child() {
+        PID.store(std::process::id(), std::sync::atomic::Ordering::Relaxed);
+    }
+    let pid = PID.load(std::sync::atomic::Ordering::Relaxed);
+    if pid != 0 {
+        return pid;
+    }
+    REGISTER.call_once(|| {
+        // SAFETY: registers a child handler that only calls getpid(2) and an atomic
+        // store, both async-signal-safe, as a handler run after fork must be.
+        unsafe { libc::pthread_atfork(None, None, Some(refresh_in_child)) };
+        PID.store(std::process::id(), std::sync::atomic::Ordering::Relaxed);
+    });
+    PID.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The global registry, built on first use with the default builder (and rebuilt in a
 /// forked child).
 pub(crate) fn global_registry() -> &'static Arc<Registry> {
@@ -1031,7 +1072,7 @@ pub(crate) fn global_registry() -> &'static Arc<Registry> {
 /// check (module docs).
 pub(crate) fn global_registry_for_work() -> &'static Arc<Registry> {
     let registry = global_registry();
-    if registry.pid == std::process::id() {
+    if registry.pid == current_pid() {
         return registry;
     }
     rebuild_global_registry_after_fork()
@@ -1043,7 +1084,7 @@ fn rebuild_global_registry_after_fork() -> &'static Arc<Registry> {
     let pointer = GLOBAL_REGISTRY.load(std::sync::atomic::Ordering::Acquire);
     // SAFETY: stored pointers are leaked boxes, never freed.
     if let Some(registry) = unsafe { pointer.as_ref() }
-        && registry.pid == std::process::id()
+        && registry.pid == current_pid()
     {
         return registry;
     }

@@ -162,6 +162,22 @@ pub struct Sleep {
     wakeups: AtomicUsize,
     /// The event source idle workers sleep in, if a runtime attached one (`raw.rs`).
     driver: OnceLock<Arc<dyn Driver>>,
+    /// `true` while one of this pool's workers holds the driver.
+    driver_held: std::sync::atomic::AtomicBool,
+    /// This sleep state itself, for wakers that wake a sleeper (`sleeper_waker`).
+    me: OnceLock<std::sync::Weak<Sleep>>,
+}
+
+/// Wakes one sleeper of a pool when the driver it waits for is released.
+struct SleeperWaker {
+    sleep: Arc<Sleep>,
+    index: usize,
+}
+
+impl std::task::Wake for SleeperWaker {
+    fn wake(self: Arc<Self>) {
+        self.sleep.wake_specific_thread(self.index);
+    }
 }
 
 /// Where an idle worker is in the protocol.
@@ -224,7 +240,46 @@ impl Sleep {
             counters: AtomicU64::new(0),
             wakeups: AtomicUsize::new(0),
             driver: OnceLock::new(),
+            driver_held: std::sync::atomic::AtomicBool::new(false),
+            me: OnceLock::new(),
         }
+    }
+
+    /// Takes the driver for worker `index` about to sleep in it. If a thread outside
+    /// this pool holds it (`driver_held` is ours only), asks to be woken when it is
+    /// released and tries once more: that holder may stop driving for good.
+    fn take_driver(&self, driver: &Arc<dyn Driver>, index: usize) -> bool {
+        if driver.try_lock() {
+            self.driver_held.store(true, Ordering::SeqCst);
+            return true;
+        }
+        if self.driver_held.load(Ordering::SeqCst) {
+            // One of our workers drives: it takes the driver again whenever it sleeps.
+            return false;
+        }
+        if let Some(waker) = self.sleeper_waker(index) {
+            driver.wake_when_free(&waker);
+        }
+        if driver.try_lock() {
+            self.driver_held.store(true, Ordering::SeqCst);
+            return true;
+        }
+        false
+    }
+
+    /// A waker that wakes worker `index` (for `Driver::wake_when_free`), if the pool
+    /// gave the sleep state a way back to itself.
+    fn sleeper_waker(&self, index: usize) -> Option<std::task::Waker> {
+        let me = self.me.get()?.upgrade()?;
+        Some(std::task::Waker::from(Arc::new(SleeperWaker {
+            sleep: me,
+            index,
+        })))
+    }
+
+    /// Lets sleepers build wakers for themselves (`sleeper_waker`).
+    pub fn set_self(&self, me: std::sync::Weak<Sleep>) {
+        let _ = self.me.set(me);
     }
 
     /// Attaches the driver (`raw.rs`); gives it back if one is attached already.
@@ -358,7 +413,7 @@ impl Sleep {
         }
         is_blocked.blocked = true;
         if let Some(driver) = self.driver.get()
-            && driver.try_lock()
+            && self.take_driver(driver, idle.worker_index)
         {
             // Sleep in the driver. A waker that finds us blocked clears the flag and
             // unparks the driver; an unpark between our unlock and the driver's wait
@@ -366,6 +421,7 @@ impl Sleep {
             is_blocked.in_driver = true;
             drop(is_blocked);
             driver.park();
+            self.driver_held.store(false, Ordering::SeqCst);
             driver.unlock();
             let mut is_blocked = state.is_blocked.lock();
             is_blocked.in_driver = false;

@@ -316,8 +316,12 @@ impl Reactor {
         result
     }
 
-    /// Calls `waker` when the driver lock is next released.
-    pub(crate) fn wake_when_unlocked(&self, waker: &Waker) {
+    /// Calls `waker` when the driver lock is next released (once). For a thread that
+    /// found the lock taken and will sleep: the holder may stop driving (another
+    /// runtime's worker that goes busy, a `block_on` that returns), and then the
+    /// sleeper must take over. Register, then try the lock once more, so a release in
+    /// between is not missed.
+    pub fn wake_when_unlocked(&self, waker: &Waker) {
         let mut waiters = self.lock_waiters.lock();
         if !waiters.iter().any(|w| w.will_wake(waker)) {
             waiters.push(waker.clone());

@@ -69,4 +69,8 @@ impl Driver for ReactorDriver {
     fn unpark(&self) {
         Reactor::get().notify();
     }
+
+    fn wake_when_free(&self, waker: &std::task::Waker) {
+        Reactor::get().wake_when_unlocked(waker);
+    }
 }
