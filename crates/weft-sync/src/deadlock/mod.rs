@@ -144,6 +144,8 @@ mod order;
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod report;
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod task;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod waitfor;
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod watchdog;
@@ -159,9 +161,11 @@ pub(crate) use detector::{on_acquire, on_release, on_wait, on_wait_abort};
 pub use hook::{set_hook, take_hook};
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 pub use report::{
-    Acquisition, Deadlock, DeadlockedThread, HeldLock, LockMode, LockOrderInversion, OrderEdge,
-    Report, ThreadInfo, WaitedLock,
+    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldLock, LockMode,
+    LockOrderInversion, OrderEdge, Report, ThreadInfo, WaitedLock,
 };
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub use task::{TaskInfo, TaskScope};
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 pub use watchdog::{Watchdog, spawn_watchdog};
 
@@ -215,6 +219,211 @@ mod hooks {
     pub(crate) fn on_acquire(_lock: usize, _class: &LockClass, _access: Access) {}
     #[inline(always)]
     pub(crate) fn on_release(_lock: usize) {}
+
+    /// The acquire future itself: no wrapper, no state.
+    #[inline(always)]
+    pub(crate) fn tracked_wait<F: core::future::Future>(
+        _lock: usize,
+        _class: LockClass,
+        _any_holder: bool,
+        future: F,
+    ) -> F {
+        future
+    }
+    #[inline(always)]
+    pub(crate) fn on_task_acquire(
+        _lock: usize,
+        _class: &LockClass,
+        _access: Access,
+        _site: super::AcquireSite,
+    ) -> super::Tracked {
+        super::Tracked::NONE
+    }
+    #[inline(always)]
+    pub(crate) fn on_permit_acquire(
+        _lock: usize,
+        _class: &LockClass,
+        _access: Access,
+        _site: super::AcquireSite,
+    ) -> super::Tracked {
+        super::Tracked::NONE
+    }
+
+    /// A pending acquire's wait, kept by hand (the semaphore's `Waiter`).
+    #[derive(Debug, Default)]
+    pub(crate) struct WaitRecord;
+
+    impl WaitRecord {
+        #[inline(always)]
+        pub(crate) fn pending(&mut self, _lock: usize, _class: &LockClass, _any_holder: bool) {}
+        #[inline(always)]
+        pub(crate) fn done(&mut self) {}
+    }
 }
 #[cfg(any(not(feature = "deadlock-detection"), loom))]
 pub(crate) use hooks::*;
+
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod task_hooks {
+    use super::{Access, AcquireSite, LockClass, Tracked, task};
+    use core::future::{Future, poll_fn};
+    use core::pin::pin;
+    use core::task::Poll;
+
+    /// Awaits `future` (an acquire of the lock at `lock`), recording the current task
+    /// as waiting for the lock while it is pending, until it completes or is dropped.
+    pub(crate) async fn tracked_wait<F: Future>(
+        lock: usize,
+        class: LockClass,
+        any_holder: bool,
+        future: F,
+    ) -> F::Output {
+        let mut future = pin!(future);
+        let mut record = WaitRecord::default();
+        let out = poll_fn(|cx| match future.as_mut().poll(cx) {
+            Poll::Ready(out) => Poll::Ready(out),
+            Poll::Pending => {
+                record.pending(lock, &class, any_holder);
+                Poll::Pending
+            }
+        })
+        .await;
+        record.done();
+        out
+    }
+
+    /// An async lock acquisition: recorded against the current task, if any.
+    pub(crate) fn on_task_acquire(
+        lock: usize,
+        class: &LockClass,
+        access: Access,
+        site: AcquireSite,
+    ) -> Tracked {
+        Tracked {
+            task: task::acquire(lock, class, access, site.0),
+            ..Tracked::NONE
+        }
+    }
+
+    /// A semaphore acquisition (blocking or async): recorded against the current
+    /// task, or counted as held by someone unseen.
+    pub(crate) fn on_permit_acquire(
+        lock: usize,
+        class: &LockClass,
+        access: Access,
+        site: AcquireSite,
+    ) -> Tracked {
+        if task::in_scope() {
+            return on_task_acquire(lock, class, access, site);
+        }
+        task::anonymous_acquire(lock);
+        Tracked {
+            anonymous: true,
+            ..Tracked::NONE
+        }
+    }
+
+    /// A pending acquire's wait, as the current task's record shows it.
+    #[derive(Debug, Default)]
+    pub(crate) struct WaitRecord {
+        /// `(task id, lock)` once recorded.
+        waiting: Option<(u64, usize)>,
+    }
+
+    impl WaitRecord {
+        /// The acquire returned (or is about to return) `Pending`.
+        pub(crate) fn pending(&mut self, lock: usize, class: &LockClass, any_holder: bool) {
+            if self.waiting.is_none() {
+                self.waiting = task::begin_wait(lock, class, any_holder).map(|id| (id, lock));
+            }
+        }
+
+        /// The wait is over (acquired, failed, or given up).
+        pub(crate) fn done(&mut self) {
+            if let Some((id, lock)) = self.waiting.take() {
+                task::end_wait(id, lock);
+            }
+        }
+    }
+
+    impl Drop for WaitRecord {
+        fn drop(&mut self) {
+            self.done();
+        }
+    }
+}
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub(crate) use task_hooks::*;
+
+/// Where an async acquisition was made: the caller of the `#[track_caller]` acquire
+/// method (which then moves it into its future). Zero-sized with the feature off.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AcquireSite(
+    #[cfg(all(feature = "deadlock-detection", not(loom)))] &'static core::panic::Location<'static>,
+);
+
+impl AcquireSite {
+    #[track_caller]
+    #[inline(always)]
+    pub(crate) fn caller() -> Self {
+        Self(
+            #[cfg(all(feature = "deadlock-detection", not(loom)))]
+            core::panic::Location::caller(),
+        )
+    }
+}
+
+/// Whose record a guard's hold is in, so that dropping the guard (on any thread)
+/// removes it from there. With the feature off, one `bool` as before: the blocking
+/// methods' guards still call the (empty) thread hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tracked {
+    /// Acquired by a blocking method: in the acquiring thread's record.
+    thread: bool,
+    /// Acquired inside this task (a [`TaskScope`]): in its record.
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    task: Option<u64>,
+    /// A semaphore permit taken outside any task: counted, not attributed.
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    anonymous: bool,
+}
+
+impl Tracked {
+    /// Not recorded anywhere.
+    pub(crate) const NONE: Self = Self {
+        thread: false,
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        task: None,
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        anonymous: false,
+    };
+
+    /// In the acquiring thread's record (`on_acquire` was called).
+    pub(crate) const THREAD: Self = Self {
+        thread: true,
+        ..Self::NONE
+    };
+
+    /// Whether the hold is in a thread's record.
+    #[allow(dead_code)] // Only debug assertions ask.
+    pub(crate) fn is_thread(self) -> bool {
+        self.thread
+    }
+
+    /// Removes the hold from wherever it was recorded (call before the lock is free).
+    #[inline(always)]
+    pub(crate) fn release(self, lock: usize) {
+        if self.thread {
+            on_release(lock);
+        }
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        {
+            if let Some(id) = self.task {
+                task::release(id, lock);
+            }
+            if self.anonymous {
+                task::anonymous_release(lock);
+            }
+        }
+    }
+}

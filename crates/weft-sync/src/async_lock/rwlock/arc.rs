@@ -16,7 +16,9 @@
 use super::{
     AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockUpgradableReadGuard, AsyncRwLockWriteGuard,
 };
+use crate::deadlock::Tracked;
 use core::fmt;
+use core::future::Future;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
@@ -25,9 +27,13 @@ use std::sync::Arc;
 impl<T: ?Sized> AsyncRwLock<T> {
     /// [`read`](Self::read) on an `Arc`ed lock, returning a guard that owns a share of
     /// the `Arc`. Cancel-safe.
-    pub async fn read_arc(self: &Arc<Self>) -> AsyncRwLockReadGuardArc<T> {
-        let tracked = ManuallyDrop::new(self.read().await).tracked;
-        AsyncRwLockReadGuardArc::new(Arc::clone(self), tracked)
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn read_arc(self: &Arc<Self>) -> impl Future<Output = AsyncRwLockReadGuardArc<T>> {
+        let acquire = self.read();
+        async move {
+            let tracked = ManuallyDrop::new(acquire.await).tracked;
+            AsyncRwLockReadGuardArc::new(Arc::clone(self), tracked)
+        }
     }
 
     /// [`read_arc`](Self::read_arc), blocking the thread.
@@ -38,6 +44,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
     }
 
     /// [`read_arc`](Self::read_arc) if no writer holds or waits, without waiting.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_read_arc(self: &Arc<Self>) -> Option<AsyncRwLockReadGuardArc<T>> {
         let tracked = ManuallyDrop::new(self.try_read()?).tracked;
         Some(AsyncRwLockReadGuardArc::new(Arc::clone(self), tracked))
@@ -64,9 +71,13 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// assert_eq!(*guard, 1);
     /// assert!(lock.try_write_arc().is_none(), "still read-locked");
     /// ```
-    pub async fn write_arc(self: &Arc<Self>) -> AsyncRwLockWriteGuardArc<T> {
-        let tracked = ManuallyDrop::new(self.write().await).tracked;
-        AsyncRwLockWriteGuardArc::new(Arc::clone(self), tracked)
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn write_arc(self: &Arc<Self>) -> impl Future<Output = AsyncRwLockWriteGuardArc<T>> {
+        let acquire = self.write();
+        async move {
+            let tracked = ManuallyDrop::new(acquire.await).tracked;
+            AsyncRwLockWriteGuardArc::new(Arc::clone(self), tracked)
+        }
     }
 
     /// [`write_arc`](Self::write_arc), blocking the thread.
@@ -77,6 +88,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
     }
 
     /// [`write_arc`](Self::write_arc) if nobody holds any lock, without waiting.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_write_arc(self: &Arc<Self>) -> Option<AsyncRwLockWriteGuardArc<T>> {
         let tracked = ManuallyDrop::new(self.try_write()?).tracked;
         Some(AsyncRwLockWriteGuardArc::new(Arc::clone(self), tracked))
@@ -84,9 +96,15 @@ impl<T: ?Sized> AsyncRwLock<T> {
 
     /// [`upgradable_read`](Self::upgradable_read) on an `Arc`ed lock, returning a guard
     /// that owns a share of the `Arc`. Cancel-safe.
-    pub async fn upgradable_read_arc(self: &Arc<Self>) -> AsyncRwLockUpgradableReadGuardArc<T> {
-        let tracked = ManuallyDrop::new(self.upgradable_read().await).tracked;
-        AsyncRwLockUpgradableReadGuardArc::new(Arc::clone(self), tracked)
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn upgradable_read_arc(
+        self: &Arc<Self>,
+    ) -> impl Future<Output = AsyncRwLockUpgradableReadGuardArc<T>> {
+        let acquire = self.upgradable_read();
+        async move {
+            let tracked = ManuallyDrop::new(acquire.await).tracked;
+            AsyncRwLockUpgradableReadGuardArc::new(Arc::clone(self), tracked)
+        }
     }
 
     /// [`upgradable_read_arc`](Self::upgradable_read_arc), blocking the thread.
@@ -98,6 +116,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
 
     /// [`upgradable_read_arc`](Self::upgradable_read_arc) if available, without
     /// waiting.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_upgradable_read_arc(
         self: &Arc<Self>,
     ) -> Option<AsyncRwLockUpgradableReadGuardArc<T>> {
@@ -118,11 +137,11 @@ macro_rules! owned_guard {
         pub struct $owned<T: ?Sized> {
             /// Never `None` except inside `into_parts`, which consumes the guard.
             lock: Option<Arc<AsyncRwLock<T>>>,
-            tracked: bool,
+            tracked: Tracked,
         }
 
         impl<T: ?Sized> $owned<T> {
-            fn new(lock: Arc<AsyncRwLock<T>>, tracked: bool) -> Self {
+            fn new(lock: Arc<AsyncRwLock<T>>, tracked: Tracked) -> Self {
                 Self {
                     lock: Some(lock),
                     tracked,
@@ -140,7 +159,7 @@ macro_rules! owned_guard {
 
             /// Takes the `Arc` and the deadlock-tracking flag out without releasing.
             #[allow(dead_code, reason = "a read guard converts into nothing")]
-            fn into_parts(mut this: Self) -> (Arc<AsyncRwLock<T>>, bool) {
+            fn into_parts(mut this: Self) -> (Arc<AsyncRwLock<T>>, Tracked) {
                 let lock = this.lock.take().expect("an owned guard always has its lock");
                 (lock, this.tracked)
             }
@@ -148,7 +167,7 @@ macro_rules! owned_guard {
             /// The borrowed guard with this guard's state, on `lock`. The caller must
             /// either let it release (drop it) or hand its state on to an owned guard,
             /// never both.
-            fn borrowed(lock: &AsyncRwLock<T>, tracked: bool) -> $borrowed<'_, T> {
+            fn borrowed(lock: &AsyncRwLock<T>, tracked: Tracked) -> $borrowed<'_, T> {
                 $borrowed {
                     lock,
                     tracked,
