@@ -341,8 +341,7 @@ impl Semaphore {
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_many_async(&self, n: usize) -> Acquire<'_> {
         Acquire {
-            waiter: Waiter::new(self, n),
-            site: AcquireSite::caller(),
+            waiter: Waiter::new(self, n, AcquireSite::caller()),
         }
     }
 
@@ -371,7 +370,7 @@ impl Semaphore {
         let site = AcquireSite::caller();
         async move {
             let mut acquire = self.acquire_async();
-            acquire.site = site;
+            acquire.waiter.site = site;
             let (n, tracked) = acquire.await?.into_parts();
             Ok(OwnedSemaphorePermit {
                 sem: self,
@@ -512,10 +511,12 @@ struct Waiter<'a> {
     fruitless_wakes: u32,
     /// The current task's wait, for the deadlock detector (zero-sized without it).
     wait: WaitRecord,
+    /// Where the acquire was called (zero-sized without deadlock detection).
+    site: AcquireSite,
 }
 
 impl<'a> Waiter<'a> {
-    fn new(sem: &'a Semaphore, n: usize) -> Self {
+    fn new(sem: &'a Semaphore, n: usize, site: AcquireSite) -> Self {
         Self {
             sem,
             n,
@@ -524,6 +525,7 @@ impl<'a> Waiter<'a> {
             starving: false,
             fruitless_wakes: 0,
             wait: WaitRecord::default(),
+            site,
         }
     }
 
@@ -555,7 +557,7 @@ impl<'a> Waiter<'a> {
                 Some(listener) => {
                     if Pin::new(listener).poll(cx).is_pending() {
                         let sem = self.sem;
-                        self.wait.pending(sem.addr(), &sem.class, true);
+                        self.wait.pending(sem.addr(), &sem.class, self.site);
                         return Poll::Pending;
                     }
                     self.listener = None;
@@ -600,16 +602,14 @@ impl Drop for Waiter<'_> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire<'a> {
     waiter: Waiter<'a>,
-    /// Where the acquire was called (zero-sized without deadlock detection).
-    site: AcquireSite,
 }
 
 impl<'a> Future for Acquire<'a> {
     type Output = Result<SemaphorePermit<'a>, AcquireError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let site = self.site;
         let waiter = &mut self.waiter;
+        let site = waiter.site;
         waiter
             .poll(cx)
             .map(|result| result.map(|()| waiter.sem.permit(waiter.n, Access::Shared, site)))

@@ -97,7 +97,14 @@ impl<T: ?Sized> AsyncMutex<T> {
     pub fn lock(&self) -> impl Future<Output = AsyncMutexGuard<'_, T>> {
         let site = AcquireSite::caller();
         async move {
-            deadlock::tracked_wait(self.addr(), self.class, false, self.raw.lock()).await;
+            deadlock::tracked_wait(
+                self.addr(),
+                self.class,
+                Access::Exclusive,
+                site,
+                self.raw.lock(),
+            )
+            .await;
             self.guard(deadlock::on_task_acquire(
                 self.addr(),
                 &self.class,
@@ -150,7 +157,14 @@ impl<T: ?Sized> AsyncMutex<T> {
     pub fn lock_arc(self: &Arc<Self>) -> impl Future<Output = AsyncMutexGuardArc<T>> {
         let site = AcquireSite::caller();
         async move {
-            deadlock::tracked_wait(self.addr(), self.class, false, self.raw.lock()).await;
+            deadlock::tracked_wait(
+                self.addr(),
+                self.class,
+                Access::Exclusive,
+                site,
+                self.raw.lock(),
+            )
+            .await;
             AsyncMutexGuardArc {
                 mutex: Arc::clone(self),
                 tracked: deadlock::on_task_acquire(

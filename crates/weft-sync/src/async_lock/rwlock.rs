@@ -174,7 +174,14 @@ impl<T: ?Sized> AsyncRwLock<T> {
     pub fn read(&self) -> impl Future<Output = AsyncRwLockReadGuard<'_, T>> {
         let site = AcquireSite::caller();
         async move {
-            deadlock::tracked_wait(self.addr(), self.class, false, self.acquire_read()).await;
+            deadlock::tracked_wait(
+                self.addr(),
+                self.class,
+                Access::Shared,
+                site,
+                self.acquire_read(),
+            )
+            .await;
             self.read_guard(deadlock::on_task_acquire(
                 self.addr(),
                 &self.class,
@@ -248,7 +255,14 @@ impl<T: ?Sized> AsyncRwLock<T> {
     pub fn write(&self) -> impl Future<Output = AsyncRwLockWriteGuard<'_, T>> {
         let site = AcquireSite::caller();
         async move {
-            deadlock::tracked_wait(self.addr(), self.class, false, self.acquire_write()).await;
+            deadlock::tracked_wait(
+                self.addr(),
+                self.class,
+                Access::Exclusive,
+                site,
+                self.acquire_write(),
+            )
+            .await;
             self.write_guard(deadlock::on_task_acquire(
                 self.addr(),
                 &self.class,
@@ -303,7 +317,14 @@ impl<T: ?Sized> AsyncRwLock<T> {
     pub fn upgradable_read(&self) -> impl Future<Output = AsyncRwLockUpgradableReadGuard<'_, T>> {
         let site = AcquireSite::caller();
         async move {
-            deadlock::tracked_wait(self.addr(), self.class, false, self.gate.lock()).await;
+            deadlock::tracked_wait(
+                self.addr(),
+                self.class,
+                Access::Upgradable,
+                site,
+                self.gate.lock(),
+            )
+            .await;
             self.enter_upgradable(deadlock::on_task_acquire(
                 self.addr(),
                 &self.class,

@@ -225,7 +225,8 @@ mod hooks {
     pub(crate) fn tracked_wait<F: core::future::Future>(
         _lock: usize,
         _class: LockClass,
-        _any_holder: bool,
+        _access: Access,
+        _site: super::AcquireSite,
         future: F,
     ) -> F {
         future
@@ -255,7 +256,13 @@ mod hooks {
 
     impl WaitRecord {
         #[inline(always)]
-        pub(crate) fn pending(&mut self, _lock: usize, _class: &LockClass, _any_holder: bool) {}
+        pub(crate) fn pending(
+            &mut self,
+            _lock: usize,
+            _class: &LockClass,
+            _site: super::AcquireSite,
+        ) {
+        }
         #[inline(always)]
         pub(crate) fn done(&mut self) {}
     }
@@ -275,7 +282,8 @@ mod task_hooks {
     pub(crate) async fn tracked_wait<F: Future>(
         lock: usize,
         class: LockClass,
-        any_holder: bool,
+        access: Access,
+        site: AcquireSite,
         future: F,
     ) -> F::Output {
         let mut future = pin!(future);
@@ -283,7 +291,7 @@ mod task_hooks {
         let out = poll_fn(|cx| match future.as_mut().poll(cx) {
             Poll::Ready(out) => Poll::Ready(out),
             Poll::Pending => {
-                record.pending(lock, &class, any_holder);
+                record.wait_for_lock(lock, &class, access, site);
                 Poll::Pending
             }
         })
@@ -331,10 +339,33 @@ mod task_hooks {
     }
 
     impl WaitRecord {
-        /// The acquire returned (or is about to return) `Pending`.
-        pub(crate) fn pending(&mut self, lock: usize, class: &LockClass, any_holder: bool) {
+        /// A semaphore acquire returned (or is about to return) `Pending`.
+        pub(crate) fn pending(&mut self, lock: usize, class: &LockClass, site: AcquireSite) {
+            self.begin(lock, class, Access::Shared, true, site);
+        }
+
+        /// A lock acquire (taking it as `access`) returned `Pending`.
+        fn wait_for_lock(
+            &mut self,
+            lock: usize,
+            class: &LockClass,
+            access: Access,
+            site: AcquireSite,
+        ) {
+            self.begin(lock, class, access, false, site);
+        }
+
+        fn begin(
+            &mut self,
+            lock: usize,
+            class: &LockClass,
+            access: Access,
+            any_holder: bool,
+            site: AcquireSite,
+        ) {
             if self.waiting.is_none() {
-                self.waiting = task::begin_wait(lock, class, any_holder).map(|id| (id, lock));
+                self.waiting =
+                    task::begin_wait(lock, class, access, any_holder, site.0).map(|id| (id, lock));
             }
         }
 

@@ -215,20 +215,83 @@ fn with_current<R>(f: impl FnOnce(&TaskInfo) -> R) -> Option<R> {
         .flatten()
 }
 
-/// The current task awaits the lock at `lock`. `any_holder`: one holder's release is
-/// enough for it (a semaphore), rather than needing every holder gone (a lock).
-/// Returns the task's id, for [`end_wait`]; `None` outside a scope.
-pub(crate) fn begin_wait(lock: usize, class: &LockClass, any_holder: bool) -> Option<u64> {
-    with_current(|task| {
-        update(task.id, Some(task), |locks| {
+/// The current task awaits the lock at `lock` (to take it as `access`), called at
+/// `acquired_at`. `any_holder`:
+/// one holder's release is enough for it (a semaphore), rather than needing every
+/// holder gone (a lock). Returns the task's id, for [`end_wait`]; `None` outside a
+/// scope.
+///
+/// The lock-order edges into the awaited lock are recorded here already, as lockdep
+/// does at the attempt: a wait that never ends (a deadlock) still shows the order.
+pub(crate) fn begin_wait(
+    lock: usize,
+    class: &LockClass,
+    access: Access,
+    any_holder: bool,
+    acquired_at: &'static Location<'static>,
+) -> Option<u64> {
+    let (id, new_edges) = with_current(|task| {
+        let thread_held = detector::current_thread_held();
+        let edges = update(task.id, Some(task), |locks| {
             locks.waiting = Some(Waiting {
                 address: lock,
                 class: class.site,
                 any_holder,
             });
+            order_edges(
+                task,
+                &thread_held,
+                locks,
+                lock,
+                class.site,
+                access,
+                acquired_at,
+            )
         });
-        task.id
-    })
+        (task.id, edges.unwrap_or_default())
+    })?;
+    if !new_edges.is_empty() {
+        detector::add_edges_slow(new_edges);
+    }
+    Some(id)
+}
+
+/// The lock-order edges this thread has not passed on yet, from every lock the task
+/// (and the polling thread) holds into the lock at `lock`.
+fn order_edges(
+    task: &TaskInfo,
+    thread_held: &[Held],
+    locks: &ThreadLocks,
+    lock: usize,
+    class: &'static Location<'static>,
+    access: Access,
+    acquired_at: &'static Location<'static>,
+) -> Vec<OrderEdge> {
+    let can_wait = !matches!(access, Access::TryExclusive | Access::TryShared);
+    let already = locks.held.iter().any(|h| h.address == lock);
+    let mut edges = Vec::new();
+    if !can_wait || already {
+        return edges;
+    }
+    for h in thread_held.iter().chain(locks.held.iter()) {
+        if *h.class != *class && detector::first_seen_here(h.class, class) {
+            edges.push(OrderEdge {
+                thread: detector::current_thread_info(),
+                task: Some(task.clone()),
+                held: Acquisition {
+                    lock_created_at: h.class,
+                    acquired_at: h.acquired_at,
+                    mode: h.access.into(),
+                },
+                then_acquired: Acquisition {
+                    lock_created_at: class,
+                    acquired_at,
+                    mode: access.into(),
+                },
+            });
+        }
+    }
+    edges
 }
 
 /// Task `id` stopped awaiting the lock at `lock` (acquired it, or gave up).
@@ -254,29 +317,7 @@ pub(crate) fn acquire(
         let thread_held = detector::current_thread_held();
         let edges = update(task.id, Some(task), |locks| {
             locks.waiting = None;
-            let can_wait = !matches!(access, Access::TryExclusive | Access::TryShared);
-            let mut edges = Vec::new();
-            let already = locks.held.iter().any(|h| h.address == lock);
-            if can_wait && !already {
-                for h in thread_held.iter().chain(locks.held.iter()) {
-                    if *h.class != *class && detector::first_seen_here(h.class, class) {
-                        edges.push(OrderEdge {
-                            thread: detector::current_thread_info(),
-                            task: Some(task.clone()),
-                            held: Acquisition {
-                                lock_created_at: h.class,
-                                acquired_at: h.acquired_at,
-                                mode: h.access.into(),
-                            },
-                            then_acquired: Acquisition {
-                                lock_created_at: class,
-                                acquired_at,
-                                mode: access.into(),
-                            },
-                        });
-                    }
-                }
-            }
+            let edges = order_edges(task, &thread_held, locks, lock, class, access, acquired_at);
             locks.held.push(Held {
                 address: lock,
                 class,
