@@ -77,6 +77,97 @@
 //! lock's holders, which finds the deadlock but not the writer's role in it. A thread
 //! that exits while holding a lock (a leaked guard) is no longer counted as its holder.
 //!
+//! # Async code: tasks in both checks
+//!
+//! Threads are the wrong key for async code: a task keeps an [`AsyncMutex`] guard
+//! across `.await`s and resumes on whichever worker is free, and one worker polls
+//! many tasks. So the async side is keyed by *task*. An executor tells the detector
+//! which task it is polling by entering a [`TaskScope`] around each poll (weft-rt
+//! does, with its own `deadlock-detection` feature, which the facade's turns on).
+//! Inside a scope:
+//!
+//! - an [`AsyncMutex`] / [`AsyncRwLock`] acquire (`lock().await`, `read().await`,
+//!   `write().await`, `upgradable_read().await`, their `_arc` forms and `try_*`)
+//!   records, while its future is pending, "this task waits for lock L", and once it
+//!   completes, "L is held by this task", with the call's location as the
+//!   acquisition site; the guard remembers the task, so its drop removes the hold
+//!   whichever thread runs it (a guard moved to another task stays the acquiring
+//!   task's hold until dropped);
+//! - a [`Semaphore`] acquire (`acquire_async` and friends, blocking or `try_`) does
+//!   the same for permits: each permit holder is a holder of the semaphore;
+//! - the lock-order check sees the task's locks as held: acquiring (or starting to
+//!   await) async lock B while the task holds async lock A, or a blocking lock the
+//!   polling thread holds, records *class(A) → class(B)*, and a blocking lock taken
+//!   during a poll while the task holds A records the same. An inversion is reported
+//!   with the task's name, id and spawn location ([`OrderEdge::task`]). The edge into
+//!   B is recorded when the task starts to wait for B (as lockdep does at the
+//!   attempt), so a deadlock that never resolves still shows its order.
+//!
+//! [`check`] then finds knots among threads *and* tasks alike: task A holds lock 1
+//! and awaits lock 2 while task B holds lock 2 and awaits lock 1 is a [`Deadlock`]
+//! whose [`tasks`](Deadlock::tasks) name both, with their ids, names and spawn
+//! locations, the lock each awaits and the locks each holds (creation and
+//! acquisition sites). A thread blocked in `lock_blocking` on a lock a task holds,
+//! while that task awaits a lock the thread holds, is found too.
+//!
+//! A semaphore waiter needs only *one* holder to release a permit, so it counts as
+//! stuck only if every holder of the semaphore is; permits taken outside any task
+//! scope (by a thread, or by a future some other executor runs) are counted, and a
+//! waiter on a semaphore with such permits out is never taken to be stuck.
+//!
+//! What the async side cannot see: async acquisitions of locks outside a scope
+//! (not recorded at all, as before); tasks awaiting anything but an async lock or a
+//! semaphore (channels, `Event`s, `JoinHandle`s, I/O); an upgrade of an upgradable
+//! read (not recorded as a wait, as on the thread side). An acquire future pending
+//! inside a `select` or a timeout counts as a wait while it is pending, so a knot
+//! made of such waits is reported though it would dissolve (like a thread's timed
+//! wait). A semaphore report assumes permits come back only through the holders the
+//! detector saw: `add_permits` racing with a check can make one report stale.
+//!
+//! ```
+//! # #[cfg(feature = "deadlock-detection")] {
+//! use std::future::Future;
+//! use std::panic::Location;
+//! use std::pin::pin;
+//! use std::task::{Context, Waker};
+//! use weft_sync::AsyncMutex;
+//! use weft_sync::deadlock::{self, TaskInfo, TaskScope};
+//!
+//! // What an executor does: each poll of a task runs inside its scope. (With
+//! // weft-rt's `deadlock-detection` feature the runtime does this for every task.)
+//! let left = TaskInfo::new(1, Some("left".into()), Location::caller());
+//! let right = TaskInfo::new(2, Some("right".into()), Location::caller());
+//! let (accounts, audit_log) = (AsyncMutex::new(()), AsyncMutex::new(()));
+//! let mut cx = Context::from_waker(Waker::noop());
+//!
+//! let held_by_left = { let _in = TaskScope::enter(left.clone()); accounts.try_lock() };
+//! let held_by_right = { let _in = TaskScope::enter(right.clone()); audit_log.try_lock() };
+//! let mut left_waits = pin!(audit_log.lock());
+//! let mut right_waits = pin!(accounts.lock());
+//! {
+//!     let _in = TaskScope::enter(left);
+//!     assert!(left_waits.as_mut().poll(&mut cx).is_pending());
+//! }
+//! {
+//!     let _in = TaskScope::enter(right);
+//!     assert!(right_waits.as_mut().poll(&mut cx).is_pending());
+//! }
+//!
+//! let found = deadlock::check();
+//! let ours = found.iter().find(|d| d.tasks.iter().any(|t| t.task.id == 1)).unwrap();
+//! assert_eq!(ours.tasks.len(), 2);
+//! assert!(ours.to_string().contains("task 'right' (#2, spawned at "));
+//!
+//! // Dropping the pending acquire (cancelling the task) ends its wait.
+//! drop(held_by_right);
+//! # let _ = held_by_left;
+//! # }
+//! ```
+//!
+//! [`AsyncMutex`]: crate::AsyncMutex
+//! [`AsyncRwLock`]: crate::AsyncRwLock
+//! [`Semaphore`]: crate::Semaphore
+//!
 //! # Reports
 //!
 //! Both checks report through one hook: [`set_hook`], [`take_hook`]; the default
