@@ -9,7 +9,6 @@
 //! timed: a wait for a state is bounded by a generous number of polls and then fails
 //! with a message.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_rt::{Builder, Runtime};
@@ -52,18 +51,16 @@ fn deadlocks_among(prefix: &str) -> Vec<Deadlock> {
 }
 
 /// Takes `first`, meets the other task at `both`, then awaits `second`.
-fn take_in_order(
+async fn take_in_order(
     first: Arc<AsyncMutex<u32>>,
     second: Arc<AsyncMutex<u32>>,
     both: Arc<Barrier>,
-) -> impl Future<Output = u32> + Send {
-    async move {
-        let mut held = first.lock().await;
-        both.wait_async().await;
-        let got = second.lock().await;
-        *held += 1;
-        *held + *got
-    }
+) -> u32 {
+    let mut held = first.lock().await;
+    both.wait_async().await;
+    let got = second.lock().await;
+    *held += 1;
+    *held + *got
 }
 
 #[test]
@@ -170,11 +167,7 @@ fn an_inversion_that_never_deadlocked_is_reported_by_the_order_check() {
         *y.lock().await += 1;
     });
     rt.block_on(forward).unwrap();
-    assert_eq!(
-        ours([first_line, second_line]).len(),
-        0,
-        "one order only"
-    );
+    assert_eq!(ours([first_line, second_line]).len(), 0, "one order only");
 
     let (x, y) = (Arc::clone(&first), Arc::clone(&second));
     let backward = handle.spawn_named("order-backward", async move {

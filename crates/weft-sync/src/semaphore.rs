@@ -524,7 +524,7 @@ impl<'a> Waiter<'a> {
             counted: false,
             starving: false,
             fruitless_wakes: 0,
-            wait: WaitRecord::default(),
+            wait: WaitRecord::new(),
             site,
         }
     }

@@ -347,6 +347,10 @@ mod hooks {
 
     impl WaitRecord {
         #[inline(always)]
+        pub(crate) const fn new() -> Self {
+            Self
+        }
+        #[inline(always)]
         pub(crate) fn pending(
             &mut self,
             _lock: usize,
@@ -378,7 +382,7 @@ mod task_hooks {
         future: F,
     ) -> F::Output {
         let mut future = pin!(future);
-        let mut record = WaitRecord::default();
+        let mut record = WaitRecord::new();
         let out = poll_fn(|cx| match future.as_mut().poll(cx) {
             Poll::Ready(out) => Poll::Ready(out),
             Poll::Pending => {
@@ -430,6 +434,11 @@ mod task_hooks {
     }
 
     impl WaitRecord {
+        /// No wait recorded yet.
+        pub(crate) const fn new() -> Self {
+            Self { waiting: None }
+        }
+
         /// A semaphore acquire returned (or is about to return) `Pending`.
         pub(crate) fn pending(&mut self, lock: usize, class: &LockClass, site: AcquireSite) {
             self.begin(lock, class, Access::Shared, true, site);
@@ -523,7 +532,10 @@ impl Tracked {
     /// In the acquiring thread's record (`on_acquire` was called).
     pub(crate) const THREAD: Self = Self {
         thread: true,
-        ..Self::NONE
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        task: None,
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        anonymous: false,
     };
 
     /// Whether the hold is in a thread's record.
