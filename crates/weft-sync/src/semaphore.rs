@@ -42,7 +42,7 @@
 //! more than the permits that exist. Only one waiter owns the mode at a time; others
 //! wait for it to finish.
 
-use crate::deadlock::{self, Access, AcquireSite, LockClass, Tracked, WaitRecord};
+use crate::deadlock::{self, Access, AcquireSite, LockClass, PermitHold, WaitRecord};
 use crate::event::{Event, EventListener, block_on, deadline_after};
 use crate::primitive::atomic::{AtomicUsize, Ordering};
 use core::fmt;
@@ -631,7 +631,7 @@ impl fmt::Debug for Acquire<'_> {
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
     n: usize,
-    tracked: Tracked,
+    tracked: PermitHold,
 }
 
 impl SemaphorePermit<'_> {
@@ -646,7 +646,7 @@ impl SemaphorePermit<'_> {
         core::mem::forget(self);
     }
 
-    fn into_parts(self) -> (usize, Tracked) {
+    fn into_parts(self) -> (usize, PermitHold) {
         let parts = (self.n, self.tracked);
         core::mem::forget(self);
         parts
@@ -673,7 +673,7 @@ impl fmt::Debug for SemaphorePermit<'_> {
 pub struct OwnedSemaphorePermit {
     sem: Arc<Semaphore>,
     n: usize,
-    tracked: Tracked,
+    tracked: PermitHold,
 }
 
 impl OwnedSemaphorePermit {

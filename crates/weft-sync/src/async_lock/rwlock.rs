@@ -172,26 +172,32 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// the `deadlock-detection` feature), the wait and the hold are the task's.
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn read(&self) -> impl Future<Output = AsyncRwLockReadGuard<'_, T>> {
-        let site = AcquireSite::caller();
-        async move {
-            deadlock::tracked_wait(
-                self.addr(),
-                self.class,
-                Access::Shared,
-                site,
-                self.acquire_read(),
-            )
-            .await;
-            self.read_guard(deadlock::on_task_acquire(
-                self.addr(),
-                &self.class,
-                Access::Shared,
-                site,
-            ))
-        }
+        self.read_at(AcquireSite::caller())
     }
 
-    /// Becomes a reader, waiting asynchronously (no detector bookkeeping).
+    /// [`read`](Self::read), called at `site`. Without the feature the hooks vanish
+    /// (`tracked_wait` returns the listener itself), leaving the plain loop.
+    pub(super) async fn read_at(&self, site: AcquireSite) -> AsyncRwLockReadGuard<'_, T> {
+        loop {
+            if self.try_add_reader() {
+                break;
+            }
+            let listener = self.no_writer.listen();
+            if self.try_add_reader() {
+                break;
+            }
+            deadlock::tracked_wait(self.addr(), self.class, Access::Shared, site, listener).await;
+        }
+        self.read_guard(deadlock::on_task_acquire(
+            self.addr(),
+            &self.class,
+            Access::Shared,
+            site,
+        ))
+    }
+
+    /// Becomes a reader, waiting asynchronously, for the blocking path (no task
+    /// bookkeeping: the blocking path records the thread).
     async fn acquire_read(&self) {
         loop {
             if self.try_add_reader() {
@@ -253,26 +259,31 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// are the task's.
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn write(&self) -> impl Future<Output = AsyncRwLockWriteGuard<'_, T>> {
-        let site = AcquireSite::caller();
-        async move {
-            deadlock::tracked_wait(
-                self.addr(),
-                self.class,
-                Access::Exclusive,
-                site,
-                self.acquire_write(),
-            )
-            .await;
-            self.write_guard(deadlock::on_task_acquire(
-                self.addr(),
-                &self.class,
-                Access::Exclusive,
-                site,
-            ))
-        }
+        self.write_at(AcquireSite::caller())
     }
 
-    /// Becomes the writer, waiting asynchronously (no detector bookkeeping).
+    /// [`write`](Self::write), called at `site`: `acquire_write` with the hooks.
+    pub(super) async fn write_at(&self, site: AcquireSite) -> AsyncRwLockWriteGuard<'_, T> {
+        // No locals across the awaits (the addresses are recomputed): without the
+        // feature the future stays the size of `acquire_write`'s.
+        let gate = self.gate.lock();
+        deadlock::tracked_wait(self.addr(), self.class, Access::Exclusive, site, gate).await;
+        let undo = DrainUndo { lock: self };
+        // SeqCst: as in `acquire_write`.
+        self.state.fetch_or(WRITER, Ordering::SeqCst);
+        let drain = self.drain_readers();
+        deadlock::tracked_wait(self.addr(), self.class, Access::Exclusive, site, drain).await;
+        core::mem::forget(undo);
+        self.write_guard(deadlock::on_task_acquire(
+            self.addr(),
+            &self.class,
+            Access::Exclusive,
+            site,
+        ))
+    }
+
+    /// Becomes the writer, waiting asynchronously, for the blocking path (no task
+    /// bookkeeping).
     async fn acquire_write(&self) {
         self.gate.lock().await;
         let undo = DrainUndo { lock: self };
@@ -315,7 +326,14 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// Takes an upgradable read lock, waiting asynchronously. Cancel-safe.
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn upgradable_read(&self) -> impl Future<Output = AsyncRwLockUpgradableReadGuard<'_, T>> {
-        let site = AcquireSite::caller();
+        self.upgradable_read_at(AcquireSite::caller())
+    }
+
+    /// [`upgradable_read`](Self::upgradable_read), called at `site`.
+    pub(super) fn upgradable_read_at(
+        &self,
+        site: AcquireSite,
+    ) -> impl Future<Output = AsyncRwLockUpgradableReadGuard<'_, T>> {
         async move {
             deadlock::tracked_wait(
                 self.addr(),

@@ -337,8 +337,18 @@ mod hooks {
         _class: &LockClass,
         _access: Access,
         _site: super::AcquireSite,
-    ) -> super::Tracked {
-        super::Tracked::NONE
+    ) -> PermitHold {
+        PermitHold
+    }
+
+    /// Where a semaphore permit's hold is recorded: nowhere, and zero-sized (permits
+    /// never had a flag, unlike the locks' guards).
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct PermitHold;
+
+    impl PermitHold {
+        #[inline(always)]
+        pub(crate) fn release(self, _lock: usize) {}
     }
 
     /// A pending acquire's wait, kept by hand (the semaphore's `Waiter`).
@@ -408,6 +418,9 @@ mod task_hooks {
         }
     }
 
+    /// Where a semaphore permit's hold is recorded (see [`Tracked`]).
+    pub(crate) type PermitHold = Tracked;
+
     /// A semaphore acquisition (blocking or async): recorded against the current
     /// task, or counted as held by someone unseen.
     pub(crate) fn on_permit_acquire(
@@ -415,7 +428,7 @@ mod task_hooks {
         class: &LockClass,
         access: Access,
         site: AcquireSite,
-    ) -> Tracked {
+    ) -> PermitHold {
         if task::in_scope() {
             return on_task_acquire(lock, class, access, site);
         }

@@ -16,7 +16,7 @@
 use super::{
     AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockUpgradableReadGuard, AsyncRwLockWriteGuard,
 };
-use crate::deadlock::Tracked;
+use crate::deadlock::{AcquireSite, Tracked};
 use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
@@ -29,11 +29,12 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// the `Arc`. Cancel-safe.
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn read_arc(self: &Arc<Self>) -> impl Future<Output = AsyncRwLockReadGuardArc<T>> {
-        let acquire = self.read();
-        async move {
-            let tracked = ManuallyDrop::new(acquire.await).tracked;
-            AsyncRwLockReadGuardArc::new(Arc::clone(self), tracked)
-        }
+        self.read_arc_at(AcquireSite::caller())
+    }
+
+    async fn read_arc_at(self: &Arc<Self>, site: AcquireSite) -> AsyncRwLockReadGuardArc<T> {
+        let tracked = ManuallyDrop::new(self.read_at(site).await).tracked;
+        AsyncRwLockReadGuardArc::new(Arc::clone(self), tracked)
     }
 
     /// [`read_arc`](Self::read_arc), blocking the thread.
@@ -73,11 +74,12 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// ```
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn write_arc(self: &Arc<Self>) -> impl Future<Output = AsyncRwLockWriteGuardArc<T>> {
-        let acquire = self.write();
-        async move {
-            let tracked = ManuallyDrop::new(acquire.await).tracked;
-            AsyncRwLockWriteGuardArc::new(Arc::clone(self), tracked)
-        }
+        self.write_arc_at(AcquireSite::caller())
+    }
+
+    async fn write_arc_at(self: &Arc<Self>, site: AcquireSite) -> AsyncRwLockWriteGuardArc<T> {
+        let tracked = ManuallyDrop::new(self.write_at(site).await).tracked;
+        AsyncRwLockWriteGuardArc::new(Arc::clone(self), tracked)
     }
 
     /// [`write_arc`](Self::write_arc), blocking the thread.
@@ -100,11 +102,15 @@ impl<T: ?Sized> AsyncRwLock<T> {
     pub fn upgradable_read_arc(
         self: &Arc<Self>,
     ) -> impl Future<Output = AsyncRwLockUpgradableReadGuardArc<T>> {
-        let acquire = self.upgradable_read();
-        async move {
-            let tracked = ManuallyDrop::new(acquire.await).tracked;
-            AsyncRwLockUpgradableReadGuardArc::new(Arc::clone(self), tracked)
-        }
+        self.upgradable_read_arc_at(AcquireSite::caller())
+    }
+
+    async fn upgradable_read_arc_at(
+        self: &Arc<Self>,
+        site: AcquireSite,
+    ) -> AsyncRwLockUpgradableReadGuardArc<T> {
+        let tracked = ManuallyDrop::new(self.upgradable_read_at(site).await).tracked;
+        AsyncRwLockUpgradableReadGuardArc::new(Arc::clone(self), tracked)
     }
 
     /// [`upgradable_read_arc`](Self::upgradable_read_arc), blocking the thread.
