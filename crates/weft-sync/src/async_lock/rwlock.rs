@@ -330,26 +330,18 @@ impl<T: ?Sized> AsyncRwLock<T> {
     }
 
     /// [`upgradable_read`](Self::upgradable_read), called at `site`.
-    pub(super) fn upgradable_read_at(
+    pub(super) async fn upgradable_read_at(
         &self,
         site: AcquireSite,
-    ) -> impl Future<Output = AsyncRwLockUpgradableReadGuard<'_, T>> {
-        async move {
-            deadlock::tracked_wait(
-                self.addr(),
-                self.class,
-                Access::Upgradable,
-                site,
-                self.gate.lock(),
-            )
-            .await;
-            self.enter_upgradable(deadlock::on_task_acquire(
-                self.addr(),
-                &self.class,
-                Access::Upgradable,
-                site,
-            ))
-        }
+    ) -> AsyncRwLockUpgradableReadGuard<'_, T> {
+        let gate = self.gate.lock();
+        deadlock::tracked_wait(self.addr(), self.class, Access::Upgradable, site, gate).await;
+        self.enter_upgradable(deadlock::on_task_acquire(
+            self.addr(),
+            &self.class,
+            Access::Upgradable,
+            site,
+        ))
     }
 
     /// Takes an upgradable read lock, blocking the thread.
