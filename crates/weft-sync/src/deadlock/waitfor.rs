@@ -350,6 +350,42 @@ mod tests {
         assert_eq!(knots(&threads), vec![vec![0, 2]]);
     }
 
+    fn awaiting_permit(locks: &[(usize, Access)], semaphore: usize) -> ThreadLocks {
+        let mut t = holding(locks, Some(semaphore));
+        if let Some(w) = t.waiting.as_mut() {
+            w.any_holder = true;
+        }
+        t
+    }
+
+    fn knots_open(threads: &[ThreadLocks], open: &[usize]) -> Vec<Vec<usize>> {
+        let refs: Vec<&ThreadLocks> = threads.iter().collect();
+        find_knots_open(&refs, &open.iter().copied().collect())
+    }
+
+    #[test]
+    fn a_permit_waiter_is_stuck_only_if_every_holder_is() {
+        const S: Access = Access::Shared;
+        // 0 holds permit 20 and waits for lock 10; 1 holds 10 and awaits a permit of 20.
+        let stuck = [
+            holding(&[(20, S)], Some(10)),
+            awaiting_permit(&[(10, X)], 20),
+        ];
+        assert_eq!(knots(&stuck), vec![vec![0, 1]]);
+        // A second permit holder that runs: its release is enough for 1.
+        let running_holder = [
+            holding(&[(20, S)], Some(10)),
+            awaiting_permit(&[(10, X)], 20),
+            holding(&[(20, S)], None),
+        ];
+        assert!(knots(&running_holder).is_empty());
+        // A permit held by someone the graph does not see: the same.
+        assert!(knots_open(&stuck, &[20]).is_empty());
+        // A permit waiter with no holder at all waits for a release that may come
+        // from anywhere (`add_permits`): not stuck.
+        assert!(knots(&[awaiting_permit(&[], 20)]).is_empty());
+    }
+
     #[test]
     fn reentrant_holds_count_once() {
         let threads = [holding(&[(10, X), (10, X)], None)];
