@@ -322,3 +322,69 @@ fn a_semaphore_deadlock_needs_every_permit_holder_stuck() {
         permit_task.await.unwrap();
     });
 }
+
+#[test]
+fn a_knot_of_a_thread_and_a_task_is_one_deadlock() {
+    let rt = runtime();
+    let (a, a_line) = (Arc::new(AsyncMutex::new(0)), line!());
+    let (b, b_line) = (Arc::new(AsyncMutex::new(0)), line!());
+    let both = Arc::new(std::sync::Barrier::new(2));
+    let task_has_b = Arc::new(Semaphore::new(0));
+    // The task holds `b` across an await and then awaits `a`.
+    let task = {
+        let (a, b, task_has_b) = (Arc::clone(&a), Arc::clone(&b), Arc::clone(&task_has_b));
+        rt.handle().spawn_named("mixed-task", async move {
+            let _b = b.lock().await;
+            task_has_b.add_permits(1);
+            *a.lock().await += 1;
+        })
+    };
+    // The thread holds `a` (a blocking acquisition, the thread's hold) and blocks on
+    // `b`.
+    let thread = {
+        let (a, b, both, task_has_b) = (
+            Arc::clone(&a),
+            Arc::clone(&b),
+            Arc::clone(&both),
+            Arc::clone(&task_has_b),
+        );
+        std::thread::Builder::new()
+            .name("mixed-thread".into())
+            .spawn(move || {
+                let mut held = a.lock_blocking();
+                both.wait();
+                drop(task_has_b.acquire().unwrap());
+                *held += 1;
+                *b.lock_blocking() += 1;
+            })
+            .unwrap()
+    };
+    both.wait();
+    let found = wait_for("the thread and the task to deadlock", || {
+        deadlocks_among("mixed-").into_iter().next()
+    });
+    assert_eq!((found.threads.len(), found.tasks.len()), (1, 1), "{found}");
+    let (thread_side, task_side) = (&found.threads[0], &found.tasks[0]);
+    assert_eq!(thread_side.thread.name.as_deref(), Some("mixed-thread"));
+    assert_eq!(thread_side.waits_for.created_at.line(), b_line);
+    assert_eq!(
+        thread_side.waits_for.held_by_tasks[0].name.as_deref(),
+        Some("mixed-task")
+    );
+    assert_eq!(task_side.waits_for.created_at.line(), a_line);
+    assert_eq!(
+        task_side.waits_for.held_by[0].name.as_deref(),
+        Some("mixed-thread")
+    );
+    assert!(
+        found.to_string().contains("1 threads and 1 tasks"),
+        "{found}"
+    );
+
+    // Aborting the task releases `b`; the thread goes on.
+    task.abort();
+    assert!(rt.block_on(task).unwrap_err().is_cancelled());
+    thread.join().unwrap();
+    assert!(deadlocks_among("mixed-").is_empty());
+    assert_eq!((*a.try_lock().unwrap(), *b.try_lock().unwrap()), (1, 1));
+}
