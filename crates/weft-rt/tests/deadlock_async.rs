@@ -220,15 +220,13 @@ fn a_guard_held_across_awaits_without_a_cycle_is_no_deadlock() {
             *guard += 1;
         })
     };
+    wait_for("the holder to hold", || lock.is_locked().then_some(()));
     let contender = {
         let lock = Arc::clone(&lock);
         handle.spawn_named("calm-contender", async move {
             *lock.lock().await += 10;
         })
     };
-    wait_for("the holder to hold and the contender to queue", || {
-        (lock.is_locked() && !contender.is_finished()).then_some(())
-    });
     for _ in 0..50 {
         assert!(deadlocks_among("calm-").is_empty(), "no false positive");
         std::thread::sleep(Duration::from_millis(1));
@@ -328,38 +326,34 @@ fn a_knot_of_a_thread_and_a_task_is_one_deadlock() {
     let rt = runtime();
     let (a, a_line) = (Arc::new(AsyncMutex::new(0)), line!());
     let (b, b_line) = (Arc::new(AsyncMutex::new(0)), line!());
-    let both = Arc::new(std::sync::Barrier::new(2));
-    let task_has_b = Arc::new(Semaphore::new(0));
+    let (task_has_b, thread_has_a) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
     // The task holds `b` across an await and then awaits `a`.
     let task = {
-        let (a, b, task_has_b) = (Arc::clone(&a), Arc::clone(&b), Arc::clone(&task_has_b));
+        let (a, b) = (Arc::clone(&a), Arc::clone(&b));
+        let (task_has_b, thread_has_a) = (Arc::clone(&task_has_b), Arc::clone(&thread_has_a));
         rt.handle().spawn_named("mixed-task", async move {
             let _b = b.lock().await;
             task_has_b.add_permits(1);
+            drop(thread_has_a.acquire_async().await.unwrap());
             *a.lock().await += 1;
         })
     };
-    // The thread holds `a` (a blocking acquisition, the thread's hold) and blocks on
+    // The thread holds `a` (a blocking acquisition: the thread's hold) and blocks on
     // `b`.
     let thread = {
-        let (a, b, both, task_has_b) = (
-            Arc::clone(&a),
-            Arc::clone(&b),
-            Arc::clone(&both),
-            Arc::clone(&task_has_b),
-        );
+        let (a, b) = (Arc::clone(&a), Arc::clone(&b));
+        let (task_has_b, thread_has_a) = (Arc::clone(&task_has_b), Arc::clone(&thread_has_a));
         std::thread::Builder::new()
             .name("mixed-thread".into())
             .spawn(move || {
                 let mut held = a.lock_blocking();
-                both.wait();
+                thread_has_a.add_permits(1);
                 drop(task_has_b.acquire().unwrap());
                 *held += 1;
                 *b.lock_blocking() += 1;
             })
             .unwrap()
     };
-    both.wait();
     let found = wait_for("the thread and the task to deadlock", || {
         deadlocks_among("mixed-").into_iter().next()
     });
