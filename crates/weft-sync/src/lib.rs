@@ -38,8 +38,10 @@
 //! With the `deadlock-detection` feature, every lock records the order in which a
 //! thread takes locks (a cycle in that order is reported the first time it appears,
 //! before it ever deadlocks) and who waits for whom (a cycle there is a deadlock,
-//! found by `deadlock::check`). Off by default, and then free: the hooks compile to
-//! nothing.
+//! found by `deadlock::check`). Async locks and semaphores do the same for the task
+//! being polled, when the executor marks it (weft-rt does, with its own
+//! `deadlock-detection` feature), so cycles among tasks are found too. Off by default,
+//! and then free: the hooks compile to nothing.
 //!
 //! # Examples
 //!

@@ -42,6 +42,7 @@
 //! more than the permits that exist. Only one waiter owns the mode at a time; others
 //! wait for it to finish.
 
+use crate::deadlock::{self, Access, AcquireSite, LockClass, PermitHold, WaitRecord};
 use crate::event::{Event, EventListener, block_on, deadline_after};
 use crate::primitive::atomic::{AtomicUsize, Ordering};
 use core::fmt;
@@ -109,6 +110,8 @@ pub struct Semaphore {
     /// How many pending acquires want more than one permit.
     multi_waiters: AtomicUsize,
     event: Event,
+    /// Where it was created, for deadlock reports (zero-sized without the feature).
+    class: LockClass,
 }
 
 /// The semaphore was closed.
@@ -167,12 +170,14 @@ impl Semaphore {
     ///
     /// If `permits > MAX_PERMITS`.
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn new(permits: usize) -> Self {
         assert!(permits <= PERMITS, "too many permits");
         Self {
             state: AtomicUsize::new(permits),
             multi_waiters: AtomicUsize::new(0),
             event: Event::new(),
+            class: LockClass::new(),
         }
     }
 
@@ -182,12 +187,14 @@ impl Semaphore {
     ///
     /// If `permits > MAX_PERMITS`.
     #[cfg(loom)]
+    #[track_caller]
     pub fn new(permits: usize) -> Self {
         assert!(permits <= PERMITS, "too many permits");
         Self {
             state: AtomicUsize::new(permits),
             multi_waiters: AtomicUsize::new(0),
             event: Event::new(),
+            class: LockClass::new(),
         }
     }
 
@@ -224,6 +231,7 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError::Closed`] if the semaphore is (or gets) closed.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
         self.acquire_many(1)
     }
@@ -237,8 +245,9 @@ impl Semaphore {
     /// # Panics
     ///
     /// If `n > MAX_PERMITS`.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
-        if let Some(permit) = self.try_fast(n)? {
+        if let Some(permit) = self.try_fast(n, AcquireSite::caller())? {
             return Ok(permit);
         }
         block_on(self.acquire_many_async(n), None).expect("no deadline")
@@ -249,6 +258,7 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`TryAcquireError::NoPermits`] on timeout, [`TryAcquireError::Closed`] if closed.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_timeout(
         &self,
         timeout: Duration,
@@ -265,12 +275,13 @@ impl Semaphore {
     /// # Panics
     ///
     /// If `n > MAX_PERMITS`.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_many_timeout(
         &self,
         n: usize,
         timeout: Duration,
     ) -> Result<SemaphorePermit<'_>, TryAcquireError> {
-        if let Some(permit) = self.try_fast(n)? {
+        if let Some(permit) = self.try_fast(n, AcquireSite::caller())? {
             return Ok(permit);
         }
         match block_on(self.acquire_many_async(n), deadline_after(timeout)) {
@@ -285,6 +296,7 @@ impl Semaphore {
     ///
     /// [`TryAcquireError::NoPermits`] if none is free (or a starving waiter has priority),
     /// [`TryAcquireError::Closed`] if closed.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_many(1)
     }
@@ -298,9 +310,10 @@ impl Semaphore {
     /// # Panics
     ///
     /// If `n > MAX_PERMITS`.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         match self.try_take(n, false) {
-            Take::Taken => Ok(SemaphorePermit { sem: self, n }),
+            Take::Taken => Ok(self.permit(n, Access::TryShared, AcquireSite::caller())),
             Take::NoPermits => Err(TryAcquireError::NoPermits),
             Take::Closed => Err(TryAcquireError::Closed),
         }
@@ -311,6 +324,7 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError::Closed`] if the semaphore is (or gets) closed.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_async(&self) -> Acquire<'_> {
         self.acquire_many_async(1)
     }
@@ -324,9 +338,10 @@ impl Semaphore {
     /// # Panics
     ///
     /// If `n > MAX_PERMITS` (when first polled).
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_many_async(&self, n: usize) -> Acquire<'_> {
         Acquire {
-            waiter: Waiter::new(self, n),
+            waiter: Waiter::new(self, n, AcquireSite::caller()),
         }
     }
 
@@ -336,6 +351,7 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError::Closed`] if the semaphore is (or gets) closed.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_owned(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
         let permit = self.acquire()?;
         Ok(self.own(permit))
@@ -347,11 +363,21 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError::Closed`] if the semaphore is (or gets) closed.
-    pub async fn acquire_owned_async(
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn acquire_owned_async(
         self: Arc<Self>,
-    ) -> Result<OwnedSemaphorePermit, AcquireError> {
-        let n = self.acquire_async().await?.into_count();
-        Ok(OwnedSemaphorePermit { sem: self, n })
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+        let site = AcquireSite::caller();
+        async move {
+            let mut acquire = self.acquire_async();
+            acquire.waiter.site = site;
+            let (n, tracked) = acquire.await?.into_parts();
+            Ok(OwnedSemaphorePermit {
+                sem: self,
+                n,
+                tracked,
+            })
+        }
     }
 
     /// Takes a permit that owns a share of the `Arc`, if one is free.
@@ -359,21 +385,43 @@ impl Semaphore {
     /// # Errors
     ///
     /// As [`try_acquire`](Self::try_acquire).
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         let permit = self.try_acquire()?;
         Ok(self.own(permit))
     }
 
     fn own(self: &Arc<Self>, permit: SemaphorePermit<'_>) -> OwnedSemaphorePermit {
+        let (n, tracked) = permit.into_parts();
         OwnedSemaphorePermit {
             sem: Arc::clone(self),
-            n: permit.into_count(),
+            n,
+            tracked,
         }
     }
 
-    fn try_fast(&self, n: usize) -> Result<Option<SemaphorePermit<'_>>, AcquireError> {
+    /// A permit for `n` just taken, recorded with the deadlock detector.
+    #[inline]
+    fn permit(&self, n: usize, access: Access, site: AcquireSite) -> SemaphorePermit<'_> {
+        let tracked = deadlock::on_permit_acquire(self.addr(), &self.class, access, site);
+        SemaphorePermit {
+            sem: self,
+            n,
+            tracked,
+        }
+    }
+
+    fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    fn try_fast(
+        &self,
+        n: usize,
+        site: AcquireSite,
+    ) -> Result<Option<SemaphorePermit<'_>>, AcquireError> {
         match self.try_take(n, false) {
-            Take::Taken => Ok(Some(SemaphorePermit { sem: self, n })),
+            Take::Taken => Ok(Some(self.permit(n, Access::Shared, site))),
             Take::NoPermits => Ok(None),
             Take::Closed => Err(AcquireError::Closed),
         }
@@ -434,6 +482,7 @@ impl Semaphore {
 
 impl Default for Semaphore {
     /// A semaphore with no permits.
+    #[track_caller]
     fn default() -> Self {
         Self::new(0)
     }
@@ -460,10 +509,14 @@ struct Waiter<'a> {
     /// Owns starvation mode.
     starving: bool,
     fruitless_wakes: u32,
+    /// The current task's wait, for the deadlock detector (zero-sized without it).
+    wait: WaitRecord,
+    /// Where the acquire was called (zero-sized without deadlock detection).
+    site: AcquireSite,
 }
 
 impl<'a> Waiter<'a> {
-    fn new(sem: &'a Semaphore, n: usize) -> Self {
+    fn new(sem: &'a Semaphore, n: usize, site: AcquireSite) -> Self {
         Self {
             sem,
             n,
@@ -471,6 +524,8 @@ impl<'a> Waiter<'a> {
             counted: false,
             starving: false,
             fruitless_wakes: 0,
+            wait: WaitRecord::new(),
+            site,
         }
     }
 
@@ -501,6 +556,8 @@ impl<'a> Waiter<'a> {
                 }
                 Some(listener) => {
                     if Pin::new(listener).poll(cx).is_pending() {
+                        let sem = self.sem;
+                        self.wait.pending(sem.addr(), &sem.class, self.site);
                         return Poll::Pending;
                     }
                     self.listener = None;
@@ -530,6 +587,7 @@ impl<'a> Waiter<'a> {
         }
         // A notification the listener received but did not consume is passed on.
         self.listener = None;
+        self.wait.done();
     }
 }
 
@@ -551,12 +609,10 @@ impl<'a> Future for Acquire<'a> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let waiter = &mut self.waiter;
-        waiter.poll(cx).map(|result| {
-            result.map(|()| SemaphorePermit {
-                sem: waiter.sem,
-                n: waiter.n,
-            })
-        })
+        let site = waiter.site;
+        waiter
+            .poll(cx)
+            .map(|result| result.map(|()| waiter.sem.permit(waiter.n, Access::Shared, site)))
     }
 }
 
@@ -575,6 +631,7 @@ impl fmt::Debug for Acquire<'_> {
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
     n: usize,
+    tracked: PermitHold,
 }
 
 impl SemaphorePermit<'_> {
@@ -585,18 +642,20 @@ impl SemaphorePermit<'_> {
 
     /// Keeps the permits out of the semaphore for good (they are not returned).
     pub fn forget(self) {
+        self.tracked.release(self.sem.addr());
         core::mem::forget(self);
     }
 
-    fn into_count(self) -> usize {
-        let n = self.n;
+    fn into_parts(self) -> (usize, PermitHold) {
+        let parts = (self.n, self.tracked);
         core::mem::forget(self);
-        n
+        parts
     }
 }
 
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
+        self.tracked.release(self.sem.addr());
         self.sem.release(self.n);
     }
 }
@@ -614,6 +673,7 @@ impl fmt::Debug for SemaphorePermit<'_> {
 pub struct OwnedSemaphorePermit {
     sem: Arc<Semaphore>,
     n: usize,
+    tracked: PermitHold,
 }
 
 impl OwnedSemaphorePermit {
@@ -635,6 +695,7 @@ impl OwnedSemaphorePermit {
 
 impl Drop for OwnedSemaphorePermit {
     fn drop(&mut self) {
+        self.tracked.release(self.sem.addr());
         self.sem.release(self.n);
     }
 }

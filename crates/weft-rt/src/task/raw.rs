@@ -237,6 +237,13 @@ unsafe fn run<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
         .last_poll_ms
         .store(super::dump::coarse_now_ms(), Ordering::Relaxed);
     let _ = weft_sync::coop::take_waiting_on();
+    // Async locks taken or awaited in this poll are this task's (weft_sync::deadlock).
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    let _scope = weft_sync::deadlock::TaskScope::enter(weft_sync::deadlock::TaskInfo::new(
+        header.id.as_u64(),
+        header.name.clone(),
+        header.location,
+    ));
     let polled = {
         // SAFETY: the Runnable's reference outlives the poll.
         let waker = unsafe { borrowed_waker(ptr) };

@@ -18,13 +18,14 @@
 //! # Deadlock detection
 //!
 //! The `*_blocking` methods call the [`deadlock`](crate::deadlock) hooks (wait,
-//! acquire, release) like the blocking locks; the guard remembers that it was so
-//! acquired and reports the release. The hooks keep per-thread bookkeeping, so drop a
-//! guard from a blocking acquire on the thread that took it. Async and `try_*`
-//! acquisitions are not reported: a task's guard may be released on another worker
-//! thread, and a thread-keyed graph would then see a lock that is never released.
-//! Task-aware tracking (keyed by task, not thread) belongs to the runtime, which knows
-//! the current task.
+//! acquire, release) like the blocking locks, as the acquiring thread's holds (drop
+//! such a guard on the thread that took it, or pay a slower release). The async and
+//! `try_*` methods record against the *task* being polled, when an executor has
+//! entered a `deadlock::TaskScope` (weft-rt does, with its `deadlock-detection`
+//! feature): the wait while the acquire future is pending, and the hold until the
+//! guard drops, on whichever thread. Outside a scope they are not recorded. Every
+//! guard remembers where its hold was recorded (zero-sized state without the
+//! feature, beyond the one flag the blocking methods always kept).
 
 mod mutex;
 mod raw;

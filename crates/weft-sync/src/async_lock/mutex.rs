@@ -1,10 +1,11 @@
 //! `AsyncMutex<T>`: a mutex whose guard may be held across `.await`.
 
 use super::raw::RawMutex;
-use crate::deadlock::{self, Access, LockClass};
+use crate::deadlock::{self, Access, AcquireSite, LockClass, Tracked};
 use crate::event::block_on;
 use crate::primitive::UnsafeCell;
 use core::fmt;
+use core::future::Future;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
@@ -23,9 +24,10 @@ use std::sync::Arc;
 /// it is cheaper, spins briefly before sleeping, and a moment's hold does not stall
 /// a worker. Hold a lock across `.await` only with an async lock.
 ///
-/// `lock_blocking` reports to the deadlock detector (drop its guard on the same
-/// thread); `lock().await` and `try_lock` do not, because a task's guard may be
-/// released on another worker thread.
+/// With the `deadlock-detection` feature, `lock_blocking` reports to the deadlock
+/// detector as the acquiring thread's hold; `lock().await` and `try_lock` inside a
+/// task (see [`deadlock`](crate::deadlock)'s async section) as the task's hold,
+/// whichever worker thread drops the guard; elsewhere they are not recorded.
 ///
 /// # Examples
 ///
@@ -87,9 +89,29 @@ impl<T: ?Sized> AsyncMutex<T> {
     ///
     /// Cancel-safe: dropping the future before it completes leaves the lock untouched
     /// and passes on any wake-up it had received.
-    pub async fn lock(&self) -> AsyncMutexGuard<'_, T> {
-        self.raw.lock().await;
-        self.guard(false)
+    ///
+    /// With the `deadlock-detection` feature, inside a task (a
+    /// [`TaskScope`](crate::deadlock)) the wait and the hold are recorded against the
+    /// task, with this call's location as the acquisition site.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn lock(&self) -> impl Future<Output = AsyncMutexGuard<'_, T>> {
+        let site = AcquireSite::caller();
+        async move {
+            deadlock::tracked_wait(
+                self.addr(),
+                self.class,
+                Access::Exclusive,
+                site,
+                self.raw.lock(),
+            )
+            .await;
+            self.guard(deadlock::on_task_acquire(
+                self.addr(),
+                &self.class,
+                Access::Exclusive,
+                site,
+            ))
+        }
     }
 
     /// Locks, blocking the thread. For threads only: inside a task this blocks the
@@ -101,12 +123,22 @@ impl<T: ?Sized> AsyncMutex<T> {
             block_on(self.raw.lock(), None).expect("no deadline");
         }
         deadlock::on_acquire(self.addr(), &self.class, Access::Exclusive);
-        self.guard(true)
+        self.guard(Tracked::THREAD)
     }
 
-    /// Locks if free, without waiting.
+    /// Locks if free, without waiting. Inside a task, the hold is recorded against
+    /// it (with the `deadlock-detection` feature), as a try-acquisition.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_lock(&self) -> Option<AsyncMutexGuard<'_, T>> {
-        self.raw.try_lock().then(|| self.guard(false))
+        let site = AcquireSite::caller();
+        self.raw.try_lock().then(|| {
+            self.guard(deadlock::on_task_acquire(
+                self.addr(),
+                &self.class,
+                Access::TryExclusive,
+                site,
+            ))
+        })
     }
 
     /// Whether the mutex is locked right now (a snapshot, for diagnostics).
@@ -121,11 +153,27 @@ impl<T: ?Sized> AsyncMutex<T> {
 
     /// Locks an `Arc`ed mutex, returning a guard that owns a share of the `Arc`
     /// (`'static`, so it can be kept in a task or a struct). Cancel-safe.
-    pub async fn lock_arc(self: &Arc<Self>) -> AsyncMutexGuardArc<T> {
-        self.raw.lock().await;
-        AsyncMutexGuardArc {
-            mutex: Arc::clone(self),
-            tracked: false,
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn lock_arc(self: &Arc<Self>) -> impl Future<Output = AsyncMutexGuardArc<T>> {
+        let site = AcquireSite::caller();
+        async move {
+            deadlock::tracked_wait(
+                self.addr(),
+                self.class,
+                Access::Exclusive,
+                site,
+                self.raw.lock(),
+            )
+            .await;
+            AsyncMutexGuardArc {
+                mutex: Arc::clone(self),
+                tracked: deadlock::on_task_acquire(
+                    self.addr(),
+                    &self.class,
+                    Access::Exclusive,
+                    site,
+                ),
+            }
         }
     }
 
@@ -140,14 +188,21 @@ impl<T: ?Sized> AsyncMutex<T> {
     }
 
     /// [`lock_arc`](Self::lock_arc) if free, without waiting.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_lock_arc(self: &Arc<Self>) -> Option<AsyncMutexGuardArc<T>> {
+        let site = AcquireSite::caller();
         self.raw.try_lock().then(|| AsyncMutexGuardArc {
             mutex: Arc::clone(self),
-            tracked: false,
+            tracked: deadlock::on_task_acquire(
+                self.addr(),
+                &self.class,
+                Access::TryExclusive,
+                site,
+            ),
         })
     }
 
-    fn guard(&self, tracked: bool) -> AsyncMutexGuard<'_, T> {
+    fn guard(&self, tracked: Tracked) -> AsyncMutexGuard<'_, T> {
         AsyncMutexGuard {
             mutex: self,
             tracked,
@@ -159,10 +214,8 @@ impl<T: ?Sized> AsyncMutex<T> {
         self as *const Self as *const () as usize
     }
 
-    fn unlock(&self, tracked: bool) {
-        if tracked {
-            deadlock::on_release(self.addr());
-        }
+    fn unlock(&self, tracked: Tracked) {
+        tracked.release(self.addr());
         self.raw.unlock();
     }
 }
@@ -190,8 +243,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncMutex<T> {
 #[must_use = "if unused the AsyncMutex will immediately unlock"]
 pub struct AsyncMutexGuard<'a, T: ?Sized> {
     mutex: &'a AsyncMutex<T>,
-    /// Acquired by a blocking method: report the release to the deadlock detector.
-    tracked: bool,
+    /// Where the deadlock detector recorded the hold: the release goes there.
+    tracked: Tracked,
     // `&mut T` gives the guard `T`'s own Send/Sync (a `&AsyncMutex<T>` alone would be
     // `Sync` for any `T: Send`, but the guard hands out `&T`).
     _marker: PhantomData<&'a mut T>,
@@ -256,7 +309,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncMutexGuard<'_, T> {
 pub struct MappedAsyncMutexGuard<'a, T: ?Sized> {
     raw: &'a RawMutex,
     addr: usize,
-    tracked: bool,
+    tracked: Tracked,
     value: *mut T,
     _marker: PhantomData<&'a mut T>,
 }
@@ -268,9 +321,7 @@ unsafe impl<T: ?Sized + Sync> Sync for MappedAsyncMutexGuard<'_, T> {}
 
 impl<T: ?Sized> Drop for MappedAsyncMutexGuard<'_, T> {
     fn drop(&mut self) {
-        if self.tracked {
-            deadlock::on_release(self.addr);
-        }
+        self.tracked.release(self.addr);
         self.raw.unlock();
     }
 }
@@ -301,7 +352,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedAsyncMutexGuard<'_, T> {
 #[must_use = "if unused the AsyncMutex will immediately unlock"]
 pub struct AsyncMutexGuardArc<T: ?Sized> {
     mutex: Arc<AsyncMutex<T>>,
-    tracked: bool,
+    tracked: Tracked,
 }
 
 // SAFETY: owning the guard is holding exclusive access to `T`: `Send` when `T: Send`

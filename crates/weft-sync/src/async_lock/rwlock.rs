@@ -35,11 +35,12 @@ pub use arc::{
 };
 
 use super::raw::RawMutex;
-use crate::deadlock::{self, Access, LockClass};
+use crate::deadlock::{self, Access, AcquireSite, LockClass, Tracked};
 use crate::event::{Event, block_on};
 use crate::primitive::UnsafeCell;
 use crate::primitive::atomic::{AtomicUsize, Ordering};
 use core::fmt;
+use core::future::Future;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
@@ -152,20 +153,59 @@ impl<T: ?Sized> Drop for DrainUndo<'_, T> {
 }
 
 impl<T: ?Sized> AsyncRwLock<T> {
-    /// Takes a read lock if no writer holds or waits, without waiting.
+    /// Takes a read lock if no writer holds or waits, without waiting. Inside a task
+    /// (with the `deadlock-detection` feature), the hold is the task's.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_read(&self) -> Option<AsyncRwLockReadGuard<'_, T>> {
-        self.try_add_reader().then(|| self.read_guard(false))
+        let site = AcquireSite::caller();
+        self.try_add_reader().then(|| {
+            self.read_guard(deadlock::on_task_acquire(
+                self.addr(),
+                &self.class,
+                Access::TryShared,
+                site,
+            ))
+        })
     }
 
-    /// Takes a read lock, waiting asynchronously. Cancel-safe.
-    pub async fn read(&self) -> AsyncRwLockReadGuard<'_, T> {
+    /// Takes a read lock, waiting asynchronously. Cancel-safe. Inside a task (with
+    /// the `deadlock-detection` feature), the wait and the hold are the task's.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn read(&self) -> impl Future<Output = AsyncRwLockReadGuard<'_, T>> {
+        self.read_at(AcquireSite::caller())
+    }
+
+    /// [`read`](Self::read), called at `site`. Without the feature the hooks vanish
+    /// (`tracked_wait` returns the listener itself), leaving the plain loop.
+    pub(super) async fn read_at(&self, site: AcquireSite) -> AsyncRwLockReadGuard<'_, T> {
         loop {
             if self.try_add_reader() {
-                return self.read_guard(false);
+                break;
             }
             let listener = self.no_writer.listen();
             if self.try_add_reader() {
-                return self.read_guard(false);
+                break;
+            }
+            deadlock::tracked_wait(self.addr(), self.class, Access::Shared, site, listener).await;
+        }
+        self.read_guard(deadlock::on_task_acquire(
+            self.addr(),
+            &self.class,
+            Access::Shared,
+            site,
+        ))
+    }
+
+    /// Becomes a reader, waiting asynchronously, for the blocking path (no task
+    /// bookkeeping: the blocking path records the thread).
+    async fn acquire_read(&self) {
+        loop {
+            if self.try_add_reader() {
+                return;
+            }
+            let listener = self.no_writer.listen();
+            if self.try_add_reader() {
+                return;
             }
             listener.await;
         }
@@ -176,17 +216,30 @@ impl<T: ?Sized> AsyncRwLock<T> {
     pub fn read_blocking(&self) -> AsyncRwLockReadGuard<'_, T> {
         if !self.try_add_reader() {
             deadlock::on_wait(self.addr(), &self.class);
-            let guard = ManuallyDrop::new(block_on(self.read(), None).expect("no deadline"));
-            debug_assert!(!guard.tracked);
+            block_on(self.acquire_read(), None).expect("no deadline");
         }
         deadlock::on_acquire(self.addr(), &self.class, Access::Shared);
-        self.read_guard(true)
+        self.read_guard(Tracked::THREAD)
     }
 
-    /// Takes the write lock if nobody holds any lock, without waiting.
+    /// Takes the write lock if nobody holds any lock, without waiting. Inside a task
+    /// (with the `deadlock-detection` feature), the hold is the task's.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_write(&self) -> Option<AsyncRwLockWriteGuard<'_, T>> {
+        let site = AcquireSite::caller();
+        self.try_acquire_write().then(|| {
+            self.write_guard(deadlock::on_task_acquire(
+                self.addr(),
+                &self.class,
+                Access::TryExclusive,
+                site,
+            ))
+        })
+    }
+
+    fn try_acquire_write(&self) -> bool {
         if !self.gate.try_lock() {
-            return None;
+            return false;
         }
         // Acquire: pairs with the readers' Release `fetch_sub` (module doc).
         if self
@@ -195,14 +248,43 @@ impl<T: ?Sized> AsyncRwLock<T> {
             .is_err()
         {
             self.gate.unlock();
-            return None;
+            return false;
         }
-        Some(self.write_guard(false))
+        true
     }
 
     /// Takes the write lock, waiting asynchronously. Cancel-safe: cancelled while
     /// draining readers, it clears its claim and wakes the readers it held back.
-    pub async fn write(&self) -> AsyncRwLockWriteGuard<'_, T> {
+    /// Inside a task (with the `deadlock-detection` feature), the wait and the hold
+    /// are the task's.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn write(&self) -> impl Future<Output = AsyncRwLockWriteGuard<'_, T>> {
+        self.write_at(AcquireSite::caller())
+    }
+
+    /// [`write`](Self::write), called at `site`: `acquire_write` with the hooks.
+    pub(super) async fn write_at(&self, site: AcquireSite) -> AsyncRwLockWriteGuard<'_, T> {
+        // No locals across the awaits (the addresses are recomputed): without the
+        // feature the future stays the size of `acquire_write`'s.
+        let gate = self.gate.lock();
+        deadlock::tracked_wait(self.addr(), self.class, Access::Exclusive, site, gate).await;
+        let undo = DrainUndo { lock: self };
+        // SeqCst: as in `acquire_write`.
+        self.state.fetch_or(WRITER, Ordering::SeqCst);
+        let drain = self.drain_readers();
+        deadlock::tracked_wait(self.addr(), self.class, Access::Exclusive, site, drain).await;
+        core::mem::forget(undo);
+        self.write_guard(deadlock::on_task_acquire(
+            self.addr(),
+            &self.class,
+            Access::Exclusive,
+            site,
+        ))
+    }
+
+    /// Becomes the writer, waiting asynchronously, for the blocking path (no task
+    /// bookkeeping).
+    async fn acquire_write(&self) {
         self.gate.lock().await;
         let undo = DrainUndo { lock: self };
         // SeqCst: a state change that waiting readers check after listening (the
@@ -210,38 +292,56 @@ impl<T: ?Sized> AsyncRwLock<T> {
         self.state.fetch_or(WRITER, Ordering::SeqCst);
         self.drain_readers().await;
         core::mem::forget(undo);
-        self.write_guard(false)
     }
 
     /// Takes the write lock, blocking the thread.
     #[track_caller]
     pub fn write_blocking(&self) -> AsyncRwLockWriteGuard<'_, T> {
-        let guard = match self.try_write() {
-            Some(guard) => guard,
-            None => {
-                deadlock::on_wait(self.addr(), &self.class);
-                block_on(self.write(), None).expect("no deadline")
-            }
-        };
+        if !self.try_acquire_write() {
+            deadlock::on_wait(self.addr(), &self.class);
+            block_on(self.acquire_write(), None).expect("no deadline");
+        }
         deadlock::on_acquire(self.addr(), &self.class, Access::Exclusive);
-        let guard = ManuallyDrop::new(guard);
-        debug_assert!(!guard.tracked);
-        self.write_guard(true)
+        self.write_guard(Tracked::THREAD)
     }
 
     /// Takes an upgradable read lock (shared with readers, exclusive against writers
     /// and other upgradable readers) if available, without waiting.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_upgradable_read(&self) -> Option<AsyncRwLockUpgradableReadGuard<'_, T>> {
+        let site = AcquireSite::caller();
         if !self.gate.try_lock() {
             return None;
         }
-        Some(self.enter_upgradable(false))
+        // `TryShared`, not a try form of `Upgradable` (there is none): the detector
+        // records no wait for an upgrade, so the difference never shows.
+        Some(self.enter_upgradable(deadlock::on_task_acquire(
+            self.addr(),
+            &self.class,
+            Access::TryShared,
+            site,
+        )))
     }
 
     /// Takes an upgradable read lock, waiting asynchronously. Cancel-safe.
-    pub async fn upgradable_read(&self) -> AsyncRwLockUpgradableReadGuard<'_, T> {
-        self.gate.lock().await;
-        self.enter_upgradable(false)
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn upgradable_read(&self) -> impl Future<Output = AsyncRwLockUpgradableReadGuard<'_, T>> {
+        self.upgradable_read_at(AcquireSite::caller())
+    }
+
+    /// [`upgradable_read`](Self::upgradable_read), called at `site`.
+    pub(super) async fn upgradable_read_at(
+        &self,
+        site: AcquireSite,
+    ) -> AsyncRwLockUpgradableReadGuard<'_, T> {
+        let gate = self.gate.lock();
+        deadlock::tracked_wait(self.addr(), self.class, Access::Upgradable, site, gate).await;
+        self.enter_upgradable(deadlock::on_task_acquire(
+            self.addr(),
+            &self.class,
+            Access::Upgradable,
+            site,
+        ))
     }
 
     /// Takes an upgradable read lock, blocking the thread.
@@ -252,7 +352,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
             block_on(self.gate.lock(), None).expect("no deadline");
         }
         deadlock::on_acquire(self.addr(), &self.class, Access::Upgradable);
-        self.enter_upgradable(true)
+        self.enter_upgradable(Tracked::THREAD)
     }
 
     /// Mutable access without locking: `&mut self` proves nobody holds it.
@@ -292,7 +392,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         }
     }
 
-    fn enter_upgradable(&self, tracked: bool) -> AsyncRwLockUpgradableReadGuard<'_, T> {
+    fn enter_upgradable(&self, tracked: Tracked) -> AsyncRwLockUpgradableReadGuard<'_, T> {
         // Relaxed: the gate's Acquire already ordered us after the last writer, and
         // `WRITER` is clear while we hold the gate.
         self.state.fetch_add(ONE_READER, Ordering::Relaxed);
@@ -320,7 +420,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         self.gate.unlock();
     }
 
-    fn read_guard(&self, tracked: bool) -> AsyncRwLockReadGuard<'_, T> {
+    fn read_guard(&self, tracked: Tracked) -> AsyncRwLockReadGuard<'_, T> {
         AsyncRwLockReadGuard {
             lock: self,
             tracked,
@@ -328,7 +428,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         }
     }
 
-    fn write_guard(&self, tracked: bool) -> AsyncRwLockWriteGuard<'_, T> {
+    fn write_guard(&self, tracked: Tracked) -> AsyncRwLockWriteGuard<'_, T> {
         AsyncRwLockWriteGuard {
             lock: self,
             tracked,
@@ -340,10 +440,8 @@ impl<T: ?Sized> AsyncRwLock<T> {
         self as *const Self as *const () as usize
     }
 
-    fn untrack(&self, tracked: bool) {
-        if tracked {
-            deadlock::on_release(self.addr());
-        }
+    fn untrack(&self, tracked: Tracked) {
+        tracked.release(self.addr());
     }
 }
 
@@ -369,7 +467,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLock<T> {
 #[must_use = "if unused the AsyncRwLock will immediately unlock"]
 pub struct AsyncRwLockReadGuard<'a, T: ?Sized> {
     lock: &'a AsyncRwLock<T>,
-    tracked: bool,
+    tracked: Tracked,
     _marker: PhantomData<&'a T>,
 }
 
@@ -397,7 +495,7 @@ impl<T: ?Sized> Deref for AsyncRwLockReadGuard<'_, T> {
 #[must_use = "if unused the AsyncRwLock will immediately unlock"]
 pub struct AsyncRwLockWriteGuard<'a, T: ?Sized> {
     lock: &'a AsyncRwLock<T>,
-    tracked: bool,
+    tracked: Tracked,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -448,7 +546,7 @@ impl<T: ?Sized> DerefMut for AsyncRwLockWriteGuard<'_, T> {
 #[must_use = "if unused the AsyncRwLock will immediately unlock"]
 pub struct AsyncRwLockUpgradableReadGuard<'a, T: ?Sized> {
     lock: &'a AsyncRwLock<T>,
-    tracked: bool,
+    tracked: Tracked,
     _marker: PhantomData<&'a T>,
 }
 
@@ -470,14 +568,10 @@ impl<'a, T: ?Sized> AsyncRwLockUpgradableReadGuard<'a, T> {
         // Trade our reader count for WRITER: ONE_READER (2) -> WRITER (1).
         lock.state.fetch_sub(ONE_READER - WRITER, Ordering::SeqCst);
         let undo = DrainUndo { lock };
-        if tracked {
-            // Cancelled mid-drain, the release must still be reported.
-            let report = UntrackOnDrop(lock.addr());
-            lock.drain_readers().await;
-            core::mem::forget(report);
-        } else {
-            lock.drain_readers().await;
-        }
+        // Cancelled mid-drain, the release must still be reported.
+        let report = UntrackOnDrop(lock.addr(), tracked);
+        lock.drain_readers().await;
+        core::mem::forget(report);
         core::mem::forget(undo);
         lock.write_guard(tracked)
     }
@@ -517,11 +611,11 @@ impl<'a, T: ?Sized> AsyncRwLockUpgradableReadGuard<'a, T> {
     }
 }
 
-struct UntrackOnDrop(usize);
+struct UntrackOnDrop(usize, Tracked);
 
 impl Drop for UntrackOnDrop {
     fn drop(&mut self) {
-        deadlock::on_release(self.0);
+        self.1.release(self.0);
     }
 }
 

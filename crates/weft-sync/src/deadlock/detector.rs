@@ -31,9 +31,10 @@
 use super::hook;
 use super::order::{EdgeOutcome, OrderGraph};
 use super::report::{
-    Acquisition, Deadlock, DeadlockedThread, HeldLock, LockOrderInversion, OrderEdge, Report,
-    ThreadInfo, WaitedLock,
+    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldLock, LockOrderInversion,
+    OrderEdge, Report, ThreadInfo, WaitedLock,
 };
+use super::task::{self, TaskInfo};
 use super::waitfor::{self, Held, ThreadLocks, Waiting};
 use super::{Access, LockClass};
 use core::panic::Location;
@@ -119,6 +120,7 @@ pub(crate) fn on_wait(lock: usize, class: &LockClass) {
         state.locks.waiting = Some(Waiting {
             address: lock,
             class: class.site,
+            any_holder: false,
         });
     });
 }
@@ -139,8 +141,10 @@ pub(crate) fn on_wait_abort(lock: usize) {
 #[track_caller]
 pub(crate) fn on_acquire(lock: usize, class: &LockClass, access: Access) {
     let acquired_at = Location::caller();
+    // Inside a task, the async locks the task holds come before this one too.
+    let task_held = task::current_held();
     let new_edges = LOCAL
-        .try_with(|local| record_acquire(local, lock, class.site, acquired_at, access))
+        .try_with(|local| record_acquire(local, lock, class.site, acquired_at, access, task_held))
         .unwrap_or_default();
     if !new_edges.is_empty() {
         add_edges_slow(new_edges);
@@ -155,7 +159,12 @@ fn record_acquire(
     class: &'static Location<'static>,
     acquired_at: &'static Location<'static>,
     access: Access,
+    task_held: Option<(TaskInfo, Vec<Held>)>,
 ) -> Vec<OrderEdge> {
+    let (task, task_held) = match task_held {
+        Some((task, held)) => (Some(task), held),
+        None => (None, Vec::new()),
+    };
     let mut state = local.record.state();
     state.generation += 1;
     state.locks.waiting = None;
@@ -166,12 +175,14 @@ fn record_acquire(
     // re-entered (a non-reentrant one would have blocked forever before getting here,
     // and the wait-for check reports that): no edge either.
     let can_wait = !matches!(access, Access::TryExclusive | Access::TryShared);
-    if can_wait && !held.is_empty() && !held.iter().any(|h| h.address == lock) {
+    let before = held.iter().chain(&task_held);
+    if can_wait && before.clone().next().is_some() && !held.iter().any(|h| h.address == lock) {
         let mut known = local.known_edges.borrow_mut();
-        for h in held {
+        for h in before {
             if known.insert((site_key(h.class), site_key(class))) && *h.class != *class {
                 new_edges.push(OrderEdge {
                     thread: local.record.info.clone(),
+                    task: task.clone(),
                     held: Acquisition {
                         lock_created_at: h.class,
                         acquired_at: h.acquired_at,
@@ -195,9 +206,45 @@ fn record_acquire(
     new_edges
 }
 
+/// This thread's identity, for an order edge a task records.
+pub(super) fn current_thread_info() -> ThreadInfo {
+    LOCAL
+        .try_with(|local| local.record.info.clone())
+        .unwrap_or_else(|_| {
+            let current = std::thread::current();
+            ThreadInfo {
+                id: current.id(),
+                name: current.name().map(str::to_owned),
+            }
+        })
+}
+
+/// The locks this thread holds (a task's poll may hold blocking locks too).
+pub(super) fn current_thread_held() -> Vec<Held> {
+    LOCAL
+        .try_with(|local| local.record.state().locks.held.clone())
+        .unwrap_or_default()
+}
+
+/// Whether this thread meets the class pair for the first time (then it must go to
+/// the global graph); the thread's edge cache, shared by the tasks it polls.
+pub(super) fn first_seen_here(
+    held: &'static Location<'static>,
+    acquired: &'static Location<'static>,
+) -> bool {
+    LOCAL
+        .try_with(|local| {
+            local
+                .known_edges
+                .borrow_mut()
+                .insert((site_key(held), site_key(acquired)))
+        })
+        .unwrap_or(true)
+}
+
 #[cold]
 #[inline(never)]
-fn add_edges_slow(edges: Vec<OrderEdge>) {
+pub(super) fn add_edges_slow(edges: Vec<OrderEdge>) {
     let mut found = Vec::new();
     {
         let mut graph = lock_ignoring_poison(&ORDER);
@@ -277,21 +324,31 @@ pub fn lock_order_violations() -> Vec<LockOrderInversion> {
     lock_ignoring_poison(&ORDER).inversions().to_vec()
 }
 
-/// Which threads, in which state, make up one deadlock: equal keys are the same
-/// deadlock, still unresolved.
-pub(super) type DeadlockKey = Vec<(ThreadId, u64)>;
+/// One party of the wait-for graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Party {
+    Thread(ThreadId),
+    Task(u64),
+}
 
-/// Finds every set of threads that are blocked on each other right now.
+/// Which threads and tasks, in which state, make up one deadlock: equal keys are the
+/// same deadlock, still unresolved.
+pub(super) type DeadlockKey = Vec<(Party, u64)>;
+
+/// Finds every set of threads and tasks that are blocked on each other right now.
 ///
-/// Looks at the weft locks each thread holds and the one it is blocked on, and
-/// returns each knot of threads that wait for each other, with the lock each waits
-/// for and the locks each holds (with where it acquired them). A thread that waits
-/// for a lock it already holds (a non-reentrant re-lock) is a deadlock of one.
+/// Looks at the weft locks each thread holds and the one it is blocked on, and at
+/// the async locks and semaphore permits each task holds and the one it awaits (see
+/// [`TaskScope`](super::TaskScope)), and returns each knot of parties that wait for
+/// each other, with the lock each waits for and the locks each holds (with where it
+/// acquired them). A thread that waits for a lock it already holds (a non-reentrant
+/// re-lock) is a deadlock of one, and so is a task.
 ///
 /// Threads blocked on something other than a weft lock (a `std` lock, a channel, a
-/// `Condvar`, I/O) are invisible to it. It never reports a deadlock that did not
-/// exist: a knot is returned only if every thread in it stayed in the same state from
-/// before the check looked at any of them until after.
+/// `Condvar`, I/O), and tasks awaiting anything but an async lock or a semaphore,
+/// are invisible to it. It never reports a deadlock that did not exist: a knot is
+/// returned only if every party in it stayed in the same state from before the check
+/// looked at any of them until after.
 ///
 /// # Examples
 ///
@@ -302,6 +359,9 @@ pub(super) type DeadlockKey = Vec<(ThreadId, u64)>;
 ///     eprintln!("{deadlock}");
 ///     for thread in &deadlock.threads {
 ///         eprintln!("{} waits at a lock created at {}", thread.thread, thread.waits_for.created_at);
+///     }
+///     for task in &deadlock.tasks {
+///         eprintln!("{} awaits a lock created at {}", task.task, task.waits_for.created_at);
 ///     }
 /// }
 /// ```
@@ -318,55 +378,84 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
             (state.generation, state.locks.clone())
         })
         .collect();
-    let locks: Vec<&ThreadLocks> = snapshots.iter().map(|(_, l)| l).collect();
-    let knots = waitfor::find_knots(&locks);
+    let tasks = task::snapshot();
+    // Read after every snapshot and before every re-check (see `waitfor.rs`).
+    let open = task::anonymously_held();
+    let threads = snapshots.len();
+    let locks: Vec<&ThreadLocks> = snapshots
+        .iter()
+        .map(|(_, l)| l)
+        .chain(tasks.iter().map(|t| &t.locks))
+        .collect();
+    let knots = waitfor::find_knots_open(&locks, &open);
     if knots.is_empty() {
         return Vec::new();
     }
     let holders = waitfor::holders(&locks);
+    let unchanged = |i: usize| match i.checked_sub(threads) {
+        None => records[i].state().generation == snapshots[i].0,
+        Some(t) => task::unchanged(tasks[t].info.id, tasks[t].stamp),
+    };
+    let key_of = |i: usize| match i.checked_sub(threads) {
+        None => (Party::Thread(records[i].info.id), snapshots[i].0),
+        Some(t) => (Party::Task(tasks[t].info.id), tasks[t].stamp),
+    };
+    let waited = |waiting: Waiting| {
+        let by = holders.get(&waiting.address).into_iter().flatten();
+        WaitedLock {
+            address: waiting.address,
+            created_at: waiting.class,
+            held_by: by
+                .clone()
+                .filter(|&&j| j < threads)
+                .map(|&j| records[j].info.clone())
+                .collect(),
+            held_by_tasks: by
+                .filter_map(|&j| j.checked_sub(threads))
+                .map(|t| tasks[t].info.clone())
+                .collect(),
+        }
+    };
+    let holds = |locks: &ThreadLocks| {
+        locks
+            .held
+            .iter()
+            .map(|h| HeldLock {
+                address: h.address,
+                created_at: h.class,
+                acquired_at: h.acquired_at,
+                mode: h.access.into(),
+            })
+            .collect()
+    };
     knots
         .into_iter()
-        .filter(|knot| {
-            knot.iter()
-                .all(|&i| records[i].state().generation == snapshots[i].0)
-        })
+        .filter(|knot| knot.iter().all(|&i| unchanged(i)))
         .map(|knot| {
-            let key = knot
-                .iter()
-                .map(|&i| (records[i].info.id, snapshots[i].0))
-                .collect();
-            let threads = knot
-                .iter()
-                .filter_map(|&i| {
-                    let (_, state) = &snapshots[i];
-                    // Every member of a knot waits; `?` only keeps this panic-free.
-                    let waiting = state.waiting?;
-                    Some(DeadlockedThread {
+            let key = knot.iter().map(|&i| key_of(i)).collect();
+            let mut deadlock = Deadlock {
+                threads: Vec::new(),
+                tasks: Vec::new(),
+            };
+            for &i in &knot {
+                // Every member of a knot waits; the `let` only keeps this panic-free.
+                let Some(waiting) = locks[i].waiting else {
+                    continue;
+                };
+                match i.checked_sub(threads) {
+                    None => deadlock.threads.push(DeadlockedThread {
                         thread: records[i].info.clone(),
-                        waits_for: WaitedLock {
-                            address: waiting.address,
-                            created_at: waiting.class,
-                            held_by: holders
-                                .get(&waiting.address)
-                                .into_iter()
-                                .flatten()
-                                .map(|&j| records[j].info.clone())
-                                .collect(),
-                        },
-                        holds: state
-                            .held
-                            .iter()
-                            .map(|h| HeldLock {
-                                address: h.address,
-                                created_at: h.class,
-                                acquired_at: h.acquired_at,
-                                mode: h.access.into(),
-                            })
-                            .collect(),
-                    })
-                })
-                .collect();
-            (Deadlock { threads }, key)
+                        waits_for: waited(waiting),
+                        holds: holds(locks[i]),
+                    }),
+                    Some(t) => deadlock.tasks.push(DeadlockedTask {
+                        task: tasks[t].info.clone(),
+                        waits_for: waited(waiting),
+                        holds: holds(locks[i]),
+                    }),
+                }
+            }
+            (deadlock, key)
         })
         .collect()
 }

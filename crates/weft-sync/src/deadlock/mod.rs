@@ -77,6 +77,97 @@
 //! lock's holders, which finds the deadlock but not the writer's role in it. A thread
 //! that exits while holding a lock (a leaked guard) is no longer counted as its holder.
 //!
+//! # Async code: tasks in both checks
+//!
+//! Threads are the wrong key for async code: a task keeps an [`AsyncMutex`] guard
+//! across `.await`s and resumes on whichever worker is free, and one worker polls
+//! many tasks. So the async side is keyed by *task*. An executor tells the detector
+//! which task it is polling by entering a [`TaskScope`] around each poll (weft-rt
+//! does, with its own `deadlock-detection` feature, which the facade's turns on).
+//! Inside a scope:
+//!
+//! - an [`AsyncMutex`] / [`AsyncRwLock`] acquire (`lock().await`, `read().await`,
+//!   `write().await`, `upgradable_read().await`, their `_arc` forms and `try_*`)
+//!   records, while its future is pending, "this task waits for lock L", and once it
+//!   completes, "L is held by this task", with the call's location as the
+//!   acquisition site; the guard remembers the task, so its drop removes the hold
+//!   whichever thread runs it (a guard moved to another task stays the acquiring
+//!   task's hold until dropped);
+//! - a [`Semaphore`] acquire (`acquire_async` and friends, blocking or `try_`) does
+//!   the same for permits: each permit holder is a holder of the semaphore;
+//! - the lock-order check sees the task's locks as held: acquiring (or starting to
+//!   await) async lock B while the task holds async lock A, or a blocking lock the
+//!   polling thread holds, records *class(A) → class(B)*, and a blocking lock taken
+//!   during a poll while the task holds A records the same. An inversion is reported
+//!   with the task's name, id and spawn location ([`OrderEdge::task`]). The edge into
+//!   B is recorded when the task starts to wait for B (as lockdep does at the
+//!   attempt), so a deadlock that never resolves still shows its order.
+//!
+//! [`check`] then finds knots among threads *and* tasks alike: task A holds lock 1
+//! and awaits lock 2 while task B holds lock 2 and awaits lock 1 is a [`Deadlock`]
+//! whose [`tasks`](Deadlock::tasks) name both, with their ids, names and spawn
+//! locations, the lock each awaits and the locks each holds (creation and
+//! acquisition sites). A thread blocked in `lock_blocking` on a lock a task holds,
+//! while that task awaits a lock the thread holds, is found too.
+//!
+//! A semaphore waiter needs only *one* holder to release a permit, so it counts as
+//! stuck only if every holder of the semaphore is; permits taken outside any task
+//! scope (by a thread, or by a future some other executor runs) are counted, and a
+//! waiter on a semaphore with such permits out is never taken to be stuck.
+//!
+//! What the async side cannot see: async acquisitions of locks outside a scope
+//! (not recorded at all, as before); tasks awaiting anything but an async lock or a
+//! semaphore (channels, `Event`s, `JoinHandle`s, I/O); an upgrade of an upgradable
+//! read (not recorded as a wait, as on the thread side). An acquire future pending
+//! inside a `select` or a timeout counts as a wait while it is pending, so a knot
+//! made of such waits is reported though it would dissolve (like a thread's timed
+//! wait). A semaphore report assumes permits come back only through the holders the
+//! detector saw: `add_permits` racing with a check can make one report stale.
+//!
+//! ```
+//! # #[cfg(feature = "deadlock-detection")] {
+//! use std::future::Future;
+//! use std::panic::Location;
+//! use std::pin::pin;
+//! use std::task::{Context, Waker};
+//! use weft_sync::AsyncMutex;
+//! use weft_sync::deadlock::{self, TaskInfo, TaskScope};
+//!
+//! // What an executor does: each poll of a task runs inside its scope. (With
+//! // weft-rt's `deadlock-detection` feature the runtime does this for every task.)
+//! let left = TaskInfo::new(1, Some("left".into()), Location::caller());
+//! let right = TaskInfo::new(2, Some("right".into()), Location::caller());
+//! let (accounts, audit_log) = (AsyncMutex::new(()), AsyncMutex::new(()));
+//! let mut cx = Context::from_waker(Waker::noop());
+//!
+//! let held_by_left = { let _in = TaskScope::enter(left.clone()); accounts.try_lock() };
+//! let held_by_right = { let _in = TaskScope::enter(right.clone()); audit_log.try_lock() };
+//! let mut left_waits = pin!(audit_log.lock());
+//! let mut right_waits = pin!(accounts.lock());
+//! {
+//!     let _in = TaskScope::enter(left);
+//!     assert!(left_waits.as_mut().poll(&mut cx).is_pending());
+//! }
+//! {
+//!     let _in = TaskScope::enter(right);
+//!     assert!(right_waits.as_mut().poll(&mut cx).is_pending());
+//! }
+//!
+//! let found = deadlock::check();
+//! let ours = found.iter().find(|d| d.tasks.iter().any(|t| t.task.id == 1)).unwrap();
+//! assert_eq!(ours.tasks.len(), 2);
+//! assert!(ours.to_string().contains("task 'right' (#2, spawned at "));
+//!
+//! // Dropping the pending acquire (cancelling the task) ends its wait.
+//! drop(held_by_right);
+//! # let _ = held_by_left;
+//! # }
+//! ```
+//!
+//! [`AsyncMutex`]: crate::AsyncMutex
+//! [`AsyncRwLock`]: crate::AsyncRwLock
+//! [`Semaphore`]: crate::Semaphore
+//!
 //! # Reports
 //!
 //! Both checks report through one hook: [`set_hook`], [`take_hook`]; the default
@@ -144,6 +235,8 @@ mod order;
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod report;
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod task;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod waitfor;
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod watchdog;
@@ -159,9 +252,11 @@ pub(crate) use detector::{on_acquire, on_release, on_wait, on_wait_abort};
 pub use hook::{set_hook, take_hook};
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 pub use report::{
-    Acquisition, Deadlock, DeadlockedThread, HeldLock, LockMode, LockOrderInversion, OrderEdge,
-    Report, ThreadInfo, WaitedLock,
+    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldLock, LockMode,
+    LockOrderInversion, OrderEdge, Report, ThreadInfo, WaitedLock,
 };
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub use task::{TaskInfo, TaskScope};
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 pub use watchdog::{Watchdog, spawn_watchdog};
 
@@ -215,6 +310,267 @@ mod hooks {
     pub(crate) fn on_acquire(_lock: usize, _class: &LockClass, _access: Access) {}
     #[inline(always)]
     pub(crate) fn on_release(_lock: usize) {}
+
+    /// The acquire future itself: no wrapper, no state.
+    #[inline(always)]
+    pub(crate) fn tracked_wait<F: core::future::Future>(
+        _lock: usize,
+        _class: LockClass,
+        _access: Access,
+        _site: super::AcquireSite,
+        future: F,
+    ) -> F {
+        future
+    }
+    #[inline(always)]
+    pub(crate) fn on_task_acquire(
+        _lock: usize,
+        _class: &LockClass,
+        _access: Access,
+        _site: super::AcquireSite,
+    ) -> super::Tracked {
+        super::Tracked::NONE
+    }
+    #[inline(always)]
+    pub(crate) fn on_permit_acquire(
+        _lock: usize,
+        _class: &LockClass,
+        _access: Access,
+        _site: super::AcquireSite,
+    ) -> PermitHold {
+        PermitHold
+    }
+
+    /// Where a semaphore permit's hold is recorded: nowhere, and zero-sized (permits
+    /// never had a flag, unlike the locks' guards).
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct PermitHold;
+
+    impl PermitHold {
+        #[inline(always)]
+        pub(crate) fn release(self, _lock: usize) {}
+    }
+
+    /// A pending acquire's wait, kept by hand (the semaphore's `Waiter`).
+    #[derive(Debug, Default)]
+    pub(crate) struct WaitRecord;
+
+    impl WaitRecord {
+        #[inline(always)]
+        pub(crate) const fn new() -> Self {
+            Self
+        }
+        #[inline(always)]
+        pub(crate) fn pending(
+            &mut self,
+            _lock: usize,
+            _class: &LockClass,
+            _site: super::AcquireSite,
+        ) {
+        }
+        #[inline(always)]
+        pub(crate) fn done(&mut self) {}
+    }
 }
 #[cfg(any(not(feature = "deadlock-detection"), loom))]
 pub(crate) use hooks::*;
+
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod task_hooks {
+    use super::{Access, AcquireSite, LockClass, Tracked, task};
+    use core::future::{Future, poll_fn};
+    use core::pin::pin;
+    use core::task::Poll;
+
+    /// Awaits `future` (an acquire of the lock at `lock`), recording the current task
+    /// as waiting for the lock while it is pending, until it completes or is dropped.
+    pub(crate) async fn tracked_wait<F: Future>(
+        lock: usize,
+        class: LockClass,
+        access: Access,
+        site: AcquireSite,
+        future: F,
+    ) -> F::Output {
+        let mut future = pin!(future);
+        let mut record = WaitRecord::new();
+        let out = poll_fn(|cx| match future.as_mut().poll(cx) {
+            Poll::Ready(out) => Poll::Ready(out),
+            Poll::Pending => {
+                record.wait_for_lock(lock, &class, access, site);
+                Poll::Pending
+            }
+        })
+        .await;
+        record.done();
+        out
+    }
+
+    /// An async lock acquisition: recorded against the current task, if any.
+    pub(crate) fn on_task_acquire(
+        lock: usize,
+        class: &LockClass,
+        access: Access,
+        site: AcquireSite,
+    ) -> Tracked {
+        Tracked {
+            task: task::acquire(lock, class, access, site.0),
+            ..Tracked::NONE
+        }
+    }
+
+    /// Where a semaphore permit's hold is recorded (see [`Tracked`]).
+    pub(crate) type PermitHold = Tracked;
+
+    /// A semaphore acquisition (blocking or async): recorded against the current
+    /// task, or counted as held by someone unseen.
+    pub(crate) fn on_permit_acquire(
+        lock: usize,
+        class: &LockClass,
+        access: Access,
+        site: AcquireSite,
+    ) -> PermitHold {
+        if task::in_scope() {
+            return on_task_acquire(lock, class, access, site);
+        }
+        task::anonymous_acquire(lock);
+        Tracked {
+            anonymous: true,
+            ..Tracked::NONE
+        }
+    }
+
+    /// A pending acquire's wait, as the current task's record shows it.
+    #[derive(Debug, Default)]
+    pub(crate) struct WaitRecord {
+        /// `(task id, lock)` once recorded.
+        waiting: Option<(u64, usize)>,
+    }
+
+    impl WaitRecord {
+        /// No wait recorded yet.
+        pub(crate) const fn new() -> Self {
+            Self { waiting: None }
+        }
+
+        /// A semaphore acquire returned (or is about to return) `Pending`.
+        pub(crate) fn pending(&mut self, lock: usize, class: &LockClass, site: AcquireSite) {
+            self.begin(lock, class, Access::Shared, true, site);
+        }
+
+        /// A lock acquire (taking it as `access`) returned `Pending`.
+        fn wait_for_lock(
+            &mut self,
+            lock: usize,
+            class: &LockClass,
+            access: Access,
+            site: AcquireSite,
+        ) {
+            self.begin(lock, class, access, false, site);
+        }
+
+        fn begin(
+            &mut self,
+            lock: usize,
+            class: &LockClass,
+            access: Access,
+            any_holder: bool,
+            site: AcquireSite,
+        ) {
+            if self.waiting.is_none() {
+                self.waiting =
+                    task::begin_wait(lock, class, access, any_holder, site.0).map(|id| (id, lock));
+            }
+        }
+
+        /// The wait is over (acquired, failed, or given up).
+        pub(crate) fn done(&mut self) {
+            if let Some((id, lock)) = self.waiting.take() {
+                task::end_wait(id, lock);
+            }
+        }
+    }
+
+    impl Drop for WaitRecord {
+        fn drop(&mut self) {
+            self.done();
+        }
+    }
+}
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub(crate) use task_hooks::*;
+
+/// Where an async acquisition was made: the caller of the `#[track_caller]` acquire
+/// method (which then moves it into its future). Zero-sized with the feature off.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AcquireSite(
+    #[cfg(all(feature = "deadlock-detection", not(loom)))] &'static core::panic::Location<'static>,
+);
+
+impl AcquireSite {
+    #[track_caller]
+    #[inline(always)]
+    pub(crate) fn caller() -> Self {
+        Self(
+            #[cfg(all(feature = "deadlock-detection", not(loom)))]
+            core::panic::Location::caller(),
+        )
+    }
+}
+
+/// Whose record a guard's hold is in, so that dropping the guard (on any thread)
+/// removes it from there. With the feature off, one `bool` as before: the blocking
+/// methods' guards still call the (empty) thread hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tracked {
+    /// Acquired by a blocking method: in the acquiring thread's record.
+    thread: bool,
+    /// Acquired inside this task (a [`TaskScope`]): in its record.
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    task: Option<u64>,
+    /// A semaphore permit taken outside any task: counted, not attributed.
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    anonymous: bool,
+}
+
+impl Tracked {
+    /// Not recorded anywhere.
+    pub(crate) const NONE: Self = Self {
+        thread: false,
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        task: None,
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        anonymous: false,
+    };
+
+    /// In the acquiring thread's record (`on_acquire` was called).
+    pub(crate) const THREAD: Self = Self {
+        thread: true,
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        task: None,
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        anonymous: false,
+    };
+
+    /// Whether the hold is in a thread's record.
+    #[allow(dead_code)] // Only debug assertions ask.
+    pub(crate) fn is_thread(self) -> bool {
+        self.thread
+    }
+
+    /// Removes the hold from wherever it was recorded (call before the lock is free).
+    #[inline(always)]
+    pub(crate) fn release(self, lock: usize) {
+        if self.thread {
+            on_release(lock);
+        }
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        {
+            if let Some(id) = self.task {
+                task::release(id, lock);
+            }
+            if self.anonymous {
+                task::anonymous_release(lock);
+            }
+        }
+    }
+}

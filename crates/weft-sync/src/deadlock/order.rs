@@ -153,6 +153,7 @@ mod tests {
                 id: std::thread::current().id(),
                 name: None,
             },
+            task: None,
             held: Acquisition {
                 lock_created_at: from,
                 acquired_at: here,

@@ -2,6 +2,7 @@
 //! multi-line `Display` meant for a human reading stderr.
 
 use super::Access;
+use super::task::TaskInfo;
 use core::fmt;
 use core::panic::Location;
 use std::thread::ThreadId;
@@ -28,7 +29,7 @@ pub enum Report {
     /// Locks were taken in orders that form a cycle: a potential deadlock, found the
     /// first time the cycle closed, whether or not any thread blocked.
     LockOrderInversion(LockOrderInversion),
-    /// Threads that are blocked on each other right now (found by the
+    /// Threads and tasks that are blocked on each other right now (found by the
     /// [watchdog](super::spawn_watchdog)).
     Deadlock(Deadlock),
 }
@@ -110,8 +111,12 @@ pub struct Acquisition {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OrderEdge {
-    /// The thread that first took the two locks in this order.
+    /// The thread that first took the two locks in this order (for a task, the
+    /// thread that polled it when it took the second).
     pub thread: ThreadInfo,
+    /// The task that took them, if it happened inside one (see
+    /// [`TaskScope`](super::TaskScope)).
+    pub task: Option<TaskInfo>,
     /// The lock it held.
     pub held: Acquisition,
     /// The lock it then acquired while holding `held`.
@@ -148,15 +153,33 @@ impl LockOrderInversion {
     }
 }
 
-/// Threads blocked on each other: every thread in `threads` waits for a lock that
-/// another of them (or itself, for a non-reentrant re-lock) holds, so none can go on.
+/// Threads and tasks blocked on each other: every thread in `threads` waits for, and
+/// every task in `tasks` awaits, a lock that another of them (or itself, for a
+/// non-reentrant re-lock) holds, so none can go on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Deadlock {
-    /// The threads of the deadlock. The first ones form a cycle in wait-for order
-    /// (each waits for a lock held by the next, the last for one held by the first);
-    /// any after them are part of the same knot through shared holders.
+    /// The threads of the deadlock. Without tasks, the first ones form a cycle in
+    /// wait-for order (each waits for a lock held by the next, the last for one held
+    /// by the first); any after them are part of the same knot through shared
+    /// holders. With tasks, the two lists each keep that order among their own kind,
+    /// and each lock's `held_by` / `held_by_tasks` link them.
     pub threads: Vec<DeadlockedThread>,
+    /// The tasks of the deadlock, in the same order (see `threads`).
+    pub tasks: Vec<DeadlockedTask>,
+}
+
+/// One task of a [`Deadlock`]: pending on an async lock or semaphore acquire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeadlockedTask {
+    /// The task, with its name and spawn location.
+    pub task: TaskInfo,
+    /// The lock (or semaphore) whose acquire it awaits.
+    pub waits_for: WaitedLock,
+    /// The async locks and permits it holds, oldest first (held across `.await`s,
+    /// wherever it runs).
+    pub holds: Vec<HeldLock>,
 }
 
 /// One thread of a [`Deadlock`].
@@ -181,6 +204,8 @@ pub struct WaitedLock {
     pub created_at: &'static Location<'static>,
     /// The threads holding it (one exclusive holder, or the shared holders).
     pub held_by: Vec<ThreadInfo>,
+    /// The tasks holding it (for a semaphore: the permit holders).
+    pub held_by_tasks: Vec<TaskInfo>,
 }
 
 /// A lock a deadlocked thread holds.
@@ -218,7 +243,10 @@ impl fmt::Display for LockOrderInversion {
             "(no thread has blocked yet; threads running these paths at the same time can deadlock)"
         )?;
         for (i, edge) in self.cycle.iter().enumerate() {
-            writeln!(f, "  {}. {}", i + 1, edge.thread)?;
+            match &edge.task {
+                Some(task) => writeln!(f, "  {}. {task}, on {}", i + 1, edge.thread)?,
+                None => writeln!(f, "  {}. {}", i + 1, edge.thread)?,
+            }
             writeln!(
                 f,
                 "       held     lock created at {} ({}), acquired at {}",
@@ -241,26 +269,49 @@ impl fmt::Display for LockOrderInversion {
 
 impl fmt::Display for Deadlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "weft deadlock detection: deadlock: {} threads are blocked on each other",
-            self.threads.len()
-        )?;
-        for (i, t) in self.threads.iter().enumerate() {
-            writeln!(f, "  {}. {}", i + 1, t.thread)?;
+        match (self.threads.len(), self.tasks.len()) {
+            (threads, 0) => writeln!(
+                f,
+                "weft deadlock detection: deadlock: {threads} threads are blocked on each other"
+            )?,
+            (0, tasks) => writeln!(
+                f,
+                "weft deadlock detection: deadlock: {tasks} tasks are blocked on each other"
+            )?,
+            (threads, tasks) => writeln!(
+                f,
+                "weft deadlock detection: deadlock: {threads} threads and {tasks} tasks are blocked on each other"
+            )?,
+        }
+        let members = self
+            .threads
+            .iter()
+            .map(|t| (t.thread.to_string(), &t.waits_for, &t.holds))
+            .chain(
+                self.tasks
+                    .iter()
+                    .map(|t| (t.task.to_string(), &t.waits_for, &t.holds)),
+            );
+        for (i, (who, waits_for, holds)) in members.enumerate() {
+            writeln!(f, "  {}. {who}", i + 1)?;
             write!(
                 f,
                 "       waits for lock {:#x} created at {}, held by ",
-                t.waits_for.address, t.waits_for.created_at
+                waits_for.address, waits_for.created_at
             )?;
-            for (j, holder) in t.waits_for.held_by.iter().enumerate() {
+            let holders = waits_for
+                .held_by
+                .iter()
+                .map(ToString::to_string)
+                .chain(waits_for.held_by_tasks.iter().map(ToString::to_string));
+            for (j, holder) in holders.enumerate() {
                 if j > 0 {
                     f.write_str(", ")?;
                 }
-                write!(f, "{holder}")?;
+                f.write_str(&holder)?;
             }
             writeln!(f)?;
-            for held in &t.holds {
+            for held in holds {
                 writeln!(
                     f,
                     "       holds     lock {:#x} created at {} ({}), acquired at {}",
@@ -268,9 +319,14 @@ impl fmt::Display for Deadlock {
                 )?;
             }
         }
+        let who = if self.tasks.is_empty() {
+            "threads"
+        } else {
+            "threads and tasks"
+        };
         write!(
             f,
-            "  none of these threads can proceed until one of them gives up waiting"
+            "  none of these {who} can proceed until one of them gives up waiting"
         )
     }
 }

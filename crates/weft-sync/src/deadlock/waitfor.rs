@@ -18,7 +18,7 @@
 
 use super::Access;
 use core::panic::Location;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One lock a thread holds, as recorded by `on_acquire`.
 #[derive(Clone, Copy, Debug)]
@@ -29,11 +29,14 @@ pub(super) struct Held {
     pub(super) access: Access,
 }
 
-/// The lock a thread is blocked on, as recorded by `on_wait`.
+/// The lock a thread is blocked on, as recorded by `on_wait` (or a task awaits).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Waiting {
     pub(super) address: usize,
     pub(super) class: &'static Location<'static>,
+    /// One holder's release is enough for the waiter (a semaphore permit), so it is
+    /// stuck only if *every* holder is; a lock waiter is stuck if any holder is.
+    pub(super) any_holder: bool,
 }
 
 /// What [`find_knots`] needs to know about one thread.
@@ -88,15 +91,56 @@ fn successors<'h>(
 /// graph that contain a cycle. Each is returned as indices into `threads`, those of
 /// one cycle first, in wait-for order (each waits for the next, the last for the
 /// first), then the rest of the component.
+#[cfg(test)]
 pub(super) fn find_knots(threads: &[&ThreadLocks]) -> Vec<Vec<usize>> {
+    find_knots_open(threads, &HashSet::new())
+}
+
+/// [`find_knots`], where the semaphores at the addresses in `open` have holders the
+/// graph does not see (so their `any_holder` waiters are never stuck).
+///
+/// Before the components are searched, the graph is cut down to the parties that are
+/// stuck (the greatest fixpoint of: a lock waiter is stuck if some holder it waits for
+/// is; an `any_holder` waiter, if it waits for at least one holder, all of them are
+/// stuck, and none is unseen). Without `any_holder` waiters this keeps every party
+/// that can reach a cycle, so the knots are those of the whole graph.
+pub(super) fn find_knots_open(threads: &[&ThreadLocks], open: &HashSet<usize>) -> Vec<Vec<usize>> {
     if threads.iter().all(|t| t.waiting.is_none()) {
         return Vec::new();
     }
     let holders = holders(threads);
     let n = threads.len();
-    let succ: Vec<Vec<usize>> = (0..n)
+    let mut succ: Vec<Vec<usize>> = (0..n)
         .map(|i| successors(i, threads, &holders).collect())
         .collect();
+    let mut stuck: Vec<bool> = threads.iter().map(|t| t.waiting.is_some()).collect();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..n {
+            let Some(waiting) = threads[i].waiting.filter(|_| stuck[i]) else {
+                continue;
+            };
+            let holds = if waiting.any_holder {
+                !open.contains(&waiting.address)
+                    && !succ[i].is_empty()
+                    && succ[i].iter().all(|&j| stuck[j])
+            } else {
+                succ[i].iter().any(|&j| stuck[j])
+            };
+            if !holds {
+                stuck[i] = false;
+                changed = true;
+            }
+        }
+    }
+    for (i, next) in succ.iter_mut().enumerate() {
+        if stuck[i] {
+            next.retain(|&j| stuck[j]);
+        } else {
+            next.clear();
+        }
+    }
 
     let mut knots = Vec::new();
     for component in strongly_connected_components(&succ) {
@@ -215,6 +259,7 @@ mod tests {
             waiting: waiting.map(|address| Waiting {
                 address,
                 class: class(),
+                any_holder: false,
             }),
         }
     }
@@ -303,6 +348,42 @@ mod tests {
             holding(&[(10, Access::Shared)], Some(11)),
         ];
         assert_eq!(knots(&threads), vec![vec![0, 2]]);
+    }
+
+    fn awaiting_permit(locks: &[(usize, Access)], semaphore: usize) -> ThreadLocks {
+        let mut t = holding(locks, Some(semaphore));
+        if let Some(w) = t.waiting.as_mut() {
+            w.any_holder = true;
+        }
+        t
+    }
+
+    fn knots_open(threads: &[ThreadLocks], open: &[usize]) -> Vec<Vec<usize>> {
+        let refs: Vec<&ThreadLocks> = threads.iter().collect();
+        find_knots_open(&refs, &open.iter().copied().collect())
+    }
+
+    #[test]
+    fn a_permit_waiter_is_stuck_only_if_every_holder_is() {
+        const S: Access = Access::Shared;
+        // 0 holds permit 20 and waits for lock 10; 1 holds 10 and awaits a permit of 20.
+        let stuck = [
+            holding(&[(20, S)], Some(10)),
+            awaiting_permit(&[(10, X)], 20),
+        ];
+        assert_eq!(knots(&stuck), vec![vec![0, 1]]);
+        // A second permit holder that runs: its release is enough for 1.
+        let running_holder = [
+            holding(&[(20, S)], Some(10)),
+            awaiting_permit(&[(10, X)], 20),
+            holding(&[(20, S)], None),
+        ];
+        assert!(knots(&running_holder).is_empty());
+        // A permit held by someone the graph does not see: the same.
+        assert!(knots_open(&stuck, &[20]).is_empty());
+        // A permit waiter with no holder at all waits for a release that may come
+        // from anywhere (`add_permits`): not stuck.
+        assert!(knots(&[awaiting_permit(&[], 20)]).is_empty());
     }
 
     #[test]

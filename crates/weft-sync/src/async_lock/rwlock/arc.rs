@@ -16,7 +16,9 @@
 use super::{
     AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockUpgradableReadGuard, AsyncRwLockWriteGuard,
 };
+use crate::deadlock::{AcquireSite, Tracked};
 use core::fmt;
+use core::future::Future;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
@@ -25,8 +27,13 @@ use std::sync::Arc;
 impl<T: ?Sized> AsyncRwLock<T> {
     /// [`read`](Self::read) on an `Arc`ed lock, returning a guard that owns a share of
     /// the `Arc`. Cancel-safe.
-    pub async fn read_arc(self: &Arc<Self>) -> AsyncRwLockReadGuardArc<T> {
-        let tracked = ManuallyDrop::new(self.read().await).tracked;
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn read_arc(self: &Arc<Self>) -> impl Future<Output = AsyncRwLockReadGuardArc<T>> {
+        self.read_arc_at(AcquireSite::caller())
+    }
+
+    async fn read_arc_at(self: &Arc<Self>, site: AcquireSite) -> AsyncRwLockReadGuardArc<T> {
+        let tracked = ManuallyDrop::new(self.read_at(site).await).tracked;
         AsyncRwLockReadGuardArc::new(Arc::clone(self), tracked)
     }
 
@@ -38,6 +45,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
     }
 
     /// [`read_arc`](Self::read_arc) if no writer holds or waits, without waiting.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_read_arc(self: &Arc<Self>) -> Option<AsyncRwLockReadGuardArc<T>> {
         let tracked = ManuallyDrop::new(self.try_read()?).tracked;
         Some(AsyncRwLockReadGuardArc::new(Arc::clone(self), tracked))
@@ -64,8 +72,13 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// assert_eq!(*guard, 1);
     /// assert!(lock.try_write_arc().is_none(), "still read-locked");
     /// ```
-    pub async fn write_arc(self: &Arc<Self>) -> AsyncRwLockWriteGuardArc<T> {
-        let tracked = ManuallyDrop::new(self.write().await).tracked;
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn write_arc(self: &Arc<Self>) -> impl Future<Output = AsyncRwLockWriteGuardArc<T>> {
+        self.write_arc_at(AcquireSite::caller())
+    }
+
+    async fn write_arc_at(self: &Arc<Self>, site: AcquireSite) -> AsyncRwLockWriteGuardArc<T> {
+        let tracked = ManuallyDrop::new(self.write_at(site).await).tracked;
         AsyncRwLockWriteGuardArc::new(Arc::clone(self), tracked)
     }
 
@@ -77,6 +90,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
     }
 
     /// [`write_arc`](Self::write_arc) if nobody holds any lock, without waiting.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_write_arc(self: &Arc<Self>) -> Option<AsyncRwLockWriteGuardArc<T>> {
         let tracked = ManuallyDrop::new(self.try_write()?).tracked;
         Some(AsyncRwLockWriteGuardArc::new(Arc::clone(self), tracked))
@@ -84,8 +98,18 @@ impl<T: ?Sized> AsyncRwLock<T> {
 
     /// [`upgradable_read`](Self::upgradable_read) on an `Arc`ed lock, returning a guard
     /// that owns a share of the `Arc`. Cancel-safe.
-    pub async fn upgradable_read_arc(self: &Arc<Self>) -> AsyncRwLockUpgradableReadGuardArc<T> {
-        let tracked = ManuallyDrop::new(self.upgradable_read().await).tracked;
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn upgradable_read_arc(
+        self: &Arc<Self>,
+    ) -> impl Future<Output = AsyncRwLockUpgradableReadGuardArc<T>> {
+        self.upgradable_read_arc_at(AcquireSite::caller())
+    }
+
+    async fn upgradable_read_arc_at(
+        self: &Arc<Self>,
+        site: AcquireSite,
+    ) -> AsyncRwLockUpgradableReadGuardArc<T> {
+        let tracked = ManuallyDrop::new(self.upgradable_read_at(site).await).tracked;
         AsyncRwLockUpgradableReadGuardArc::new(Arc::clone(self), tracked)
     }
 
@@ -98,6 +122,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
 
     /// [`upgradable_read_arc`](Self::upgradable_read_arc) if available, without
     /// waiting.
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_upgradable_read_arc(
         self: &Arc<Self>,
     ) -> Option<AsyncRwLockUpgradableReadGuardArc<T>> {
@@ -118,11 +143,11 @@ macro_rules! owned_guard {
         pub struct $owned<T: ?Sized> {
             /// Never `None` except inside `into_parts`, which consumes the guard.
             lock: Option<Arc<AsyncRwLock<T>>>,
-            tracked: bool,
+            tracked: Tracked,
         }
 
         impl<T: ?Sized> $owned<T> {
-            fn new(lock: Arc<AsyncRwLock<T>>, tracked: bool) -> Self {
+            fn new(lock: Arc<AsyncRwLock<T>>, tracked: Tracked) -> Self {
                 Self {
                     lock: Some(lock),
                     tracked,
@@ -140,7 +165,7 @@ macro_rules! owned_guard {
 
             /// Takes the `Arc` and the deadlock-tracking flag out without releasing.
             #[allow(dead_code, reason = "a read guard converts into nothing")]
-            fn into_parts(mut this: Self) -> (Arc<AsyncRwLock<T>>, bool) {
+            fn into_parts(mut this: Self) -> (Arc<AsyncRwLock<T>>, Tracked) {
                 let lock = this.lock.take().expect("an owned guard always has its lock");
                 (lock, this.tracked)
             }
@@ -148,7 +173,7 @@ macro_rules! owned_guard {
             /// The borrowed guard with this guard's state, on `lock`. The caller must
             /// either let it release (drop it) or hand its state on to an owned guard,
             /// never both.
-            fn borrowed(lock: &AsyncRwLock<T>, tracked: bool) -> $borrowed<'_, T> {
+            fn borrowed(lock: &AsyncRwLock<T>, tracked: Tracked) -> $borrowed<'_, T> {
                 $borrowed {
                     lock,
                     tracked,
