@@ -55,9 +55,11 @@ pub fn sleep(duration: Duration) -> Sleep {
     if let Some(world) = crate::sim::current() {
         return Sleep::on_sim(SimTimer::after(world, duration));
     }
+    // One clock read for both the timer and the recorded deadline.
+    let deadline = Instant::now().checked_add(duration);
     Sleep {
-        timer: Clock::Real(Timer::after(duration)),
-        deadline: Instant::now().checked_add(duration),
+        timer: Clock::Real(deadline.map_or_else(Timer::never, Timer::at)),
+        deadline,
     }
 }
 

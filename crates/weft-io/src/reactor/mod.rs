@@ -330,7 +330,10 @@ impl Reactor {
 
     fn deadline_ms(&self, when: Instant) -> u64 {
         let since = when.saturating_duration_since(self.origin);
-        u64::try_from(since.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+        // Rounded up to the millisecond, in 64-bit arithmetic (the u128 of
+        // `as_nanos` costs a library division per timer).
+        let millis = u64::from(since.subsec_nanos().div_ceil(1_000_000));
+        since.as_secs().saturating_mul(1_000).saturating_add(millis)
     }
 
     fn now_ms(&self, now: Instant) -> u64 {
