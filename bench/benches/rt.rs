@@ -49,6 +49,8 @@ use weft_bench::{
 
 /// The contender the summary compares with all the others.
 const CANDIDATE: &str = "weft";
+/// The same runtime with the blocking monitor off.
+const NO_MONITOR: &str = "weft-no-monitor";
 const ANCHOR: &str = "tokio";
 
 /// The three runtimes behind one interface, so each workload is written once.
@@ -215,6 +217,9 @@ impl Rt for Smol {
 
 struct Runtimes {
     weft: Weft,
+    /// weft with the blocking monitor off: `weft / weft-no-monitor` in the summary is
+    /// the monitor's cost (issue 7's target: at least 0.98x).
+    weft_no_monitor: Weft,
     tokio: Tokio,
     smol: Smol,
     threads: usize,
@@ -276,6 +281,7 @@ macro_rules! compare {
             .contender(ANCHOR, |_| timed(&rts.tokio, $work::<Tokio>($($extra),*)))
             .contender("smol", |_| timed(&rts.smol, $work::<Smol>($($extra),*)))
             .contender(CANDIDATE, |_| timed(&rts.weft, $work::<Weft>($($extra),*)))
+            .contender(NO_MONITOR, |_| timed(&rts.weft_no_monitor, $work::<Weft>($($extra),*)))
             .run()
     }};
 }
@@ -824,6 +830,13 @@ fn main() {
         weft: Weft(
             weft_rt::Builder::new_multi_thread()
                 .worker_threads(threads)
+                .build()
+                .expect("building weft's runtime"),
+        ),
+        weft_no_monitor: Weft(
+            weft_rt::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .blocking_threshold(None)
                 .build()
                 .expect("building weft's runtime"),
         ),
