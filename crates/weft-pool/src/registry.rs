@@ -854,7 +854,6 @@ fn spare_main_loop(
     thread.wait_until(&info.terminate);
     // At the top level no `join` of ours is pending, so what is left is heap jobs
     // and tasks: give them to the pool.
-    let mut left = 0;
     while let Some(job) = info
         .lifo
         .take()
@@ -862,11 +861,11 @@ fn spare_main_loop(
         .or_else(|| thread.tasks.pop())
     {
         registry.injected_jobs.push(job);
-        left += 1;
     }
-    if left > 0 {
-        registry.sleep.new_injected_jobs();
-    }
+    // Wake a sleeper even when nothing is left: this spare may have been the one
+    // sleeping in the driver, and the others, asleep on their futexes because it held
+    // it, must take the driver over (else timers and I/O would wait for the next job).
+    registry.sleep.new_injected_jobs();
     drop(clear);
     let WorkerThread { worker, tasks, .. } = thread;
     info.active.store(false, Ordering::Release);
