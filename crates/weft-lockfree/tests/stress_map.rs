@@ -86,10 +86,11 @@ fn own_key(writer: u64, i: u64) -> u64 {
 
 /// Flushes until `drops` reaches `expected` or a bounded number of tries ran out.
 fn flush_until(drops: &AtomicUsize, expected: usize) -> usize {
-    for _ in 0..100_000 {
-        if drops.load(Ordering::Relaxed) >= expected {
-            break;
-        }
+    // Bounded by a generous wall-clock wait, not a count of tries: the epoch advances
+    // only once every pinned thread of the process (other tests run beside this one)
+    // has moved on, which on a loaded machine took longer than 100,000 yields.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while drops.load(Ordering::Relaxed) < expected && std::time::Instant::now() < give_up {
         epoch::pin().flush();
         thread::yield_now();
     }
