@@ -39,6 +39,10 @@ pub(crate) struct TaskWaiter {
     registered: Registration,
 }
 
+/// What a task waiting on a channel shows in a task dump.
+static WAIT_CHANNEL: weft_sync::coop::WaitSite =
+    weft_sync::coop::WaitSite::new("a channel (send or receive)");
+
 impl TaskWaiter {
     pub(crate) const fn new() -> Self {
         Self {
@@ -51,7 +55,31 @@ impl TaskWaiter {
     /// waiting on `list`. Only the re-check after registering needs an
     /// [`Look::Ordered`] attempt; every other attempt is followed by one before the
     /// task waits, so it is [`Look::Quick`].
+    ///
+    /// Spends a unit of the task's poll budget (`weft_sync::coop`) when it completes,
+    /// and records the channel as what the task waits on when it does not.
     pub(crate) fn poll<R>(
+        &mut self,
+        list: &SyncWaiterList,
+        task: &mut task::Context<'_>,
+        attempt: impl FnMut(Look) -> Option<R>,
+    ) -> Poll<R> {
+        let Poll::Ready(proceed) = weft_sync::coop::poll_proceed(task) else {
+            return Poll::Pending;
+        };
+        match self.poll_inner(list, task, attempt) {
+            Poll::Ready(result) => {
+                proceed.made_progress();
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                weft_sync::coop::waiting_on(&WAIT_CHANNEL);
+                Poll::Pending
+            }
+        }
+    }
+
+    fn poll_inner<R>(
         &mut self,
         list: &SyncWaiterList,
         task: &mut task::Context<'_>,

@@ -116,3 +116,17 @@ fn sigusr1_prints_a_dump_instead_of_killing_the_process() {
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(rt.block_on(async { 2 + 2 }), 4);
 }
+
+#[test]
+fn a_task_waiting_on_a_channel_says_so() {
+    let rt = rt();
+    let (tx, rx) = weft_channel::bounded::<u8>(1);
+    let receiver = rt.spawn(async move { rx.recv_async().await });
+    wait_for("the receiver to wait on the channel", || {
+        rt.handle().dump().tasks.iter().any(|task| {
+            task.id == receiver.id() && task.waiting_on == Some("a channel (send or receive)")
+        })
+    });
+    tx.send(7).unwrap();
+    assert_eq!(rt.block_on(receiver).unwrap().unwrap(), 7);
+}
