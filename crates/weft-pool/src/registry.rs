@@ -797,21 +797,24 @@ impl Drop for ClearCurrent {
     }
 }
 
-fn main_loop(
-    (worker, tasks): (Worker<JobRef>, Worker<JobRef>),
-    registry: Arc<Registry>,
-    index: usize,
-) {
-    let thread = WorkerThread {
-        worker,
-        tasks,
-        lifo_streak: Cell::new(0),
-        tick: Cell::new(0),
-        yielded: Cell::new(false),
-        index,
-        rng: XorShift64Star::new(index),
-        registry,
-    };
+impl WorkerThread {
+    /// The state of worker `index`, made in its thread's outermost frame.
+    fn new((worker, tasks): Deques, registry: Arc<Registry>, index: usize) -> WorkerThread {
+        WorkerThread {
+            worker,
+            tasks,
+            lifo_streak: Cell::new(0),
+            tick: Cell::new(0),
+            yielded: Cell::new(false),
+            index,
+            rng: XorShift64Star::new(index),
+            registry,
+        }
+    }
+}
+
+fn main_loop(deques: Deques, registry: Arc<Registry>, index: usize) {
+    let thread = WorkerThread::new(deques, registry, index);
     WORKER_THREAD.with(|current| current.set(&thread));
     let _clear = ClearCurrent;
     let registry = &*thread.registry;
@@ -832,21 +835,8 @@ fn main_loop(
 
 /// A spare worker's thread (`monitor.rs`): a worker until its retire latch is set,
 /// then it hands whatever it still holds to the injector and gives its slot back.
-fn spare_main_loop(
-    (worker, tasks): (Worker<JobRef>, Worker<JobRef>),
-    registry: Arc<Registry>,
-    index: usize,
-) {
-    let thread = WorkerThread {
-        worker,
-        tasks,
-        lifo_streak: Cell::new(0),
-        tick: Cell::new(0),
-        yielded: Cell::new(false),
-        index,
-        rng: XorShift64Star::new(index),
-        registry,
-    };
+fn spare_main_loop(deques: Deques, registry: Arc<Registry>, index: usize) {
+    let thread = WorkerThread::new(deques, registry, index);
     WORKER_THREAD.with(|current| current.set(&thread));
     let clear = ClearCurrent;
     let registry = Arc::clone(&thread.registry);
