@@ -344,6 +344,12 @@ impl<T> Sender<T> {
     ///     assert_eq!(r.recv_async().await, Ok(5));
     /// });
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// **Not** cancel-safe for the message: dropping the future before it completes drops
+    /// the message unsent (nothing is half sent). If the message matters, keep it:
+    /// `try_send`, and retry on `Full`.
     pub fn send_async(&self, msg: T) -> SendFuture<'_, T> {
         SendFuture {
             sender: self,
@@ -685,6 +691,11 @@ impl<T> Receiver<T> {
     /// std::thread::spawn(move || s.send(3).unwrap());
     /// assert_eq!(block_on(r.recv_async()), Ok(3));
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses no message; a wake-up it had received passes
+    /// to another waiter.
     pub fn recv_async(&self) -> RecvFuture<'_, T> {
         RecvFuture {
             receiver: self,

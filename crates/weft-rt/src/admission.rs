@@ -222,6 +222,11 @@ impl Spawner {
     ///     assert_eq!(first.await.unwrap() + second.await.unwrap(), 3);
     /// });
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future before it completes spawns nothing and holds
+    /// no slot; the task's future is dropped.
     #[track_caller]
     #[allow(
         clippy::async_yields_async,

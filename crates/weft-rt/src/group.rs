@@ -42,6 +42,8 @@
 //!
 //! # Cancel safety of weft's futures
 //!
+//! Each future's own docs say the same under *Cancel safety*; this is the summary.
+//!
 //! A future is *cancel-safe* if dropping it before it completes loses nothing: no
 //! message, no permit, no lock, no wake-up owed to someone else. This is what makes a
 //! future safe to use in a branch that may lose a race (a deadline, a `select`), or in
@@ -269,6 +271,11 @@ impl<T, E> TaskGroup<T, E> {
     ///     assert_eq!(failure.error(), Some(&"bad input"));
     /// });
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the `Join` drops the group, which cancels its tasks; no task
+    /// outlives it.
     pub fn join(self) -> Join<T, E> {
         Join { group: self }
     }

@@ -63,6 +63,12 @@ impl Notify {
 
     /// Waits for a notification: a stored permit (consumed), a `notify_one`, or a
     /// `notify_waiters` that comes after this call.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe for `notify_one`: a permit it did not take stays stored for the next
+    /// waiter. A `notify_waiters` it was owed is lost with it (that call is for the waiters
+    /// of its moment).
     pub async fn notified(&self) {
         // The generation is read when `notified` is called, as tokio does: a
         // `notify_waiters` after the call releases the waiter even if it was not yet

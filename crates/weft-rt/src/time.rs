@@ -51,6 +51,10 @@ pub fn now() -> Instant {
 /// rt.block_on(weft_rt::time::sleep(Duration::from_millis(5)));
 /// assert!(start.elapsed() >= Duration::from_millis(5));
 /// ```
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping the `Sleep` cancels its timer; nothing else is lost.
 pub fn sleep(duration: Duration) -> Sleep {
     if let Some(world) = crate::sim::current() {
         return Sleep::on_sim(SimTimer::after(world, duration));
@@ -64,6 +68,10 @@ pub fn sleep(duration: Duration) -> Sleep {
 }
 
 /// Waits until `deadline`.
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping the `Sleep` cancels its timer; nothing else is lost.
 pub fn sleep_until(deadline: Instant) -> Sleep {
     if let Some(world) = crate::sim::current() {
         return Sleep::on_sim(SimTimer::at(world, deadline));
@@ -174,6 +182,10 @@ impl From<Elapsed> for std::io::Error {
 /// let result = rt.block_on(weft_rt::time::timeout(Duration::from_millis(5), never));
 /// assert!(result.is_err());
 /// ```
+///
+/// # Cancel safety
+///
+/// As cancel-safe as `future`: dropping the `Timeout` drops `future` and cancels the timer.
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,
@@ -294,6 +306,11 @@ pub struct Interval {
 
 impl Interval {
     /// Waits for the next tick; returns its scheduled instant.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a tick is consumed only when `tick` returns it; after a dropped `tick`
+    /// the next one returns the same tick.
     pub async fn tick(&mut self) -> Instant {
         std::future::poll_fn(|cx| self.poll_tick(cx)).await
     }

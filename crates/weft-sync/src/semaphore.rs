@@ -324,6 +324,11 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError::Closed`] if the semaphore is (or gets) closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future takes no permit, and a wake-up it had received
+    /// passes to the next waiter.
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_async(&self) -> Acquire<'_> {
         self.acquire_many_async(1)

@@ -134,6 +134,10 @@ impl<T: AsFd> Async<T> {
     /// # Errors
     ///
     /// None at present; the `Result` leaves room for reactor failures.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: readiness is consumed only by a read that returns `WouldBlock`.
     pub async fn readable(&self) -> io::Result<()> {
         poll_fn(|cx| self.poll_readable(cx)).await
     }
@@ -143,6 +147,10 @@ impl<T: AsFd> Async<T> {
     /// # Errors
     ///
     /// None at present; the `Result` leaves room for reactor failures.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: readiness is consumed only by a write that returns `WouldBlock`.
     pub async fn writable(&self) -> io::Result<()> {
         poll_fn(|cx| self.poll_writable(cx)).await
     }
@@ -153,6 +161,11 @@ impl<T: AsFd> Async<T> {
     /// # Errors
     ///
     /// Whatever `op` returns other than `WouldBlock`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe if `op` is: `op` runs whole inside one poll, so dropping the future
+    /// between polls never leaves data half read.
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let io = self.get_ref();
         retry(&self.source.read, || op(io)).await
@@ -177,6 +190,11 @@ impl<T: AsFd> Async<T> {
     /// # Errors
     ///
     /// Whatever `op` returns other than `WouldBlock`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe if `op` is: `op` runs whole inside one poll, so dropping the future
+    /// between polls never leaves data half written.
     pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let io = self.get_ref();
         retry(&self.source.write, || op(io)).await

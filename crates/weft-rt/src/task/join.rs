@@ -34,6 +34,11 @@ use super::state::{Snapshot, WakeAction};
 /// }
 /// # let _ = sum;
 /// ```
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping a `JoinHandle` (awaited or not) *detaches* the task, which runs
+/// on; its output is dropped when it completes. Use [`abort`](Self::abort) to cancel it.
 pub struct JoinHandle<T> {
     raw: NonNull<Header>,
     _output: PhantomData<T>,

@@ -93,6 +93,11 @@ impl<T: ?Sized> AsyncMutex<T> {
     /// With the `deadlock-detection` feature, inside a task (a
     /// [`TaskScope`](crate::deadlock)) the wait and the hold are recorded against the
     /// task, with this call's location as the acquisition site.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future before it has the lock leaves the lock untouched,
+    /// and a wake-up it had received passes to the next waiter.
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn lock(&self) -> impl Future<Output = AsyncMutexGuard<'_, T>> {
         let site = AcquireSite::caller();
