@@ -23,7 +23,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Wake, Waker};
-use std::time::Duration;
 use weft_io::reactor::Reactor;
 
 /// A parker for the current thread (not `Clone`: one thread parks).
@@ -70,28 +69,38 @@ impl Parker {
             inner.in_reactor.store(false, Ordering::SeqCst);
             return;
         }
-        while !inner.notified.swap(false, Ordering::SeqCst) {
-            // Someone else holds the reactor; it may let go of it while we sleep, so
-            // wake up now and then to take it over (events must not wait for a busy
-            // holder).
-            inner
-                .futex
-                .park_until(Some(std::time::Instant::now() + REACTOR_RECHECK));
+        // Someone else holds the reactor. It may stop driving (a runtime's worker that
+        // goes busy, another `block_on` that returns): ask to be woken when it lets go,
+        // and take over then, so events never wait for a holder that left.
+        let released = Waker::from(Arc::new(Released(Arc::clone(&self.inner))));
+        loop {
+            Reactor::get().wake_when_unlocked(&released);
             if let Some(mut reactor) = Reactor::get().try_lock() {
                 inner.in_reactor.store(true, Ordering::SeqCst);
-                if !inner.notified.load(Ordering::SeqCst)
-                    && let Err(error) = reactor.react(None)
-                {
-                    panic!("weft-rt: the reactor failed: {error}");
+                while !inner.notified.swap(false, Ordering::SeqCst) {
+                    if let Err(error) = reactor.react(None) {
+                        panic!("weft-rt: the reactor failed: {error}");
+                    }
                 }
                 inner.in_reactor.store(false, Ordering::SeqCst);
+                return;
+            }
+            inner.futex.park();
+            if inner.notified.swap(false, Ordering::SeqCst) {
+                return;
             }
         }
     }
 }
 
-/// How often a futex-parked thread looks whether the reactor became free.
-const REACTOR_RECHECK: Duration = Duration::from_millis(10);
+/// Wakes the parked thread to retry the reactor lock, without a wake-up token.
+struct Released(Arc<Inner>);
+
+impl Wake for Released {
+    fn wake(self: Arc<Self>) {
+        self.0.futex.unpark();
+    }
+}
 
 impl Inner {
     fn unpark(&self) {

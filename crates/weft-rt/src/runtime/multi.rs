@@ -18,23 +18,29 @@ pub(crate) struct MultiScheduler(Arc<Shared>);
 impl Schedule for MultiScheduler {
     #[inline]
     fn schedule(&self, task: Runnable, hint: ScheduleHint) {
-        let Kind::MultiThread(pool) = &self.0.kind else {
-            unreachable!("a multi-thread task on another flavour");
-        };
-        if self.0.shutdown.load(Ordering::Relaxed) {
-            // The runtime has stopped. Not cancelled here: that would drop the future
-            // inside whatever `wake` called us, perhaps under a lock its destructor
-            // takes. The runtime's shutdown, and later spawns, cancel the graveyard.
-            self.0.graveyard.lock().push(task);
-            return;
-        }
-        let hint = match hint {
-            ScheduleHint::Spawned => Hint::Fifo,
-            ScheduleHint::Woken => Hint::Lifo,
-            ScheduleHint::Yielded => Hint::Yield,
-        };
-        pool.schedule(into_job(task), hint);
+        schedule_on(&self.0, task, hint);
     }
+}
+
+/// Queues `task` on `shared`'s pool (or, after shutdown, in its graveyard).
+#[inline]
+fn schedule_on(shared: &Shared, task: Runnable, hint: ScheduleHint) {
+    let Kind::MultiThread(pool) = &shared.kind else {
+        unreachable!("a multi-thread task on another flavour");
+    };
+    if shared.shutdown.load(Ordering::Relaxed) {
+        // The runtime has stopped. Not cancelled here: that would drop the future
+        // inside whatever `wake` called us, perhaps under a lock its destructor
+        // takes. The runtime's shutdown, and later spawns, cancel the graveyard.
+        shared.graveyard.lock().push(task);
+        return;
+    }
+    let hint = match hint {
+        ScheduleHint::Spawned => Hint::Fifo,
+        ScheduleHint::Woken => Hint::Lifo,
+        ScheduleHint::Yielded => Hint::Yield,
+    };
+    pool.schedule(into_job(task), hint);
 }
 
 /// A Runnable as a pool job.
@@ -70,7 +76,8 @@ where
         runnable.shutdown();
         shared.bury_the_dead();
     } else {
-        MultiScheduler(Arc::clone(shared)).schedule(runnable, ScheduleHint::Spawned);
+        // No second clone of the shared `Arc` (a contended count on every spawn).
+        schedule_on(shared, runnable, ScheduleHint::Spawned);
     }
     handle
 }
