@@ -447,8 +447,8 @@ fn measure_size(
 
 /// Raises the limit, picks the sizes, and measures each.
 fn measure(config: &Config) -> io::Result<(Figures, Vec<Results>)> {
-    let (soft_before, hard) = sys::nofile_limit()?;
-    let soft_after = match sys::raise_nofile_limit(hard) {
+    let (soft_before, hard) = super::fd_limit::nofile_limit()?;
+    let soft_after = match super::fd_limit::raise_nofile_limit(hard) {
         Ok(()) => hard,
         Err(_) => soft_before,
     };
@@ -655,36 +655,6 @@ fn register_chart(f: &Figures) -> Chart {
 mod sys {
     use std::io;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-
-    /// `(soft, hard)` `RLIMIT_NOFILE`.
-    pub(super) fn nofile_limit() -> io::Result<(u64, u64)> {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `limit` is a valid, writable rlimit.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // rlim_t is u64 on 64-bit Linux but not on every 32-bit target.
-        #[allow(clippy::useless_conversion)]
-        Ok((u64::from(limit.rlim_cur), u64::from(limit.rlim_max)))
-    }
-
-    /// Sets the soft `RLIMIT_NOFILE` to `hard`.
-    pub(super) fn raise_nofile_limit(hard: u64) -> io::Result<()> {
-        let hard = libc::rlim_t::try_from(hard).unwrap_or(libc::RLIM_INFINITY);
-        let limit = libc::rlimit {
-            rlim_cur: hard,
-            rlim_max: hard,
-        };
-        // SAFETY: `limit` is a valid rlimit; raising the soft limit up to the hard
-        // one needs no privilege.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
 
     /// Descriptors open now (an estimate is enough: it only sizes a margin).
     pub(super) fn open_descriptors() -> u64 {
@@ -910,12 +880,6 @@ mod sys {
         io::Error::new(io::ErrorKind::Unsupported, "epoll needs Linux")
     }
 
-    pub(super) fn nofile_limit() -> io::Result<(u64, u64)> {
-        Err(unsupported())
-    }
-    pub(super) fn raise_nofile_limit(_: u64) -> io::Result<()> {
-        Err(unsupported())
-    }
     pub(super) fn open_descriptors() -> u64 {
         0
     }

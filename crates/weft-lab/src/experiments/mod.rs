@@ -12,6 +12,7 @@ pub mod blocking_event_loop;
 pub mod context_switches;
 pub mod coroutine_switch;
 pub mod deadlock;
+mod fd_limit;
 pub mod fork_join_overhead;
 pub mod io_multiplexing;
 pub mod memory_ordering;

@@ -1289,8 +1289,8 @@ fn measure_size(n: usize, config: &Config, models: &[Model], in_child: bool) -> 
 }
 
 fn measure(config: &Config) -> Figures {
-    let (soft_before, hard) = client::nofile_limit().unwrap_or((1024, 1024));
-    let soft_after = if client::raise_nofile_limit(hard).is_ok() {
+    let (soft_before, hard) = super::fd_limit::nofile_limit().unwrap_or((1024, 1024));
+    let soft_after = if super::fd_limit::raise_nofile_limit(hard).is_ok() {
         hard
     } else {
         soft_before
@@ -1426,35 +1426,6 @@ mod client {
     use std::net::{SocketAddr, TcpStream};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::time::{Duration, Instant};
-
-    /// `(soft, hard)` `RLIMIT_NOFILE`.
-    pub(super) fn nofile_limit() -> io::Result<(u64, u64)> {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `limit` is a valid, writable rlimit.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        #[allow(clippy::useless_conversion)]
-        Ok((u64::from(limit.rlim_cur), u64::from(limit.rlim_max)))
-    }
-
-    /// Sets the soft `RLIMIT_NOFILE` to `hard`.
-    pub(super) fn raise_nofile_limit(hard: u64) -> io::Result<()> {
-        let hard = libc::rlim_t::try_from(hard).unwrap_or(libc::RLIM_INFINITY);
-        let limit = libc::rlimit {
-            rlim_cur: hard,
-            rlim_max: hard,
-        };
-        // SAFETY: `limit` is a valid rlimit; raising the soft limit up to the hard one
-        // needs no privilege.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
 
     /// What one sample produced.
     #[derive(Debug, Default)]
@@ -1707,12 +1678,6 @@ mod client {
 
     fn unsupported() -> io::Error {
         io::Error::new(io::ErrorKind::Unsupported, "the epoll clients need Linux")
-    }
-    pub(super) fn nofile_limit() -> io::Result<(u64, u64)> {
-        Err(unsupported())
-    }
-    pub(super) fn raise_nofile_limit(_: u64) -> io::Result<()> {
-        Err(unsupported())
     }
     #[derive(Debug, Default)]
     pub(crate) struct Sample {
