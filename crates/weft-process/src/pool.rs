@@ -55,6 +55,10 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 256 << 20;
 /// a slot gives up and the pool is broken.
 const START_ATTEMPTS: u32 = 3;
 
+/// The largest job frame written behind a running one. Far below a Unix socket's
+/// default buffer (about 200 KiB), so the write completes without the worker reading.
+const PIPELINE_MAX_FRAME: usize = 32 * 1024;
+
 /// How long `terminate` lets workers handle SIGTERM before it sends SIGKILL.
 const TERMINATE_GRACE: Duration = Duration::from_secs(2);
 
@@ -82,6 +86,7 @@ struct State {
     broken: Option<Failure>,
     pids: Vec<Option<u32>>,
     live_threads: usize,
+    idle_slots: usize,
 }
 
 struct Initializer {
@@ -162,7 +167,23 @@ impl Shared {
             if state.phase != Phase::Running {
                 return None;
             }
+            state.idle_slots += 1;
             self.work.wait(&mut state);
+            state.idle_slots -= 1;
+        }
+    }
+
+    /// The next queued job, if it is small enough to sit in a worker's socket buffer
+    /// while the worker runs another (so the write cannot block on a worker that is
+    /// itself blocked writing results) and no slot is idle to take it.
+    fn next_small_job(&self) -> Option<Job> {
+        let mut state = self.state.lock();
+        if state.idle_slots > 0 {
+            return None;
+        }
+        match state.pending.front() {
+            Some(job) if job.frame.len() <= PIPELINE_MAX_FRAME => state.pending.pop_front(),
+            _ => None,
         }
     }
 
@@ -241,6 +262,7 @@ struct Worker {
     child: Child,
     stream: UnixStream,
     jobs_done: usize,
+    jobs_sent: usize,
     read_timeout: Option<Duration>,
 }
 
@@ -285,6 +307,7 @@ impl Worker {
             child,
             stream: ours,
             jobs_done: 0,
+            jobs_sent: 0,
             read_timeout: None,
         };
 
@@ -381,15 +404,16 @@ impl Worker {
         Ok(())
     }
 
-    fn run(&mut self, job: &Job, limit: usize) -> RunEnd {
-        let deadline = job.timeout.map(|timeout| Instant::now() + timeout);
+    /// Writes a job's frame; `false` if the worker is gone.
+    fn send(&mut self, job: &Job) -> bool {
+        self.stream.write_all(&job.frame).is_ok()
+    }
+
+    /// Reads the results of `job`, the oldest job sent and not answered, which the
+    /// worker started at `started` (when the one before it was answered).
+    fn collect(&mut self, job: &Job, started: Instant, limit: usize) -> RunEnd {
+        let deadline = job.timeout.map(|timeout| started + timeout);
         let mut frames = Vec::new();
-        if self.set_read_timeout(None).is_err() || self.stream.write_all(&job.frame).is_err() {
-            return RunEnd::Lost {
-                frames,
-                cause: Lost::Died,
-            };
-        }
         let mut received = 0u32;
         while received < job.count {
             let timeout = match deadline {
@@ -524,73 +548,115 @@ fn slot_main(shared: Arc<Shared>, slot: usize, started: mpsc::Sender<Result<(), 
     };
     drop(started);
 
-    while let Some(job) = shared.next_job() {
-        let mut current = match worker.take() {
-            Some(current) => current,
-            None => match start_with_retries(&shared, slot) {
-                Ok(current) => current,
-                Err(failure) => {
-                    job.sink.deliver(Outcome::failed(failure.clone()));
-                    shared.break_pool(failure);
-                    continue;
-                }
-            },
+    // Jobs written to the current worker and not answered, oldest first: the front
+    // one is running, the one behind it (at most one) waits in the socket.
+    let mut inflight: VecDeque<Job> = VecDeque::with_capacity(2);
+    let mut head_started = Instant::now();
+    loop {
+        if inflight.is_empty() {
+            let Some(job) = shared.next_job() else { break };
+            let current = match worker.as_mut() {
+                Some(current) => current,
+                None => match start_with_retries(&shared, slot) {
+                    Ok(fresh) => worker.insert(fresh),
+                    Err(failure) => {
+                        job.sink.deliver(Outcome::failed(failure.clone()));
+                        shared.break_pool(failure);
+                        continue;
+                    }
+                },
+            };
+            let sent = current.send(&job);
+            head_started = Instant::now();
+            inflight.push_back(job);
+            if sent {
+                current.jobs_sent += 1;
+            }
+        }
+        let Some(current) = worker.as_mut() else {
+            // Unreachable: a job is in flight only on a live worker. Fail it rather
+            // than spin.
+            if let Some(job) = inflight.pop_front() {
+                job.sink.deliver(Outcome::failed(Failure::Cancelled));
+            }
+            continue;
         };
-        match current.run(&job, shared.config.limit) {
+        // Keep the worker busy: while it runs the head job, queue the next small one
+        // behind it, unless the worker is due for retirement or another slot is idle
+        // (it should take the job instead).
+        if inflight.len() == 1
+            && shared
+                .config
+                .max_tasks
+                .is_none_or(|max| current.jobs_sent < max)
+            && let Some(job) = shared.next_small_job()
+        {
+            let sent = current.send(&job);
+            inflight.push_back(job);
+            if sent {
+                current.jobs_sent += 1;
+            }
+        }
+        let Some(head) = inflight.pop_front() else {
+            continue;
+        };
+        match current.collect(&head, head_started, shared.config.limit) {
             RunEnd::Done(frames) => {
-                job.sink.deliver(Outcome {
+                head.sink.deliver(Outcome {
                     frames,
                     failure: None,
                 });
+                head_started = Instant::now();
                 current.jobs_done += 1;
                 if shared
                     .config
                     .max_tasks
                     .is_some_and(|max| current.jobs_done >= max)
+                    && inflight.is_empty()
                 {
-                    current.retire(&shared, slot);
-                } else {
-                    worker = Some(current);
-                    continue;
+                    if let Some(retired) = worker.take() {
+                        retired.retire(&shared, slot);
+                    }
+                    replace_worker(&shared, slot, &mut worker);
                 }
             }
             RunEnd::Lost { frames, cause } => {
+                let Some(mut lost) = worker.take() else {
+                    continue;
+                };
                 if !matches!(cause, Lost::Died) {
-                    let _ = current.child.kill();
+                    let _ = lost.child.kill();
                 }
-                let status = current.reap(&shared, slot);
+                let status = lost.reap(&shared, slot);
+                // The job behind the head never started: back to the queue, as is.
+                for waiting in inflight.drain(..).rev() {
+                    shared.requeue_front(waiting);
+                }
                 let stopping = shared.phase() == Phase::Stopping;
                 let failure = match cause {
                     _ if stopping => Failure::Cancelled,
                     Lost::Died => Failure::WorkerDied {
-                        task: job.task,
+                        task: head.task,
                         signal: status.and_then(|status| status.signal()),
                         exit_code: status.and_then(|status| status.code()),
                     },
                     Lost::TimedOut(after) => Failure::Timeout {
-                        task: job.task,
+                        task: head.task,
                         after,
                     },
                     Lost::BadFrame(failure) => failure,
                 };
-                if matches!(failure, Failure::WorkerDied { .. }) && job.retries_left > 0 {
-                    let mut job = job;
-                    job.retries_left -= 1;
-                    shared.requeue_front(job);
+                if matches!(failure, Failure::WorkerDied { .. }) && head.retries_left > 0 {
+                    let mut head = head;
+                    head.retries_left -= 1;
+                    shared.requeue_front(head);
                 } else {
-                    job.sink.deliver(Outcome {
+                    head.sink.deliver(Outcome {
                         frames,
                         failure: Some(failure),
                     });
                 }
-            }
-        }
-        // The worker is gone (retired or lost): replace it now rather than when the
-        // next job comes, unless the pool is winding down.
-        if shared.phase() == Phase::Running {
-            match start_with_retries(&shared, slot) {
-                Ok(fresh) => worker = Some(fresh),
-                Err(failure) => shared.break_pool(failure),
+                replace_worker(&shared, slot, &mut worker);
             }
         }
     }
@@ -598,6 +664,17 @@ fn slot_main(shared: Arc<Shared>, slot: usize, started: mpsc::Sender<Result<(), 
         worker.retire(&shared, slot);
     }
     shared.thread_exited();
+}
+
+/// Starts the slot's next worker now rather than when the next job comes, unless the
+/// pool is winding down; breaks the pool if that fails.
+fn replace_worker(shared: &Shared, slot: usize, worker: &mut Option<Worker>) {
+    if shared.phase() == Phase::Running {
+        match start_with_retries(shared, slot) {
+            Ok(fresh) => *worker = Some(fresh),
+            Err(failure) => shared.break_pool(failure),
+        }
+    }
 }
 
 /// Configures a [`ProcessPool`]: `ProcessPool::builder().workers(4).build()`.
@@ -745,6 +822,7 @@ impl Builder {
                 broken: None,
                 pids: vec![None; workers],
                 live_threads: workers,
+                idle_slots: 0,
             }),
             work: Condvar::new(),
             exited: Condvar::new(),
