@@ -92,15 +92,17 @@ pub(crate) fn decode<O: DeserializeOwned, E: DeserializeOwned>(
 ) -> Result<O, ProcessError<E>> {
     let text = || String::from_utf8_lossy(bytes).into_owned();
     match status {
-        protocol::STATUS_OK => postcard::from_bytes(bytes).map_err(|error| ProcessError::Serde {
-            payload: Payload::Output,
-            message: error.to_string(),
-        }),
-        protocol::STATUS_TASK_ERROR => match postcard::from_bytes(bytes) {
+        protocol::STATUS_OK => {
+            protocol::from_bytes_exact(bytes).map_err(|message| ProcessError::Serde {
+                payload: Payload::Output,
+                message,
+            })
+        }
+        protocol::STATUS_TASK_ERROR => match protocol::from_bytes_exact(bytes) {
             Ok(error) => Err(ProcessError::Task(error)),
-            Err(error) => Err(ProcessError::Serde {
+            Err(message) => Err(ProcessError::Serde {
                 payload: Payload::Error,
-                message: error.to_string(),
+                message,
             }),
         },
         protocol::STATUS_PANICKED => Err(ProcessError::Panicked { message: text() }),

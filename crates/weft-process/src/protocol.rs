@@ -71,6 +71,19 @@ pub(crate) fn append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> pos
     postcard::serialize_with_flavor(value, Append(out))
 }
 
+/// Deserializes a whole item: bytes left over mean the sender's type was not this
+/// one (postcard would otherwise read a prefix of, say, a `u64` as a `u8`).
+pub(crate) fn from_bytes_exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match postcard::take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(format!(
+            "{} bytes left over: the value's type differs from the one expected",
+            rest.len()
+        )),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 /// Builds one RUN or INIT frame item by item.
 #[derive(Debug)]
 pub(crate) struct JobEncoder {

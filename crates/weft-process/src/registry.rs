@@ -97,9 +97,9 @@ impl std::fmt::Debug for Registration {
 inventory::collect!(Registration);
 
 fn dispatch<T: Task>(args: &[u8], out: &mut Vec<u8>) {
-    let args: T::Args = match postcard::from_bytes(args) {
+    let args: T::Args = match protocol::from_bytes_exact(args) {
         Ok(args) => args,
-        Err(error) => return text_item(out, protocol::STATUS_BAD_ARGS, &error.to_string()),
+        Err(error) => return text_item(out, protocol::STATUS_BAD_ARGS, &error),
     };
     match crate::worker::catch(|| T::call(args)) {
         Ok(Ok(output)) => value_item(out, protocol::STATUS_OK, &output),
