@@ -257,6 +257,9 @@ fn try_expand(
         #vis struct #ident;
 
         impl #ident {
+            /// The name workers know this task by.
+            #vis const NAME: &'static str = #name;
+
             #[doc = #run_doc]
             #(#others)*
             #vis #constness fn run(#inputs) #output #block
@@ -266,7 +269,7 @@ fn try_expand(
             type Args = #args_ty;
             type Output = #output_ty;
             type Error = #error_ty;
-            const NAME: &'static str = #name;
+            const NAME: &'static str = #ident::NAME;
             fn call(args: Self::Args) -> ::core::result::Result<Self::Output, Self::Error> {
                 #unpack
                 #call

@@ -161,6 +161,9 @@ impl Shared {
     fn next_job(&self) -> Option<Job> {
         let mut state = self.state.lock();
         loop {
+            if state.phase == Phase::Stopping {
+                return None;
+            }
             if let Some(job) = state.pending.pop_front() {
                 return Some(job);
             }
@@ -187,8 +190,19 @@ impl Shared {
         }
     }
 
+    /// Puts a job that never started (or is to be retried) back at the head of the
+    /// queue, unless the pool is stopping: then it is cancelled (or fails as the pool
+    /// broke).
     fn requeue_front(&self, job: Job) {
-        self.state.lock().pending.push_front(job);
+        let mut state = self.state.lock();
+        if state.phase == Phase::Stopping {
+            let failure = state.broken.clone().unwrap_or(Failure::Cancelled);
+            drop(state);
+            job.sink.deliver(Outcome::failed(failure));
+            return;
+        }
+        state.pending.push_front(job);
+        drop(state);
         self.work.notify_one();
     }
 
