@@ -122,6 +122,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+// The crate docs are about what goes into `main`, so their examples spell it out.
+#![allow(clippy::needless_doctest_main)]
 
 mod error;
 mod future;
@@ -135,7 +137,7 @@ pub use error::{NoError, Payload, ProcessError};
 pub use future::{AsCompleted, Done, ReturnWhen, TaskFuture, as_completed, wait, wait_timeout};
 pub use map::{Map, MapUnordered};
 pub use pool::{Builder, DEFAULT_MAX_FRAME_SIZE, ProcessPool};
-pub use registry::{Registration, Task};
+pub use registry::{Registration, Task, TaskResult};
 
 /// Declares a task: `#[weft_process::task] fn name(args..) -> Result<Out, E>`.
 ///

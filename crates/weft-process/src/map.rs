@@ -13,11 +13,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::error::{Failure, Payload, ProcessError};
+use crate::error::{Failure, Payload};
 use crate::future::{ChunkTag, Inbox, ItemPosition, Outcome, Sink, decode};
 use crate::pool::{Job, Shared};
 use crate::protocol::{self, JobEncoder};
-use crate::registry::Task;
+use crate::registry::{Task, TaskResult};
 
 /// An item carried from a chunk that it did not fit to the next.
 enum Carry {
@@ -143,9 +143,7 @@ impl<T: Task, I: Iterator<Item = T::Args>> Feeder<T, I> {
             retries_left: self.shared.retries(),
             sink: Sink::Inbox(Arc::clone(&self.inbox), tag),
         };
-        if let Err((failure, job)) = self.shared.enqueue(job) {
-            job.sink.deliver(Outcome::failed(failure));
-        }
+        self.shared.enqueue(job);
         Some(tag)
     }
 }
@@ -174,10 +172,7 @@ impl Current {
         }
     }
 
-    fn next_item<T: Task>(
-        &mut self,
-        limit: usize,
-    ) -> Option<(u64, Result<T::Output, ProcessError<T::Error>>)> {
+    fn next_item<T: Task>(&mut self, limit: usize) -> Option<(u64, TaskResult<T>)> {
         if self.left == 0 {
             return None;
         }
@@ -207,7 +202,7 @@ impl Current {
 /// `(buffer + 1) × chunksize` inputs are pulled ahead of the results consumed.
 /// Dropping the `Map` drops the chunks no worker has started.
 ///
-/// A chunk whose worker dies fails with [`ProcessError::WorkerDied`] for every item
+/// A chunk whose worker dies fails with [`ProcessError::WorkerDied`](crate::ProcessError::WorkerDied) for every item
 /// whose result had not come back (with `chunksize(1)` that is exactly the item that
 /// crashed).
 #[must_use = "a map does nothing until iterated"]
@@ -271,7 +266,7 @@ impl<T: Task, I: Iterator<Item = T::Args>> Map<T, I> {
     fn step(
         &mut self,
         mut recv: impl FnMut(&Inbox) -> Poll<(ChunkTag, Outcome)>,
-    ) -> Poll<Option<Result<T::Output, ProcessError<T::Error>>>> {
+    ) -> Poll<Option<TaskResult<T>>> {
         let limit = self.feeder.shared.limit();
         loop {
             if let Some(current) = &mut self.current {
@@ -304,7 +299,7 @@ impl<T: Task, I: Iterator<Item = T::Args>> Map<T, I> {
 }
 
 impl<T: Task, I: Iterator<Item = T::Args>> Iterator for Map<T, I> {
-    type Item = Result<T::Output, ProcessError<T::Error>>;
+    type Item = TaskResult<T>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match self.step(|inbox| Poll::Ready(inbox.recv())) {
@@ -315,7 +310,7 @@ impl<T: Task, I: Iterator<Item = T::Args>> Iterator for Map<T, I> {
 }
 
 impl<T: Task, I: Iterator<Item = T::Args> + Unpin> futures_core::Stream for Map<T, I> {
-    type Item = Result<T::Output, ProcessError<T::Error>>;
+    type Item = TaskResult<T>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().step(|inbox| inbox.poll_recv(cx))
@@ -372,11 +367,10 @@ impl<T: Task, I: Iterator<Item = T::Args>> MapUnordered<T, I> {
         }
     }
 
-    #[allow(clippy::type_complexity)]
     fn step(
         &mut self,
         mut recv: impl FnMut(&Inbox) -> Poll<(ChunkTag, Outcome)>,
-    ) -> Poll<Option<(usize, Result<T::Output, ProcessError<T::Error>>)>> {
+    ) -> Poll<Option<(usize, TaskResult<T>)>> {
         let limit = self.feeder.shared.limit();
         loop {
             if let Some(current) = &mut self.current {
@@ -403,7 +397,7 @@ impl<T: Task, I: Iterator<Item = T::Args>> MapUnordered<T, I> {
 }
 
 impl<T: Task, I: Iterator<Item = T::Args>> Iterator for MapUnordered<T, I> {
-    type Item = (usize, Result<T::Output, ProcessError<T::Error>>);
+    type Item = (usize, TaskResult<T>);
 
     fn next(&mut self) -> Option<Self::Item> {
         match self.step(|inbox| Poll::Ready(inbox.recv())) {
@@ -414,7 +408,7 @@ impl<T: Task, I: Iterator<Item = T::Args>> Iterator for MapUnordered<T, I> {
 }
 
 impl<T: Task, I: Iterator<Item = T::Args> + Unpin> futures_core::Stream for MapUnordered<T, I> {
-    type Item = (usize, Result<T::Output, ProcessError<T::Error>>);
+    type Item = (usize, TaskResult<T>);
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().step(|inbox| inbox.poll_recv(cx))

@@ -113,19 +113,22 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Queues a job, or hands it back with the reason it cannot run.
-    pub(crate) fn enqueue(&self, job: Job) -> Result<(), (Failure, Job)> {
+    /// Queues a job, or fails it at once if the pool is broken or shut down.
+    pub(crate) fn enqueue(&self, job: Job) {
         let mut state = self.state.lock();
-        if let Some(broken) = &state.broken {
-            return Err((broken.clone(), job));
-        }
-        if state.phase != Phase::Running {
-            return Err((Failure::Shutdown, job));
+        let refused = match &state.broken {
+            Some(broken) => Some(broken.clone()),
+            None if state.phase != Phase::Running => Some(Failure::Shutdown),
+            None => None,
+        };
+        if let Some(failure) = refused {
+            drop(state);
+            job.sink.deliver(Outcome::failed(failure));
+            return;
         }
         state.pending.push_back(job);
         drop(state);
         self.work.notify_one();
-        Ok(())
     }
 
     pub(crate) fn limit(&self) -> usize {
@@ -975,9 +978,7 @@ impl ProcessPool {
             retries_left: self.shared.config.retries,
             sink: Sink::Cell(cell),
         };
-        if let Err((failure, job)) = self.shared.enqueue(job) {
-            job.sink.deliver(Outcome::failed(failure));
-        }
+        self.shared.enqueue(job);
         future
     }
 

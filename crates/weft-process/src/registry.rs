@@ -56,6 +56,9 @@ pub trait Task: Copy + Send + Sync + 'static {
     fn call(args: Self::Args) -> Result<Self::Output, Self::Error>;
 }
 
+/// What running task `T` in a pool gives: its output, or why there is none.
+pub type TaskResult<T> = Result<<T as Task>::Output, crate::ProcessError<<T as Task>::Error>>;
+
 /// The type-erased entry a worker calls: deserialize the item's arguments, run the
 /// task, append one result item (status, length, bytes) to the output.
 pub(crate) type Dispatch = fn(&[u8], &mut Vec<u8>);

@@ -271,7 +271,7 @@ fn buffer_bounds_inputs_pulled() -> Result<(), Failed> {
 fn as_completed_and_wait() -> Result<(), Failed> {
     let pool = pool(2)?;
     let futures: Vec<_> = (0..20u64).map(|x| pool.submit(square, x)).collect();
-    let mut seen = vec![false; 20];
+    let mut seen = [false; 20];
     for (index, result) in weft_process::as_completed(futures) {
         check(!seen[index], format!("index {index} twice"))?;
         seen[index] = true;
