@@ -324,7 +324,7 @@ impl Sink {
 /// `O` is the task's output type, `E` its error type.
 pub struct TaskFuture<O, E = NoError> {
     cell: Arc<Cell>,
-    pool: Weak<crate::pool::Shared>,
+    pool: Weak<crate::slot::Shared>,
     limit: usize,
     types: PhantomData<fn() -> (O, E)>,
 }
@@ -338,7 +338,7 @@ impl<O, E> fmt::Debug for TaskFuture<O, E> {
 }
 
 impl<O: DeserializeOwned, E: DeserializeOwned> TaskFuture<O, E> {
-    pub(crate) fn new(cell: Arc<Cell>, pool: Weak<crate::pool::Shared>, limit: usize) -> Self {
+    pub(crate) fn new(cell: Arc<Cell>, pool: Weak<crate::slot::Shared>, limit: usize) -> Self {
         TaskFuture {
             cell,
             pool,

@@ -131,6 +131,7 @@ mod map;
 mod pool;
 mod protocol;
 mod registry;
+mod slot;
 mod worker;
 
 pub use error::{NoError, Payload, ProcessError};

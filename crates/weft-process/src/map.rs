@@ -15,9 +15,9 @@ use std::task::{Context, Poll};
 
 use crate::error::{Failure, Payload};
 use crate::future::{ChunkTag, Inbox, ItemPosition, Outcome, Sink, decode};
-use crate::pool::{Job, Shared};
 use crate::protocol::{self, JobEncoder};
 use crate::registry::{Task, TaskResult};
+use crate::slot::{Job, Shared};
 
 /// An item carried from a chunk that it did not fit to the next.
 enum Carry {
@@ -136,14 +136,14 @@ impl<T: Task, I: Iterator<Item = T::Args>> Feeder<T, I> {
             return Some(tag);
         }
         let job = Job {
-            frame: encoder.finish(),
+            frame: encoder.finish().into(),
             task: T::NAME,
             count,
             timeout: None,
             retries_left: self.shared.retries(),
             sink: Sink::Inbox(Arc::clone(&self.inbox), tag),
         };
-        self.shared.enqueue(job);
+        self.shared.submit(job);
         Some(tag)
     }
 }

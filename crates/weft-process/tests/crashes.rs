@@ -140,7 +140,13 @@ fn abort_is_worker_died() -> Result<(), Failed> {
             )?;
         }
         still_serves(pool)?;
-        let after = pool.worker_pids();
+        // The replacement starts in the background: wait for it, boundedly.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut after = pool.worker_pids();
+        while after.len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            after = pool.worker_pids();
+        }
         check(
             after.len() == 2 && after != before,
             format!("the dead worker was not replaced: {before:?} -> {after:?}"),
