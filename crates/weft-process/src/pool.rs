@@ -293,7 +293,7 @@ impl ProcessPool {
             return future;
         }
         let job = Job {
-            frame: encoder.finish().into(),
+            frame: Arc::new(encoder.finish()),
             task: T::NAME,
             count: 1,
             timeout,

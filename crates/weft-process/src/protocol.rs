@@ -51,7 +51,15 @@ impl postcard::ser_flavors::Flavor for Append<'_> {
     type Output = ();
 
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.0.extend_from_slice(data);
+        // Varints and small strings are a few bytes: a call to `memcpy` for each
+        // costs more than the copy (it was a tenth of a `map`'s time).
+        if data.len() <= 16 {
+            for &byte in data {
+                self.0.push(byte);
+            }
+        } else {
+            self.0.extend_from_slice(data);
+        }
         Ok(())
     }
 

@@ -66,7 +66,7 @@ const PIPELINE_MAX_FRAME: usize = 32 * 1024;
 /// One unit of work for one worker: a RUN frame of `count` items and who gets the
 /// results.
 pub(crate) struct Job {
-    pub(crate) frame: Arc<[u8]>,
+    pub(crate) frame: Arc<Vec<u8>>,
     pub(crate) task: &'static str,
     pub(crate) count: u32,
     pub(crate) timeout: Option<Duration>,
