@@ -14,6 +14,41 @@ fn increment(x: u64) -> u64 {
     x + 1
 }
 
+#[weft_process::task]
+fn byte_len(data: Vec<u8>) -> usize {
+    data.len()
+}
+
+/// Large payloads: the round trip of 16 MiB of arguments against serializing and
+/// deserializing them locally, to see what moving the bytes through the socket
+/// costs (and so what shared memory could save).
+fn large_payload(pool: &ProcessPool) {
+    let data = vec![0xA5u8; 16 << 20];
+    let rounds = 5;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        assert_eq!(
+            pool.submit(byte_len, data.clone()).wait().unwrap(),
+            data.len()
+        );
+    }
+    let pool_time = started.elapsed() / rounds;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let clone = data.clone();
+        let bytes = postcard::to_allocvec(&clone).unwrap();
+        let back: Vec<u8> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.len(), data.len());
+    }
+    let local_time = started.elapsed() / rounds;
+    println!(
+        "16 MiB argument: round trip {pool_time:?}, of which serializing locally {local_time:?} \
+         (the socket's share: {:.0}%)",
+        100.0 * (pool_time.as_secs_f64() - local_time.as_secs_f64()).max(0.0)
+            / pool_time.as_secs_f64()
+    );
+}
+
 fn main() -> Result<(), weft_process::ProcessError> {
     weft_process::init();
     let mut args = std::env::args().skip(1);
@@ -56,6 +91,10 @@ fn main() -> Result<(), weft_process::ProcessError> {
         "{burst} submits in flight: {:.0} tasks/s",
         burst as f64 / elapsed.as_secs_f64()
     );
+
+    if !map_only {
+        large_payload(&pool);
+    }
 
     let started = Instant::now();
     let mut sum = 0u64;
