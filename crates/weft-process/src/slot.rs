@@ -38,7 +38,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -241,7 +241,7 @@ impl Shared {
         drop(state);
         // A failed write means the worker is gone: its slot thread sees the EOF and
         // deals with every job in flight, this one included.
-        let _ = (&*stream).write_all(&frame);
+        let _ = send_all(&stream, &frame);
         drop(writer);
         if head && timed {
             self.wake(slot);
@@ -498,7 +498,7 @@ impl Worker {
             let name = initializer.name;
             let ran = worker
                 .set_read_timeout(None)
-                .and_then(|()| (&*worker.stream).write_all(&initializer.frame))
+                .and_then(|()| send_all(&worker.stream, &initializer.frame))
                 .and_then(|()| {
                     protocol::read_frame(&mut &*worker.stream, config.limit + 64, &mut body)
                 });
@@ -626,6 +626,20 @@ impl Worker {
         let _ = self.child.kill();
         self.reap(shared, slot)
     }
+}
+
+/// Writes all of `bytes`, with `MSG_NOSIGNAL`: a dead worker is an `EPIPE` error
+/// here, never a SIGPIPE for the whole program (which only a Rust `main` ignores).
+fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::net::send(stream, bytes, rustix::net::SendFlags::NOSIGNAL) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(sent) => bytes = &bytes[sent..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn is_timeout(error: &io::Error) -> bool {
