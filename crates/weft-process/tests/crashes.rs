@@ -311,6 +311,34 @@ fn terminate_and_kill_cancel_running_tasks() -> Result<(), Failed> {
     Ok(())
 }
 
+fn a_dying_initializer_breaks_the_pool() -> Result<(), Failed> {
+    let before = children();
+    // The initializer dies: broken at once.
+    match ProcessPool::builder()
+        .workers(2)
+        .initializer(exit_with, 7)
+        .build()
+    {
+        Err(ProcessError::PoolBroken { reason, .. }) => {
+            check(reason.contains("initializer"), reason)?
+        }
+        other => return Err(format!("a dying initializer gave {other:?}").into()),
+    }
+    let after = children();
+    check(
+        after.len() <= before.len(),
+        format!("children left behind: {before:?} -> {after:?}"),
+    )
+}
+
+fn handles_are_send_and_sync() -> Result<(), Failed> {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<ProcessPool>();
+    send_sync::<weft_process::TaskFuture<u64, String>>();
+    send_sync::<ProcessError<String>>();
+    Ok(())
+}
+
 fn workers_die_with_their_parent() -> Result<(), Failed> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut parent = Command::new(exe)
@@ -394,6 +422,11 @@ fn main() {
             "terminate_and_kill_cancel_running_tasks",
             terminate_and_kill_cancel_running_tasks,
         ),
+        Trial::test(
+            "a_dying_initializer_breaks_the_pool",
+            a_dying_initializer_breaks_the_pool,
+        ),
+        Trial::test("handles_are_send_and_sync", handles_are_send_and_sync),
         Trial::test(
             "workers_die_with_their_parent",
             workers_die_with_their_parent,
