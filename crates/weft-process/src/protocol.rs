@@ -234,7 +234,7 @@ pub(crate) enum FrameRead {
 /// Reads one frame body into `body` (replacing its contents). An EOF inside a frame
 /// is an `UnexpectedEof` error; an EOF before its first byte is [`FrameRead::Eof`].
 pub(crate) fn read_frame(
-    reader: &mut impl Read,
+    mut reader: impl Read,
     limit: usize,
     body: &mut Vec<u8>,
 ) -> io::Result<FrameRead> {
@@ -254,7 +254,12 @@ pub(crate) fn read_frame(
         return Ok(FrameRead::TooLarge(len));
     }
     body.clear();
-    body.resize(len, 0);
-    reader.read_exact(body)?;
+    body.reserve_exact(len);
+    // Into the spare capacity, without zeroing it first; `take` stops at the frame's
+    // end (and answers the end-of-file probe without a system call).
+    reader.take(len as u64).read_to_end(body)?;
+    if body.len() != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(FrameRead::Frame)
 }
