@@ -390,6 +390,10 @@ impl<O, E> TaskFuture<O, E> {
 
     /// Cancels the task if it has not been handed to a worker yet; returns whether it
     /// did. A cancelled task's result is [`ProcessError::Cancelled`].
+    ///
+    /// A task written to a worker is handed over even if it waits in the worker's
+    /// socket behind the task running there (each worker holds at most one such), as
+    /// a task in Python's call queue can no longer be cancelled.
     pub fn cancel(&self) -> bool {
         match self.pool.upgrade() {
             Some(pool) => pool.cancel(&self.cell),

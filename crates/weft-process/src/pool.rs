@@ -248,7 +248,11 @@ impl ProcessPool {
         Builder::new()
     }
 
-    /// Queues `task` with `args` and returns its [`TaskFuture`] at once.
+    /// Sends `task` with `args` to a worker and returns its [`TaskFuture`] at once.
+    ///
+    /// The arguments are serialized on this thread; if a worker is idle, the frame is
+    /// written into its socket from here too (no hand-off to another thread), else it
+    /// waits in the pool's queue.
     ///
     /// Never fails here: every error (the pool shut down or broken, arguments that do
     /// not serialize or are over the frame limit) arrives through the future.
