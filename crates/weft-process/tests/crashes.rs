@@ -254,6 +254,35 @@ fn a_queued_task_survives_a_crash_ahead_of_it() -> Result<(), Failed> {
     })
 }
 
+#[weft_process::task]
+fn abort_at(x: u64, fatal: u64) -> u64 {
+    if x == fatal {
+        std::process::abort();
+    }
+    x + 1
+}
+
+fn a_crash_in_map_fails_its_chunk_only() -> Result<(), Failed> {
+    with_pool(ProcessPool::builder().workers(2), |pool| {
+        let results: Vec<_> = pool
+            .map(abort_at, (0..40u64).map(|x| (x, 13)))
+            .chunksize(4)
+            .collect();
+        check(results.len() == 40, "map lost items")?;
+        for (x, result) in results.iter().enumerate() {
+            match result {
+                // Items 12..16 were one chunk, whose results died with the worker.
+                Err(ProcessError::WorkerDied {
+                    signal: Some(6), ..
+                }) if (12..16).contains(&x) => {}
+                Ok(y) if *y == x as u64 + 1 && !(12..16).contains(&x) => {}
+                other => return Err(format!("item {x} gave {other:?}").into()),
+            }
+        }
+        still_serves(pool)
+    })
+}
+
 fn retries_run_a_died_task_again() -> Result<(), Failed> {
     let marker = std::env::temp_dir().join(format!("weft-process-die-once-{}", std::process::id()));
     let marker_text = marker.to_string_lossy().into_owned();
@@ -413,6 +442,10 @@ fn main() {
         Trial::test(
             "a_queued_task_survives_a_crash_ahead_of_it",
             a_queued_task_survives_a_crash_ahead_of_it,
+        ),
+        Trial::test(
+            "a_crash_in_map_fails_its_chunk_only",
+            a_crash_in_map_fails_its_chunk_only,
         ),
         Trial::test(
             "retries_run_a_died_task_again",
