@@ -187,7 +187,7 @@ impl Builder {
             let started = started.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("weft-process-{slot}"))
-                .spawn(move || slot::slot_main(shared, slot, started));
+                .spawn(move || slot::slot_thread(shared, slot, started));
             match spawned {
                 Ok(handle) => pool.threads.lock().push(handle),
                 Err(error) => {

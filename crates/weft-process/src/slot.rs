@@ -716,11 +716,42 @@ struct Gathered {
     items: u32,
 }
 
-pub(crate) fn slot_main(
+/// A slot thread's body. A panic in it (a bug) must not leave a worker that callers
+/// write to and nobody reads: the pool is broken, the slot's jobs fail, and the
+/// worker gets its PR_SET_PDEATHSIG as the thread ends.
+pub(crate) fn slot_thread(
     shared: Arc<Shared>,
     slot: usize,
     started: mpsc::Sender<Result<(), Failure>>,
 ) {
+    let guarded = Arc::clone(&shared);
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        slot_main(guarded, slot, started);
+    }));
+    if let Err(payload) = ran {
+        let failure = Failure::PoolBroken {
+            reason: format!(
+                "a pool thread panicked: {}",
+                crate::worker::panic_message(&*payload)
+            ),
+            source: None,
+        };
+        shared.break_pool(failure.clone());
+        for job in shared.withdraw(slot) {
+            job.sink.deliver(Outcome::failed(failure.clone()));
+        }
+        // The worker's `Child` went with the unwinding: kill and reap it by pid, so it
+        // is neither left running nor left a zombie.
+        let pid = std::mem::take(&mut shared.state.lock().slots[slot].pid);
+        if let Some(pid) = pid.and_then(|pid| Pid::from_raw(pid as i32)) {
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        }
+        shared.thread_exited();
+    }
+}
+
+fn slot_main(shared: Arc<Shared>, slot: usize, started: mpsc::Sender<Result<(), Failure>>) {
     let mut worker = match start_with_retries(&shared, slot) {
         Ok(worker) => {
             shared.publish(slot, &worker);
