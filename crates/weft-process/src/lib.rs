@@ -29,6 +29,11 @@
 //! forked copy of a multi-threaded process can deadlock on any lock another thread
 //! held): they are a fresh `exec`, with their own clean runtime.
 //!
+//! With `#[weft::main]`, the runtime is built before the body runs: prefer a plain
+//! `fn main` that calls `init()` and then builds the runtime (a worker has no use for
+//! one); `init()` as the body's first statement works too, with idle runtime threads
+//! in every worker.
+//!
 //! For tests, a `#[test]` cannot re-execute into a worker: use an integration test
 //! target with `harness = false` and a `main` that calls `init()` first (the
 //! `libtest-mimic` crate gives such a target the usual test runner).
