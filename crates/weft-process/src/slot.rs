@@ -38,7 +38,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, BufReader};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -411,8 +411,20 @@ enum StartError {
 struct Worker {
     child: Child,
     stream: Arc<UnixStream>,
+    /// Reads ahead, so a header and its body (or several small frames) come in one
+    /// `recv`.
+    reader: BufReader<SocketReader>,
     read_timeout: Option<Duration>,
     jobs_done: usize,
+}
+
+/// The read half of a worker's socket, for the `BufReader`.
+struct SocketReader(Arc<UnixStream>);
+
+impl io::Read for SocketReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
 }
 
 /// How the worker was lost.
@@ -447,9 +459,11 @@ impl Worker {
             ))
         })?;
         shared.set_pid(slot, Some(child.id()));
+        let stream = Arc::new(ours);
         let mut worker = Worker {
             child,
-            stream: Arc::new(ours),
+            reader: BufReader::with_capacity(64 * 1024, SocketReader(Arc::clone(&stream))),
+            stream,
             read_timeout: None,
             jobs_done: 0,
         };
@@ -457,7 +471,7 @@ impl Worker {
         let mut body = Vec::new();
         let handshake = worker
             .set_read_timeout(Some(config.startup_timeout))
-            .and_then(|()| protocol::read_frame(&mut &*worker.stream, 64, &mut body));
+            .and_then(|()| protocol::read_frame(&mut worker.reader, 64, &mut body));
         match handshake {
             Ok(FrameRead::Frame) => {
                 let mut cursor = Cursor::new(&body);
@@ -500,7 +514,7 @@ impl Worker {
                 .set_read_timeout(None)
                 .and_then(|()| send_all(&worker.stream, &initializer.frame))
                 .and_then(|()| {
-                    protocol::read_frame(&mut &*worker.stream, config.limit + 64, &mut body)
+                    protocol::read_frame(&mut worker.reader, config.limit + 64, &mut body)
                 });
             let failure = match ran {
                 Ok(FrameRead::Frame) => {
@@ -586,7 +600,7 @@ impl Worker {
         let mut body = Vec::new();
         let read = self
             .set_read_timeout(timeout)
-            .and_then(|()| protocol::read_frame(&mut &*self.stream, limit + 64, &mut body));
+            .and_then(|()| protocol::read_frame(&mut self.reader, limit + 64, &mut body));
         match read {
             Ok(FrameRead::Frame) => {
                 let mut cursor = Cursor::new(&body);
@@ -797,7 +811,12 @@ fn slot_main(shared: Arc<Shared>, slot: usize, started: mpsc::Sender<Result<(), 
         if idle {
             shared.refill(slot);
         }
-        let readable = current.wait_readable(&shared.wakers[slot], deadline);
+        // Poll only when something other than the socket may need us: idle (a closing
+        // pool wakes us through the eventfd) or running a timed job. A busy slot whose
+        // head has no deadline just reads: its worker's answer or death ends the wait.
+        let readable = !current.reader.buffer().is_empty()
+            || (!idle && deadline.is_none())
+            || current.wait_readable(&shared.wakers[slot], deadline);
         let timed_out = deadline.is_some_and(|deadline| Instant::now() >= deadline);
         if !readable && !timed_out {
             continue;
