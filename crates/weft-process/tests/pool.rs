@@ -519,6 +519,49 @@ fn bad_input_gives_typed_errors() -> Result<(), Failed> {
     )
 }
 
+fn concurrent_submitters_lose_nothing() -> Result<(), Failed> {
+    let pool = Arc::new(pool(2)?);
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || {
+                let mut sum = 0u64;
+                let futures: Vec<_> = (0..2_000u64)
+                    .map(|x| pool.submit(square, t * 10_000 + x))
+                    .collect();
+                for future in futures {
+                    sum += future.wait().expect("a task of a concurrent submitter");
+                }
+                // And a map from the same thread, interleaved with the others.
+                sum += pool
+                    .map(square, (0..500u64).map(|x| t * 10_000 + x))
+                    .chunksize(13)
+                    .map(|result| result.expect("a map item"))
+                    .sum::<u64>();
+                sum
+            })
+        })
+        .collect();
+    let mut total = 0u64;
+    for thread in threads {
+        total += thread.join().map_err(|_| "a submitter panicked")?;
+    }
+    let expected: u64 = (0..4u64)
+        .map(|t| {
+            (0..2_000u64)
+                .map(|x| square::run(t * 10_000 + x))
+                .sum::<u64>()
+                + (0..500u64)
+                    .map(|x| square::run(t * 10_000 + x))
+                    .sum::<u64>()
+        })
+        .sum();
+    check(
+        total == expected,
+        "results lost or duplicated under concurrent submitters",
+    )
+}
+
 fn manual_registration() -> Result<(), Failed> {
     let pool = pool(1)?;
     check(
@@ -554,6 +597,10 @@ fn main() {
         Trial::test("cancel_and_shutdown", cancel_and_shutdown),
         Trial::test("initializer_and_recycling", initializer_and_recycling),
         Trial::test("bad_input_gives_typed_errors", bad_input_gives_typed_errors),
+        Trial::test(
+            "concurrent_submitters_lose_nothing",
+            concurrent_submitters_lose_nothing,
+        ),
         Trial::test("manual_registration", manual_registration),
     ];
     libtest_mimic::run(&arguments, trials).exit();
