@@ -223,6 +223,15 @@ impl Builder {
 ///
 /// Dropping the pool is [`shutdown(true, false)`](ProcessPool::shutdown): queued tasks
 /// still run, and the drop waits for them and for every worker to be reaped.
+///
+/// A job goes to an idle worker if there is one; otherwise a worker running a job
+/// may take one more small job into its socket, to start it the moment the first
+/// ends (Python's executor queues one extra call the same way). With tasks of very
+/// uneven length this can leave a short task waiting behind a long one while another
+/// worker idles; `map` with a `chunksize` evens that out.
+///
+/// `ProcessPool` is `Send + Sync`: share it between threads by reference or in an
+/// `Arc`.
 pub struct ProcessPool {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
