@@ -60,6 +60,7 @@ pub(crate) struct ItemPosition {
 
 impl ItemPosition {
     /// The next item's status and bytes, or `None` when the frames are used up.
+    #[inline]
     pub(crate) fn next<'a>(&mut self, frames: &'a [Vec<u8>]) -> Option<(u8, &'a [u8])> {
         loop {
             let body = frames.get(self.frame)?;
@@ -85,6 +86,7 @@ impl ItemPosition {
 }
 
 /// Turns one result item into the caller's types.
+#[inline]
 pub(crate) fn decode<O: DeserializeOwned, E: DeserializeOwned>(
     status: u8,
     bytes: &[u8],

@@ -177,6 +177,9 @@ impl Current {
         }
     }
 
+    // Inlined, like the `step`s below: the result is moved through every caller's
+    // wrapper (`Option`, `Poll`), and out of line each move is a copy through memory.
+    #[inline(always)]
     fn next_item<T: Task>(&mut self, limit: usize) -> Option<(u64, TaskResult<T>)> {
         if self.left == 0 {
             return None;
@@ -268,6 +271,7 @@ impl<T: Task, I: Iterator<Item = T::Args>> Map<T, I> {
         }
     }
 
+    #[inline(always)]
     fn step(
         &mut self,
         mut recv: impl FnMut(&Inbox) -> Poll<(ChunkTag, Outcome)>,
@@ -372,6 +376,7 @@ impl<T: Task, I: Iterator<Item = T::Args>> MapUnordered<T, I> {
         }
     }
 
+    #[inline(always)]
     fn step(
         &mut self,
         mut recv: impl FnMut(&Inbox) -> Poll<(ChunkTag, Outcome)>,

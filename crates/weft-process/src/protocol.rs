@@ -74,12 +74,14 @@ impl postcard::ser_flavors::Flavor for Append<'_> {
 
 /// Appends `value` in postcard to `out`. On error `out` may hold a partial value: the
 /// callers truncate back to where they started.
+#[inline]
 pub(crate) fn append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> postcard::Result<()> {
     postcard::serialize_with_flavor(value, Append(out))
 }
 
 /// Deserializes a whole item: bytes left over mean the sender's type was not this
 /// one (postcard would otherwise read a prefix of, say, a `u64` as a `u8`).
+#[inline]
 pub(crate) fn from_bytes_exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     match postcard::take_from_bytes(bytes) {
         Ok((value, [])) => Ok(value),
@@ -128,6 +130,7 @@ impl JobEncoder {
     }
 
     /// Appends one item; returns the item's bytes (with its length prefix).
+    #[inline]
     pub(crate) fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> postcard::Result<usize> {
         let start = self.frame.len();
         self.frame.extend_from_slice(&[0; 4]);
@@ -170,25 +173,30 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     pub(crate) fn new(bytes: &'a [u8]) -> Cursor<'a> {
         Cursor { rest: bytes }
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Option<u8> {
         let (&first, rest) = self.rest.split_first()?;
         self.rest = rest;
         Some(first)
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self) -> Option<u16> {
         self.bytes(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self) -> Option<u32> {
         self.bytes(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    #[inline]
     pub(crate) fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.rest.len() < n {
             return None;
@@ -199,6 +207,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// One `(len u32, bytes)` item.
+    #[inline]
     pub(crate) fn item(&mut self) -> Option<&'a [u8]> {
         let len = self.u32()? as usize;
         self.bytes(len)
@@ -207,6 +216,7 @@ impl<'a> Cursor<'a> {
 
 /// Appends a RESULTS item header (status, length placeholder); returns where the
 /// length goes, for [`close_result_item`].
+#[inline]
 pub(crate) fn open_result_item(out: &mut Vec<u8>, status: u8) -> usize {
     out.push(status);
     let at = out.len();
@@ -214,6 +224,7 @@ pub(crate) fn open_result_item(out: &mut Vec<u8>, status: u8) -> usize {
     at
 }
 
+#[inline]
 pub(crate) fn close_result_item(out: &mut [u8], len_at: usize) {
     let len = (out.len() - len_at - 4) as u32;
     out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());

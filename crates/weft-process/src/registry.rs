@@ -117,6 +117,7 @@ fn dispatch<T: Task>(args: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+#[inline]
 fn value_item<V: Serialize>(out: &mut Vec<u8>, status: u8, value: &V) {
     let start = out.len();
     let at = protocol::open_result_item(out, status);
