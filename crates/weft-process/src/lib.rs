@@ -123,7 +123,11 @@
 //! task (a few microseconds: three wake-ups, the worker's, a pool thread's and the
 //! caller's), many submits in flight, a large payload, and `map` over a million small
 //! inputs. For small tasks use `map` with a `chunksize` in the hundreds or thousands:
-//! a chunk costs one round trip whatever its size.
+//! a chunk costs one round trip whatever its size. For large byte buffers, mark the
+//! fields `#[serde(with = "serde_bytes")]` (the `serde_bytes` crate) or use its
+//! `ByteBuf`: serde's default for `Vec<u8>` is a sequence, encoded and decoded one
+//! byte at a time (a 16 MiB `Vec<u8>` argument spends far more time there than in
+//! the socket, which is also why there is no shared-memory path for large payloads).
 //!
 //! # IPC
 //!
