@@ -2,6 +2,10 @@
 //! futures helpers, configuration, bad input. `harness = false`: `main` calls
 //! `init_with` first so this binary can be its own worker.
 
+// Tasks can be declared and registered in crates that forbid unsafe code (the
+// registration's unsafe block comes from inventory's macro, which the lint leaves be).
+#![forbid(unsafe_code)]
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
