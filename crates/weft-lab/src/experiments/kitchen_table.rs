@@ -1219,3 +1219,325 @@ fn charts(f: &Figures) -> Vec<Chart> {
     charts.push(memory);
     charts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(rate: f64) -> Summary {
+        Summary::of(&[rate]).expect("one value")
+    }
+
+    /// Figures on `cores` cores from `(workload, model, cooks, dishes/s, RSS added)`.
+    fn figures(cores: usize, cells: &[(Workload, Model, usize, f64, f64)]) -> Figures {
+        let mut config = Config::new(true);
+        config.cores = cores;
+        Figures {
+            cores,
+            sizes: Sizes::for_config(&config),
+            cells: cells
+                .iter()
+                .map(|&(workload, model, cooks, rate, memory)| Cell {
+                    workload,
+                    model,
+                    cooks,
+                    throughput: summary(rate),
+                    memory_bytes: Some(memory),
+                })
+                .collect(),
+            missing: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    use Model::{Async, Processes, Sequential, Threads};
+    use Workload::{Cpu, Sleep, Socket};
+
+    /// What CPython would show on 2 cores: processes scale, threads and the one
+    /// async chef do not; async keeps up on sleeps with less memory; threads win on
+    /// the socket.
+    fn as_the_notes_say() -> Vec<(Workload, Model, usize, f64, f64)> {
+        vec![
+            (Cpu, Sequential, 1, 100.0, 0.0),
+            (Cpu, Threads, 1, 100.0, 1e5),
+            (Cpu, Threads, 8, 105.0, 8e5),
+            (Cpu, Processes, 1, 95.0, 4e6),
+            (Cpu, Processes, 8, 190.0, 3e7),
+            (Cpu, Async, 1, 99.0, 3e5),
+            (Cpu, Async, 8, 99.0, 3e5),
+            (Sleep, Sequential, 1, 200.0, 0.0),
+            (Sleep, Threads, 8, 1600.0, 8e5),
+            (Sleep, Processes, 8, 1500.0, 3e7),
+            (Sleep, Async, 8, 1550.0, 3e5),
+            (Socket, Sequential, 1, 3e4, 0.0),
+            (Socket, Threads, 8, 9e4, 8e5),
+            (Socket, Processes, 8, 8e4, 3e7),
+            (Socket, Async, 8, 7e4, 3e5),
+        ]
+    }
+
+    fn set(
+        cells: &mut [(Workload, Model, usize, f64, f64)],
+        w: Workload,
+        m: Model,
+        n: usize,
+        rate: f64,
+    ) {
+        let cell = cells
+            .iter_mut()
+            .find(|c| c.0 == w && c.1 == m && c.2 == n)
+            .expect("a cell to change");
+        cell.3 = rate;
+    }
+
+    #[test]
+    fn figures_as_the_notes_say_reproduce_the_table() {
+        let f = figures(2, &as_the_notes_say());
+        let v = verdict(&f);
+        assert_eq!(v.outcome, Outcome::Reproduced, "{}", v.text);
+        assert_eq!(v.text.matches(": supported (").count(), 4, "{}", v.text);
+        assert!(
+            v.text.contains("8 processes cooked 190 dishes/s, 1.90x"),
+            "{}",
+            v.text
+        );
+        // The conclusion names the fastest model per workload, from the figures.
+        let conclusion = conclusion(&f);
+        assert_eq!(conclusion.len(), 3);
+        assert!(
+            conclusion[0].starts_with("CPU-bound: processes fastest"),
+            "{conclusion:?}"
+        );
+        assert!(
+            conclusion[1].starts_with("I/O, sleep: threads fastest"),
+            "{conclusion:?}"
+        );
+        assert!(
+            conclusion[1].contains("async, 1 worker 0.97x at N = 8"),
+            "{conclusion:?}"
+        );
+        assert!(
+            conclusion[2].starts_with("I/O, socket: threads fastest"),
+            "{conclusion:?}"
+        );
+    }
+
+    #[test]
+    fn parallel_rust_threads_contradict_the_one_chef_row() {
+        let mut cells = as_the_notes_say();
+        set(&mut cells, Cpu, Threads, 8, 195.0);
+        let v = verdict(&figures(2, &cells));
+        assert_eq!(v.outcome, Outcome::Partly, "{}", v.text);
+        assert!(
+            v.text
+                .contains("only one chef can cook at a time: contradicted"),
+            "{}",
+            v.text
+        );
+        assert!(v.text.contains("CPython's GIL"), "{}", v.text);
+        assert!(conclusion(&figures(2, &cells))[0].starts_with("CPU-bound: threads fastest"));
+    }
+
+    #[test]
+    fn the_opposite_figures_contradict_every_row() {
+        let mut cells = as_the_notes_say();
+        set(&mut cells, Cpu, Processes, 8, 110.0); // no parallelism from processes
+        set(&mut cells, Cpu, Threads, 8, 190.0); // threads in parallel
+        set(&mut cells, Sleep, Async, 8, 400.0); // the async chef falls behind
+        set(&mut cells, Socket, Async, 8, 2e5); // async beats the threads
+        let v = verdict(&figures(2, &cells));
+        assert_eq!(v.outcome, Outcome::NotReproduced, "{}", v.text);
+        assert_eq!(v.text.matches(": contradicted (").count(), 4, "{}", v.text);
+    }
+
+    #[test]
+    fn heavier_async_tasks_fail_the_slow_io_row() {
+        let mut cells = as_the_notes_say();
+        let async_sleep = cells
+            .iter_mut()
+            .find(|c| c.0 == Sleep && c.1 == Async)
+            .unwrap();
+        async_sleep.4 = 1e7; // more than the threads' 8e5
+        let v = verdict(&figures(2, &cells));
+        assert_eq!(v.outcome, Outcome::Partly, "{}", v.text);
+        assert!(
+            v.text.contains("for less memory: contradicted"),
+            "{}",
+            v.text
+        );
+    }
+
+    #[test]
+    fn missing_figures_leave_rows_untested() {
+        let cells: Vec<_> = as_the_notes_say()
+            .into_iter()
+            .filter(|c| c.1 != Processes)
+            .collect();
+        let mut f = figures(2, &cells);
+        f.missing
+            .push((Processes, "not the weft-lab binary".into()));
+        let v = verdict(&f);
+        // The three rows left all hold.
+        assert_eq!(v.outcome, Outcome::Reproduced, "{}", v.text);
+        assert!(
+            v.text
+                .contains("in parallel: untested (no process-pool figures)"),
+            "{}",
+            v.text
+        );
+        assert!(
+            v.text
+                .contains("processes not measured: not the weft-lab binary")
+        );
+
+        // One core: the CPU rows cannot be told.
+        let v = verdict(&figures(1, &as_the_notes_say()));
+        assert_eq!(
+            v.text
+                .matches("one core: nothing can run in parallel")
+                .count(),
+            2
+        );
+
+        let v = verdict(&figures(2, &[]));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.text);
+        assert!(conclusion(&figures(2, &[])).is_empty());
+    }
+
+    #[test]
+    fn sizes_go_from_one_cook_to_four_per_core() {
+        let mut config = Config::new(true);
+        config.cores = 2;
+        assert_eq!(Sizes::for_config(&config).cooks, [1, 2, 8]);
+        config.quick = false;
+        assert_eq!(Sizes::for_config(&config).cooks, [1, 2, 4, 8]);
+        config.cores = 3;
+        assert_eq!(Sizes::for_config(&config).cooks, [1, 2, 3, 4, 8, 12]);
+        config.threads = Some(5);
+        assert_eq!(Sizes::for_config(&config).cooks, [1, 2, 3, 4, 5]);
+        config.threads = Some(1);
+        assert_eq!(Sizes::for_config(&config).cooks, [1]);
+    }
+
+    #[test]
+    fn orders_share_the_cpu_dishes_and_give_each_cook_its_own_io() {
+        let sizes = Sizes::for_config(&Config::new(true));
+        for cooks in [1, 3, 8] {
+            let cpu = sizes.orders(Cpu, cooks, None);
+            assert_eq!(cpu.len(), cooks);
+            let total: u32 = cpu.iter().map(|o| o.dishes).sum();
+            assert_eq!(total, sizes.cpu_dishes);
+            // Seeds count up across the cooks, so the xor of their checksums is the
+            // sequential one.
+            let seeds: Vec<u64> = cpu.iter().map(|o| o.seed).collect();
+            let mut next = 0;
+            for (order, seed) in cpu.iter().zip(seeds) {
+                assert_eq!(seed, next);
+                next += u64::from(order.dishes);
+            }
+            let sleep = sizes.orders(Sleep, cooks, None);
+            assert!(sleep.iter().all(|o| o.dishes == sizes.sleeps_per_cook));
+            assert_eq!(sleep.len(), cooks);
+        }
+        let xor = |orders: &[Order]| orders.iter().fold(0, |x, o| x ^ cook(o).unwrap());
+        assert_eq!(
+            xor(&sizes.orders(Cpu, 1, None)),
+            xor(&sizes.orders(Cpu, 3, None))
+        );
+    }
+
+    #[test]
+    fn cooks_check_their_dishes_blocking_and_async() {
+        let server = super::super::thread_per_connection::Server::start(
+            super::super::thread_per_connection::Model::Threads { stack: None },
+        )
+        .expect("an echo server");
+        let socket = Order {
+            workload: Socket,
+            dishes: 5,
+            seed: 0,
+            server: Some(server.addr()),
+        };
+        assert_eq!(cook(&socket).unwrap(), 5);
+        let no_server = Order {
+            server: None,
+            ..socket.clone()
+        };
+        assert_eq!(
+            cook(&no_server).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        let cpu = Order {
+            workload: Cpu,
+            dishes: 3,
+            seed: 7,
+            server: None,
+        };
+        let runtime = weft::rt::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .expect("a runtime");
+        let (tasks_socket, tasks_cpu) = runtime.block_on(async {
+            (
+                cook_async(socket.clone()).await.unwrap(),
+                cook_async(cpu.clone()).await.unwrap(),
+            )
+        });
+        assert_eq!(tasks_socket, 5);
+        assert_eq!(tasks_cpu, cook(&cpu).unwrap());
+        assert_ne!(tasks_cpu, 0);
+        assert!(check_echo(b"ab", b"ab").is_ok());
+        assert_eq!(
+            check_echo(b"ab", b"ba").unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+    }
+
+    #[test]
+    fn a_tiny_run_fills_every_in_process_column() {
+        let mut config = Config::new(true);
+        config.sample = Duration::from_millis(1);
+        config.rounds = 1;
+        config.threads = Some(2);
+        // A test binary cannot be a process-pool worker: that column is missing.
+        let (f, comparisons) = measure(&config, false);
+        assert!(f.errors.is_empty(), "{:?}", f.errors);
+        assert_eq!(f.missing.len(), 1, "{:?}", f.missing);
+        assert_eq!(f.missing[0].0, Processes);
+        assert_eq!(comparisons.len(), 3 * f.sizes.cooks.len());
+        for w in Workload::ALL {
+            assert!(f.sequential(w).is_some_and(|r| r > 0.0), "{w:?}");
+            for &n in &f.sizes.cooks {
+                for m in [Threads, Async] {
+                    let cell = f.cell(w, m, n).unwrap_or_else(|| panic!("{w:?} {m:?} {n}"));
+                    assert!(cell.throughput.median > 0.0);
+                    assert!(cell.memory_bytes.is_some(), "{w:?} {m:?} {n}");
+                }
+                assert!(f.cell(w, Processes, n).is_none());
+            }
+        }
+        let t = table(&f);
+        assert_eq!(t.rows().len(), 3 * f.sizes.cooks.len());
+        let charts = charts(&f);
+        assert_eq!(charts.len(), 4);
+        assert!(charts.iter().all(Chart::has_data));
+        let v = verdict(&f);
+        assert!(v.text.contains("processes not measured"), "{}", v.text);
+        assert!(
+            v.text.contains("on this machine: CPU-bound: "),
+            "{}",
+            v.text
+        );
+    }
+
+    #[test]
+    fn memory_readings_see_this_process() {
+        assert!(rss_of("self").is_some_and(|b| b > 0));
+        assert!(total_rss(&[]) > 0);
+        let sampler = MemorySampler::start();
+        thread::sleep(MEMORY_PERIOD * 3);
+        assert!(sampler.peak().is_some_and(|b| b > 0));
+        assert_eq!(format_signed_bytes(-2048.0), "-2 KiB");
+        assert_eq!(format_signed_bytes(1536.0), "1.5 KiB");
+    }
+}
