@@ -363,8 +363,8 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    /// Sizes that make a sequential sample last about `config.sample` (10 ms with
-    /// `--quick`, 100 ms otherwise).
+    /// Sizes that make a sequential sample last about half of `config.sample` (10 ms
+    /// with `--quick`, 100 ms otherwise): this experiment has many cells.
     pub fn for_config(config: &Config) -> Self {
         let cores = config.cores.max(1);
         let largest = config.threads.unwrap_or(cores * 4).max(1);
@@ -379,14 +379,14 @@ impl Sizes {
         cooks.retain(|&n| n <= largest);
         cooks.sort_unstable();
         cooks.dedup();
-        let sample_ms = config.sample.as_secs_f64() * 1e3;
-        // About 0.25 ms per CPU dish, 5 ms per sleep, 10-50 µs per round trip.
+        let sample_ms = config.sample.as_secs_f64() * 1e3 / 2.0;
+        // About 0.25 ms per CPU dish, 5 ms per sleep, 5-50 µs per round trip.
         let count = |per_ms: f64| ((sample_ms * per_ms) as u32).max(2);
         Sizes {
             cooks,
             cpu_dishes: count(4.0).max(8),
             sleeps_per_cook: count(0.2),
-            round_trips_per_cook: count(20.0),
+            round_trips_per_cook: count(40.0),
         }
     }
 
@@ -777,16 +777,23 @@ struct MemorySampler {
 
 impl MemorySampler {
     fn start() -> Self {
-        let children = children();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = thread::Builder::new()
             .name("kitchen-rss".into())
             .spawn(move || {
+                let mut children = children();
                 let mut peak = total_rss(&children);
                 // Relaxed: the flag carries no data; the join publishes the peak.
-                while !flag.load(Ordering::Relaxed) {
+                for tick in 1u32.. {
+                    if flag.load(Ordering::Relaxed) {
+                        break;
+                    }
                     thread::sleep(MEMORY_PERIOD);
+                    // A pool may start (or replace) workers while it runs.
+                    if tick % 8 == 0 {
+                        children = self::children();
+                    }
                     peak = peak.max(total_rss(&children));
                 }
                 peak.max(total_rss(&children))
