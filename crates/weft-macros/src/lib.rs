@@ -1,4 +1,4 @@
-//! The `#[weft::main]` and `#[weft::test]` attributes.
+//! The `#[weft::main]`, `#[weft::test]` and `#[weft::process::task]` attributes.
 //!
 //! Both turn an `async fn` into the sync function Rust expects (`fn main()`, a
 //! `#[test] fn`) that builds a weft runtime and blocks on the body:
@@ -229,6 +229,7 @@ use proc_macro::TokenStream;
 
 mod expand;
 mod options;
+mod task;
 
 use options::Kind;
 
@@ -277,4 +278,34 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(Kind::Test, args.into(), item.into()).into()
+}
+
+/// Declares a weft-process task: the function becomes a zero-sized handle of the same
+/// name implementing `weft::process::Task`, registered so worker processes find it by
+/// its module path and name.
+///
+/// ```text
+/// #[weft::process::task]
+/// fn square(x: u64) -> u64 { x * x }
+/// // pool.submit(square, 7).wait() == Ok(49); square::run(7) == 49 in this process
+/// ```
+///
+/// Several parameters become one tuple of arguments; a return type spelled
+/// `Result<Out, E>` gives the task's output and error types, any other return type is
+/// an infallible output. Options: `crate = "path"` (where weft-process's API is;
+/// default `::weft::process`) and `name = ".."` (the registered name).
+///
+/// Refused, each with its own error: `async fn`, `unsafe fn`, generic functions,
+/// methods (`self`), variadics.
+#[proc_macro_attribute]
+pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
+    task::expand(args.into(), item.into(), syn::parse_quote!(::weft::process)).into()
+}
+
+/// `#[task]` for users of weft-process without the facade: the same attribute, with
+/// `::weft_process` as the default path. Re-exported as `weft_process::task`.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn task_in_weft_process(args: TokenStream, item: TokenStream) -> TokenStream {
+    task::expand(args.into(), item.into(), syn::parse_quote!(::weft_process)).into()
 }

@@ -12,7 +12,7 @@
 //! | [`pool`] | `weft-pool` | work-stealing thread pool: `join`, `scope`, `spawn`, `ThreadPoolBuilder`, parallel iterators and parallel sort |
 //! | [`io`] | `weft-io` | the `Poller` (epoll, poll), the timer wheel, the reactor, `Async<T>` |
 //! | [`rt`] | `weft-rt` | the async runtime on the pool's workers: tasks, `block_on`, `spawn`, `time`, `net`; `#[weft::main]`, `#[weft::test]` |
-//! | `process` | `weft-process` | not built yet |
+//! | [`process`] | `weft-process` | process pool: registered tasks in re-executed, crash-isolated workers; `submit`, `map`, `as_completed`, `wait`; `#[weft::process::task]` |
 //!
 //! # Examples
 //!
@@ -63,6 +63,32 @@ pub mod io {
 /// `compute`, `spawn_blocking`, `time`, `net` (`weft-rt`).
 pub mod rt {
     pub use weft_rt::*;
+}
+
+/// The process pool: registered tasks run in worker processes re-executed from this
+/// binary, crash-isolated, with the `concurrent.futures` vocabulary (`weft-process`).
+///
+/// **`main` must call [`process::init()`] first** (in a worker it never returns).
+/// Tasks are declared with `#[weft::process::task]`:
+///
+/// ```no_run
+/// #[weft::process::task]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn main() {
+///     weft::process::init();
+///     let pool = weft::process::ProcessPool::builder().workers(2).build().unwrap();
+///     assert_eq!(pool.submit(square, 7).wait().unwrap(), 49);
+/// }
+/// ```
+pub mod process {
+    pub use weft_process::*;
+
+    /// Declares a process task (the attribute, with `::weft::process` as its path):
+    /// see `weft_process::task`.
+    pub use weft_macros::task;
 }
 
 /// Runs `async fn main` on a weft runtime (multi-thread by default): see

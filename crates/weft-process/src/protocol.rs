@@ -1,0 +1,252 @@
+//! The wire format between the pool and its workers: length-prefixed frames over a
+//! Unix socket, payloads in postcard.
+//!
+//! Every frame is a little-endian `u32` body length followed by the body. Bodies:
+//!
+//! ```text
+//! parent -> worker   RUN | INIT   kind u8, name_len u16, name, count u32, count × (len u32, postcard args)
+//! worker -> parent   HELLO        kind u8, protocol u32, pid u32
+//!                    RESULTS      kind u8, start u32, count u32, count × (status u8, len u32, bytes)
+//! ```
+//!
+//! A job is one RUN frame of `count` items (1 for `submit`, a chunk for `map`); the
+//! worker answers with RESULTS frames covering items `start..start + count`, one frame
+//! unless the results would pass the frame limit. The item's bytes are the postcard
+//! output for `OK`, the postcard error value for `TASK_ERROR`, and UTF-8 text (a
+//! message or a name) for the other statuses. Items carry their own length so one
+//! item that fails to deserialize does not lose its neighbours.
+
+use std::io::{self, Read};
+
+use serde::Serialize;
+
+/// The first argument that tells `init()` it runs as a worker.
+pub(crate) const WORKER_MARKER: &str = "__weft_process_worker__";
+/// Bumped whenever this format changes; a worker of another version is refused.
+pub(crate) const PROTOCOL_VERSION: u32 = 1;
+
+pub(crate) const KIND_RUN: u8 = 1;
+pub(crate) const KIND_INIT: u8 = 2;
+pub(crate) const KIND_HELLO: u8 = 0x10;
+pub(crate) const KIND_RESULTS: u8 = 0x11;
+
+pub(crate) const STATUS_OK: u8 = 0;
+pub(crate) const STATUS_TASK_ERROR: u8 = 1;
+pub(crate) const STATUS_PANICKED: u8 = 2;
+pub(crate) const STATUS_NOT_REGISTERED: u8 = 3;
+pub(crate) const STATUS_BAD_ARGS: u8 = 4;
+pub(crate) const STATUS_TOO_LARGE: u8 = 5;
+pub(crate) const STATUS_BAD_OUTPUT: u8 = 6;
+
+/// Bytes of a RESULTS body before its items.
+pub(crate) const RESULTS_HEADER: usize = 9;
+/// Bytes of one result item before its payload.
+pub(crate) const RESULT_ITEM_HEADER: usize = 5;
+
+/// A postcard flavour that appends to a `Vec` it borrows, so one buffer collects a
+/// whole chunk without a temporary per item.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// Appends `value` in postcard to `out`. On error `out` may hold a partial value: the
+/// callers truncate back to where they started.
+pub(crate) fn append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> postcard::Result<()> {
+    postcard::serialize_with_flavor(value, Append(out))
+}
+
+/// Deserializes a whole item: bytes left over mean the sender's type was not this
+/// one (postcard would otherwise read a prefix of, say, a `u64` as a `u8`).
+pub(crate) fn from_bytes_exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match postcard::take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(format!(
+            "{} bytes left over: the value's type differs from the one expected",
+            rest.len()
+        )),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// Builds one RUN or INIT frame item by item.
+#[derive(Debug)]
+pub(crate) struct JobEncoder {
+    frame: Vec<u8>,
+    count_at: usize,
+    count: u32,
+}
+
+impl JobEncoder {
+    pub(crate) fn new(kind: u8, name: &str, capacity: usize) -> JobEncoder {
+        let mut frame = Vec::with_capacity(capacity.max(64));
+        frame.extend_from_slice(&[0; 4]);
+        frame.push(kind);
+        // Names are Rust paths; a longer one than u16 cannot come from `module_path!`
+        // in practice, and is cut rather than corrupting the frame.
+        let name = &name.as_bytes()[..name.len().min(u16::MAX as usize)];
+        frame.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        frame.extend_from_slice(name);
+        let count_at = frame.len();
+        frame.extend_from_slice(&[0; 4]);
+        JobEncoder {
+            frame,
+            count_at,
+            count: 0,
+        }
+    }
+
+    /// Bytes so far, header included.
+    pub(crate) fn len(&self) -> usize {
+        self.frame.len()
+    }
+
+    pub(crate) fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Appends one item; returns the item's bytes (with its length prefix).
+    pub(crate) fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> postcard::Result<usize> {
+        let start = self.frame.len();
+        self.frame.extend_from_slice(&[0; 4]);
+        if let Err(error) = append(value, &mut self.frame) {
+            self.frame.truncate(start);
+            return Err(error);
+        }
+        let len = (self.frame.len() - start - 4) as u32;
+        self.frame[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.count += 1;
+        Ok(self.frame.len() - start)
+    }
+
+    /// Removes the last `bytes` pushed (one item, as `push` measured it) and returns
+    /// them, length prefix included, for the next frame.
+    pub(crate) fn pop_last(&mut self, bytes: usize) -> Vec<u8> {
+        let at = self.frame.len() - bytes;
+        self.count -= 1;
+        self.frame.split_off(at)
+    }
+
+    /// Appends an item already encoded by `push` and taken out by `pop_last`.
+    pub(crate) fn push_encoded(&mut self, item: &[u8]) {
+        self.frame.extend_from_slice(item);
+        self.count += 1;
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let body = (self.frame.len() - 4) as u32;
+        self.frame[..4].copy_from_slice(&body.to_le_bytes());
+        self.frame[self.count_at..self.count_at + 4].copy_from_slice(&self.count.to_le_bytes());
+        self.frame
+    }
+}
+
+/// A little-endian cursor over a frame body; every read checks bounds.
+#[derive(Debug)]
+pub(crate) struct Cursor<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Cursor<'a> {
+        Cursor { rest: bytes }
+    }
+
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        let (&first, rest) = self.rest.split_first()?;
+        self.rest = rest;
+        Some(first)
+    }
+
+    pub(crate) fn u16(&mut self) -> Option<u16> {
+        self.bytes(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        self.bytes(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    pub(crate) fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.rest.len() < n {
+            return None;
+        }
+        let (head, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Some(head)
+    }
+
+    /// One `(len u32, bytes)` item.
+    pub(crate) fn item(&mut self) -> Option<&'a [u8]> {
+        let len = self.u32()? as usize;
+        self.bytes(len)
+    }
+}
+
+/// Appends a RESULTS item header (status, length placeholder); returns where the
+/// length goes, for [`close_result_item`].
+pub(crate) fn open_result_item(out: &mut Vec<u8>, status: u8) -> usize {
+    out.push(status);
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    at
+}
+
+pub(crate) fn close_result_item(out: &mut [u8], len_at: usize) {
+    let len = (out.len() - len_at - 4) as u32;
+    out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// What [`read_frame`] found.
+#[derive(Debug)]
+pub(crate) enum FrameRead {
+    /// A whole frame body is in the buffer.
+    Frame,
+    /// The peer closed the connection between frames.
+    Eof,
+    /// The header announces a body over the limit (nothing more was read).
+    TooLarge(usize),
+}
+
+/// Reads one frame body into `body` (replacing its contents). An EOF inside a frame
+/// is an `UnexpectedEof` error; an EOF before its first byte is [`FrameRead::Eof`].
+pub(crate) fn read_frame(
+    reader: &mut impl Read,
+    limit: usize,
+    body: &mut Vec<u8>,
+) -> io::Result<FrameRead> {
+    let mut header = [0u8; 4];
+    let mut filled = 0;
+    while filled < 4 {
+        match reader.read(&mut header[filled..]) {
+            Ok(0) if filled == 0 => return Ok(FrameRead::Eof),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    let len = u32::from_le_bytes(header) as usize;
+    if len > limit {
+        return Ok(FrameRead::TooLarge(len));
+    }
+    body.clear();
+    body.resize(len, 0);
+    reader.read_exact(body)?;
+    Ok(FrameRead::Frame)
+}

@@ -1,0 +1,226 @@
+//! The worker side: what `init()` runs instead of returning, in a process the pool
+//! re-executed from the same binary.
+//!
+//! Start-up, in order: ask the kernel for SIGKILL when the parent goes
+//! (`PR_SET_PDEATHSIG`), then check the parent is still the one that started us (it may
+//! have died before the request was made, and the signal would never come); check fd 0
+//! is a socket whose peer is that parent (so a stray `__weft_process_worker__` argument
+//! does not make an unrelated process speak the protocol); move the socket off fd 0 to a
+//! close-on-exec descriptor and put `/dev/null` on stdin, so processes a task spawns
+//! neither read the pool's frames nor keep the socket open (which would hide this
+//! worker's death from the pool); say HELLO; then serve frames until EOF.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::process::Signal;
+
+use crate::Registration;
+use crate::protocol::{self, Cursor, FrameRead};
+
+/// Set once this process has become a worker; read by `ProcessPool::build` to tell a
+/// nested pool inside a task (fine) from `main` running in a worker because `init()`
+/// was forgotten (refused).
+static IS_WORKER: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn is_worker() -> bool {
+    // Relaxed: written once on the main thread before any task code runs; task code
+    // is the only reader that can observe `true`.
+    IS_WORKER.load(Ordering::Relaxed)
+}
+
+/// Exit code of a worker started wrongly (bad arguments, no pool socket on stdin).
+pub(crate) const EXIT_BAD_START: i32 = 121;
+/// Exit code of a worker whose parent was gone before it started.
+pub(crate) const EXIT_ORPHANED: i32 = 122;
+
+fn fail_start(message: &str) -> ! {
+    eprintln!("weft-process worker: {message}");
+    std::process::exit(EXIT_BAD_START)
+}
+
+/// Runs the worker loop; never returns.
+pub(crate) fn run(parent: u32, limit: usize, extra: &[Registration]) -> ! {
+    if rustix::process::set_parent_process_death_signal(Some(Signal::KILL)).is_err() {
+        fail_start("cannot set PR_SET_PDEATHSIG");
+    }
+    let parent_now = rustix::process::getppid().map(|pid| pid.as_raw_nonzero().get() as u32);
+    if parent_now != Some(parent) {
+        std::process::exit(EXIT_ORPHANED);
+    }
+    let stdin = rustix::stdio::stdin();
+    match rustix::net::sockopt::socket_peercred(stdin) {
+        Ok(cred) if cred.pid.as_raw_nonzero().get() as u32 == parent => {}
+        _ => fail_start("started in worker mode without the pool's socket on stdin"),
+    }
+    let socket = rustix::io::fcntl_dupfd_cloexec(stdin, 3)
+        .unwrap_or_else(|_| fail_start("cannot duplicate the pool socket"));
+    match rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) {
+        Ok(null) => {
+            if rustix::stdio::dup2_stdin(&null).is_err() {
+                fail_start("cannot replace stdin with /dev/null");
+            }
+        }
+        Err(_) => fail_start("cannot open /dev/null"),
+    }
+    IS_WORKER.store(true, Ordering::Relaxed);
+
+    let table = Table::new(extra);
+    let stream = UnixStream::from(socket);
+    let mut writer = stream
+        .try_clone()
+        .unwrap_or_else(|_| fail_start("cannot clone the pool socket"));
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+
+    let mut hello = Vec::with_capacity(13);
+    hello.extend_from_slice(&9u32.to_le_bytes());
+    hello.push(protocol::KIND_HELLO);
+    hello.extend_from_slice(&protocol::PROTOCOL_VERSION.to_le_bytes());
+    hello.extend_from_slice(&std::process::id().to_le_bytes());
+    if writer.write_all(&hello).is_err() {
+        std::process::exit(0);
+    }
+
+    let mut body = Vec::new();
+    let mut out = Vec::with_capacity(64 * 1024);
+    loop {
+        match protocol::read_frame(&mut reader, limit, &mut body) {
+            Ok(FrameRead::Frame) => {}
+            // The pool closed our socket (shutdown, retirement) or died.
+            Ok(FrameRead::Eof) | Err(_) => std::process::exit(0),
+            Ok(FrameRead::TooLarge(_)) => fail_start("the pool sent a frame over the limit"),
+        }
+        if serve(&table, &body, limit, &mut out, &mut writer).is_err() {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// The registered tasks by name. A name registered twice (two tasks with one module
+/// path and name, e.g. defined in two function bodies) maps to `None`: running either
+/// would be a guess.
+struct Table {
+    tasks: HashMap<&'static str, Option<crate::registry::Dispatch>>,
+}
+
+impl Table {
+    fn new(extra: &[Registration]) -> Table {
+        let mut tasks = HashMap::new();
+        for registration in inventory::iter::<Registration>
+            .into_iter()
+            .copied()
+            .chain(extra.iter().copied())
+        {
+            tasks
+                .entry(registration.name)
+                .and_modify(|slot: &mut Option<crate::registry::Dispatch>| {
+                    if slot.map(|d| d as usize) != Some(registration.dispatch as usize) {
+                        *slot = None;
+                    }
+                })
+                .or_insert(Some(registration.dispatch));
+        }
+        Table { tasks }
+    }
+}
+
+/// Runs one RUN or INIT frame and writes its RESULTS frames.
+fn serve(
+    table: &Table,
+    body: &[u8],
+    limit: usize,
+    out: &mut Vec<u8>,
+    writer: &mut UnixStream,
+) -> std::io::Result<()> {
+    let mut cursor = Cursor::new(body);
+    let parsed = (|| {
+        let kind = cursor.u8()?;
+        if kind != protocol::KIND_RUN && kind != protocol::KIND_INIT {
+            return None;
+        }
+        let name_len = cursor.u16()? as usize;
+        let name = cursor.bytes(name_len)?;
+        let count = cursor.u32()?;
+        Some((name, count))
+    })();
+    let Some((name, count)) = parsed else {
+        fail_start("malformed frame from the pool");
+    };
+    let name = String::from_utf8_lossy(name);
+    let dispatch = table.tasks.get(&*name).copied().flatten();
+
+    let mut start = 0u32;
+    begin_results(out, start);
+    let mut in_frame = 0u32;
+    for _ in 0..count {
+        let Some(args) = cursor.item() else {
+            fail_start("malformed item from the pool");
+        };
+        let item_start = out.len();
+        match dispatch {
+            Some(dispatch) => dispatch(args, out),
+            None => {
+                let at = protocol::open_result_item(out, protocol::STATUS_NOT_REGISTERED);
+                out.extend_from_slice(name.as_bytes());
+                protocol::close_result_item(out, at);
+            }
+        }
+        let item_len = out.len() - item_start;
+        if protocol::RESULTS_HEADER + item_len > limit {
+            // This result alone can never fit: say so, in a few bytes.
+            out.truncate(item_start);
+            let at = protocol::open_result_item(out, protocol::STATUS_TOO_LARGE);
+            out.extend_from_slice(&(item_len as u64).to_le_bytes());
+            protocol::close_result_item(out, at);
+        } else if out.len() - 4 > limit {
+            // It fits alone but not after the others: send those first.
+            let item = out.split_off(item_start);
+            finish_results(out, in_frame);
+            writer.write_all(out)?;
+            start += in_frame;
+            in_frame = 0;
+            begin_results(out, start);
+            out.extend_from_slice(&item);
+        }
+        in_frame += 1;
+    }
+    finish_results(out, in_frame);
+    writer.write_all(out)
+}
+
+fn begin_results(out: &mut Vec<u8>, start: u32) {
+    out.clear();
+    out.extend_from_slice(&[0; 4]);
+    out.push(protocol::KIND_RESULTS);
+    out.extend_from_slice(&start.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+}
+
+fn finish_results(out: &mut [u8], count: u32) {
+    let body = (out.len() - 4) as u32;
+    out[..4].copy_from_slice(&body.to_le_bytes());
+    out[9..13].copy_from_slice(&count.to_le_bytes());
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(text) = payload.downcast_ref::<&'static str>() {
+        text
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text
+    } else {
+        "(a panic payload that is not a string)"
+    }
+}
+
+/// Runs `f`, catching a panic, for the dispatch functions.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload).to_owned())
+}
