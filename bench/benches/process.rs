@@ -13,7 +13,9 @@
 //!   ([`FINE_TASKS`] tasks of [`FINE_STEPS`] steps, chunks of [`FINE_CHUNK`]), on
 //!   weft-pool's threads (`par_iter`) and on weft-process's workers (`map`):
 //!   tasks per second, so `weft-process / weft-pool` below 1 is what crossing a
-//!   process boundary costs.
+//!   process boundary costs; the same loop on the calling thread (`one thread`) is
+//!   there to tell that cost from a machine too busy to give either pool its second
+//!   core (`weft-process / one thread` is the processes' parallel speedup).
 //!
 //! The Python side (`bench/python/process_pool.py`) runs as one `python3` child for
 //! the whole benchmark: it starts its pool and every worker before it says `ready`,
@@ -61,6 +63,8 @@ const MODULUS: u64 = 1_000_003;
 const CANDIDATE: &str = "weft-process";
 const PYTHON: &str = "ProcessPoolExecutor";
 const THREADS: &str = "weft-pool threads";
+/// The CPU-bound work on the calling thread: what both pools' speedups are against.
+const ONE_THREAD: &str = "one thread";
 
 /// The round-trip task: as little work as a task can be.
 #[weft_process::task]
@@ -275,6 +279,13 @@ fn bench_cpu(args: &BenchArgs, setup: &Setup, tasks: u64, steps: u32, chunk: usi
             })
         });
         assert_eq!(x, expected, "the threads' busy work is wrong");
+        tally
+    })
+    .contender(ONE_THREAD, |_| {
+        let (tally, x) = timed(tasks, || {
+            (0..tasks).fold(0, |x, seed| x ^ weft_bench::busy_work(seed, steps))
+        });
+        assert_eq!(x, expected, "the sequential busy work is wrong");
         tally
     })
     .contender(CANDIDATE, |_| {
