@@ -281,3 +281,137 @@ fn try_expand(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_text(args: TokenStream, item: TokenStream) -> String {
+        expand(args, item, syn::parse_quote!(::weft::process)).to_string()
+    }
+
+    fn error_of(args: TokenStream, item: TokenStream) -> String {
+        let function: ItemFn = syn::parse2(item).expect("test input is a function");
+        match try_expand(args, &function, syn::parse_quote!(::weft::process)) {
+            Ok(tokens) => panic!("expected an error, got {tokens}"),
+            Err(error) => error
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        }
+    }
+
+    #[test]
+    fn a_result_gives_output_and_error_types() {
+        let text = expand_text(
+            quote!(),
+            quote!(
+                pub fn parse(text: String, radix: u32) -> Result<u64, String> {
+                    todo!()
+                }
+            ),
+        );
+        assert!(text.contains("type Args = (String , u32 ,)"), "{text}");
+        assert!(text.contains("type Output = u64"), "{text}");
+        assert!(text.contains("type Error = String"), "{text}");
+        assert!(text.contains("pub struct parse"), "{text}");
+        assert!(
+            text.contains(":: weft :: process :: __private :: inventory :: submit !"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn other_returns_are_infallible_and_one_argument_is_not_a_tuple() {
+        let text = expand_text(
+            quote!(),
+            quote!(
+                fn square(x: u64) -> u64 {
+                    x * x
+                }
+            ),
+        );
+        assert!(text.contains("type Args = u64"), "{text}");
+        assert!(
+            text.contains("type Error = :: weft :: process :: NoError"),
+            "{text}"
+        );
+        assert!(
+            text.contains(":: core :: result :: Result :: Ok (square :: run (__arg0))"),
+            "{text}"
+        );
+        let text = expand_text(
+            quote!(),
+            quote!(
+                fn nothing() {}
+            ),
+        );
+        assert!(text.contains("type Args = ()"), "{text}");
+        assert!(text.contains("type Output = ()"), "{text}");
+    }
+
+    #[test]
+    fn options_set_the_path_and_the_name() {
+        let text = expand_text(
+            quote!(crate = "my::process", name = "jobs::square"),
+            quote!(
+                fn square(x: u64) -> u64 {
+                    x * x
+                }
+            ),
+        );
+        assert!(
+            text.contains("impl my :: process :: Task for square"),
+            "{text}"
+        );
+        assert!(text.contains("\"jobs::square\""), "{text}");
+    }
+
+    #[test]
+    fn mistakes_are_reported_together() {
+        let errors = error_of(
+            quote!(flavor = "x"),
+            quote!(
+                async unsafe fn bad<T>(x: T) {}
+            ),
+        );
+        for expected in [
+            "unknown option `flavor`",
+            "remove `async`",
+            "`unsafe fn`",
+            "cannot be generic",
+        ] {
+            assert!(
+                errors.contains(expected),
+                "missing {expected:?} in {errors}"
+            );
+        }
+        let errors = error_of(
+            quote!(),
+            quote!(
+                fn method(&self) {}
+            ),
+        );
+        assert!(errors.contains("without `self`"), "{errors}");
+        let errors = error_of(
+            quote!(name = ""),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(errors.contains("cannot be empty"), "{errors}");
+    }
+
+    #[test]
+    fn an_error_keeps_the_function() {
+        let text = expand_text(
+            quote!(bogus = "1"),
+            quote!(
+                fn kept() {}
+            ),
+        );
+        assert!(text.contains("compile_error"), "{text}");
+        assert!(text.contains("fn kept"), "{text}");
+    }
+}

@@ -324,7 +324,7 @@ impl Sink {
 /// `O` is the task's output type, `E` its error type.
 pub struct TaskFuture<O, E = NoError> {
     cell: Arc<Cell>,
-    pool: Weak<crate::pool::Shared>,
+    pool: Weak<crate::slot::Shared>,
     limit: usize,
     types: PhantomData<fn() -> (O, E)>,
 }
@@ -338,7 +338,7 @@ impl<O, E> fmt::Debug for TaskFuture<O, E> {
 }
 
 impl<O: DeserializeOwned, E: DeserializeOwned> TaskFuture<O, E> {
-    pub(crate) fn new(cell: Arc<Cell>, pool: Weak<crate::pool::Shared>, limit: usize) -> Self {
+    pub(crate) fn new(cell: Arc<Cell>, pool: Weak<crate::slot::Shared>, limit: usize) -> Self {
         TaskFuture {
             cell,
             pool,
@@ -390,6 +390,10 @@ impl<O, E> TaskFuture<O, E> {
 
     /// Cancels the task if it has not been handed to a worker yet; returns whether it
     /// did. A cancelled task's result is [`ProcessError::Cancelled`].
+    ///
+    /// A task written to a worker is handed over even if it waits in the worker's
+    /// socket behind the task running there (each worker holds at most one such), as
+    /// a task in Python's call queue can no longer be cancelled.
     pub fn cancel(&self) -> bool {
         match self.pool.upgrade() {
             Some(pool) => pool.cancel(&self.cell),
@@ -480,37 +484,48 @@ fn wait_deadline<O, E>(
     when: ReturnWhen,
     deadline: Option<Instant>,
 ) -> Done {
+    // Each cell reports its index once, when it completes (at once if it already
+    // has): the loop only looks at what changed, so waiting for all of n futures is
+    // O(n), not a rescan per completion.
     let watch = Arc::new(Watch::default());
     for (index, future) in futures.iter().enumerate() {
         future.cell.watch(&watch, index);
     }
+    let mut finished = vec![false; futures.len()];
+    let mut done_count = 0;
+    let mut any_error = false;
     let mut ready = watch.ready.lock();
     loop {
-        ready.clear();
-        let mut done = Done::default();
-        let mut any_error = false;
-        for (index, future) in futures.iter().enumerate() {
-            let (finished, failed) = future.cell.status();
-            if finished {
-                done.done.push(index);
-                any_error |= failed;
-            } else {
-                done.not_done.push(index);
+        while let Some(index) = ready.pop_front() {
+            if let Some(seen) = finished.get_mut(index)
+                && !*seen
+            {
+                *seen = true;
+                done_count += 1;
+                any_error |= futures[index].cell.status().1;
             }
         }
-        let enough = done.not_done.is_empty()
+        let enough = done_count == futures.len()
             || match when {
-                ReturnWhen::FirstCompleted => !done.done.is_empty(),
+                ReturnWhen::FirstCompleted => done_count > 0,
                 ReturnWhen::FirstException => any_error,
                 ReturnWhen::AllCompleted => false,
             };
-        if enough {
+        let expired = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        if enough || expired {
+            let mut done = Done::default();
+            for (index, finished) in finished.iter().enumerate() {
+                if *finished {
+                    done.done.push(index);
+                } else {
+                    done.not_done.push(index);
+                }
+            }
             return done;
         }
         match deadline {
-            Some(deadline) if Instant::now() >= deadline => return done,
             Some(deadline) => {
-                watch.cond.wait_until(&mut ready, deadline);
+                let _ = watch.cond.wait_until(&mut ready, deadline);
             }
             None => watch.cond.wait(&mut ready),
         }

@@ -29,6 +29,11 @@
 //! forked copy of a multi-threaded process can deadlock on any lock another thread
 //! held): they are a fresh `exec`, with their own clean runtime.
 //!
+//! With `#[weft::main]`, the runtime is built before the body runs: prefer a plain
+//! `fn main` that calls `init()` and then builds the runtime (a worker has no use for
+//! one); `init()` as the body's first statement works too, with idle runtime threads
+//! in every worker.
+//!
 //! For tests, a `#[test]` cannot re-execute into a worker: use an integration test
 //! target with `harness = false` and a `main` that calls `init()` first (the
 //! `libtest-mimic` crate gives such a target the usual test runner).
@@ -112,6 +117,14 @@
 //! of its socket. Every worker is reaped by the pool thread that started it, whether
 //! it retired, crashed, timed out or was terminated: no zombies.
 //!
+//! # Costs
+//!
+//! `examples/roundtrip.rs` measures them on your machine: the round trip of a trivial
+//! task (a few microseconds: three wake-ups, the worker's, a pool thread's and the
+//! caller's), many submits in flight, a large payload, and `map` over a million small
+//! inputs. For small tasks use `map` with a `chunksize` in the hundreds or thousands:
+//! a chunk costs one round trip whatever its size.
+//!
 //! # IPC
 //!
 //! One Unix socket pair per worker (the worker's end is its stdin at `exec`, moved
@@ -131,6 +144,7 @@ mod map;
 mod pool;
 mod protocol;
 mod registry;
+mod slot;
 mod worker;
 
 pub use error::{NoError, Payload, ProcessError};

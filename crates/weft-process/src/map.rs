@@ -15,9 +15,9 @@ use std::task::{Context, Poll};
 
 use crate::error::{Failure, Payload};
 use crate::future::{ChunkTag, Inbox, ItemPosition, Outcome, Sink, decode};
-use crate::pool::{Job, Shared};
 use crate::protocol::{self, JobEncoder};
 use crate::registry::{Task, TaskResult};
+use crate::slot::{Job, Shared};
 
 /// An item carried from a chunk that it did not fit to the next.
 enum Carry {
@@ -36,6 +36,7 @@ struct Feeder<T, I> {
     next_seq: u64,
     next_index: u64,
     carry: Option<Carry>,
+    frame_hint: usize,
     task: PhantomData<fn() -> T>,
 }
 
@@ -51,6 +52,7 @@ impl<T: Task, I: Iterator<Item = T::Args>> Feeder<T, I> {
             next_seq: 0,
             next_index: 0,
             carry: None,
+            frame_hint: 256,
             task: PhantomData,
         }
     }
@@ -59,7 +61,7 @@ impl<T: Task, I: Iterator<Item = T::Args>> Feeder<T, I> {
     /// are used up.
     fn submit_chunk(&mut self) -> Option<ChunkTag> {
         let limit = self.shared.limit();
-        let mut encoder = JobEncoder::new(protocol::KIND_RUN, T::NAME, 256);
+        let mut encoder = JobEncoder::new(protocol::KIND_RUN, T::NAME, self.frame_hint);
         let mut local_failure = None;
         while (encoder.count() as usize) < self.chunksize {
             match self.carry.take() {
@@ -135,15 +137,18 @@ impl<T: Task, I: Iterator<Item = T::Args>> Feeder<T, I> {
             self.inbox.deliver(tag, Outcome::failed(failure));
             return Some(tag);
         }
+        let frame = encoder.finish();
+        // The next chunk is likely the same size: start its buffer there.
+        self.frame_hint = frame.len().next_power_of_two();
         let job = Job {
-            frame: encoder.finish(),
+            frame: Arc::new(frame),
             task: T::NAME,
             count,
             timeout: None,
             retries_left: self.shared.retries(),
             sink: Sink::Inbox(Arc::clone(&self.inbox), tag),
         };
-        self.shared.enqueue(job);
+        self.shared.submit(job);
         Some(tag)
     }
 }

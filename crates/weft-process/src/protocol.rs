@@ -51,7 +51,14 @@ impl postcard::ser_flavors::Flavor for Append<'_> {
     type Output = ();
 
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.0.extend_from_slice(data);
+        // Varints and small strings are a few bytes: a call to `memcpy` for each
+        // costs more than the copy (it was a tenth of a `map`'s time).
+        if data.len() <= 16 {
+            // One capacity check, then a loop the compiler writes out inline.
+            self.0.extend(data.iter().copied());
+        } else {
+            self.0.extend_from_slice(data);
+        }
         Ok(())
     }
 
@@ -226,7 +233,7 @@ pub(crate) enum FrameRead {
 /// Reads one frame body into `body` (replacing its contents). An EOF inside a frame
 /// is an `UnexpectedEof` error; an EOF before its first byte is [`FrameRead::Eof`].
 pub(crate) fn read_frame(
-    reader: &mut impl Read,
+    mut reader: impl Read,
     limit: usize,
     body: &mut Vec<u8>,
 ) -> io::Result<FrameRead> {
@@ -246,7 +253,125 @@ pub(crate) fn read_frame(
         return Ok(FrameRead::TooLarge(len));
     }
     body.clear();
-    body.resize(len, 0);
-    reader.read_exact(body)?;
+    body.reserve_exact(len);
+    // Into the spare capacity, without zeroing it first; `take` stops at the frame's
+    // end (and answers the end-of-file probe without a system call).
+    reader.take(len as u64).read_to_end(body)?;
+    if body.len() != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(FrameRead::Frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::future::ItemPosition;
+
+    fn items(frame: &[u8]) -> (u8, String, Vec<Vec<u8>>) {
+        let mut cursor = Cursor::new(&frame[4..]);
+        let kind = cursor.u8().unwrap();
+        let name_len = cursor.u16().unwrap() as usize;
+        let name = String::from_utf8(cursor.bytes(name_len).unwrap().to_vec()).unwrap();
+        let count = cursor.u32().unwrap();
+        let items = (0..count)
+            .map(|_| cursor.item().unwrap().to_vec())
+            .collect();
+        (kind, name, items)
+    }
+
+    #[test]
+    fn a_job_frame_holds_its_items_back_to_back() {
+        let mut encoder = JobEncoder::new(KIND_RUN, "a::task", 0);
+        encoder.push(&300u64).unwrap();
+        encoder.push(&("x", 1u8)).unwrap();
+        let frame = encoder.finish();
+        assert_eq!(
+            u32::from_le_bytes(frame[..4].try_into().unwrap()) as usize,
+            frame.len() - 4
+        );
+        let (kind, name, items) = items(&frame);
+        assert_eq!((kind, name.as_str()), (KIND_RUN, "a::task"));
+        assert_eq!(from_bytes_exact::<u64>(&items[0]), Ok(300));
+        assert_eq!(
+            from_bytes_exact::<(String, u8)>(&items[1]),
+            Ok(("x".into(), 1))
+        );
+    }
+
+    #[test]
+    fn an_item_moves_to_the_next_frame_whole() {
+        let mut first = JobEncoder::new(KIND_RUN, "t", 0);
+        first.push(&1u32).unwrap();
+        let bytes = first.push(&"carried").unwrap();
+        let carried = first.pop_last(bytes);
+        let mut second = JobEncoder::new(KIND_RUN, "t", 0);
+        second.push_encoded(&carried);
+        let (_, _, one) = items(&first.finish());
+        let (_, _, two) = items(&second.finish());
+        assert_eq!(one.len(), 1);
+        assert_eq!(from_bytes_exact::<String>(&two[0]), Ok("carried".into()));
+    }
+
+    #[test]
+    fn leftover_bytes_are_a_type_mismatch() {
+        let mut bytes = Vec::new();
+        append(&300u64, &mut bytes).unwrap();
+        assert!(
+            from_bytes_exact::<u8>(&bytes)
+                .unwrap_err()
+                .contains("left over")
+        );
+        assert_eq!(from_bytes_exact::<u64>(&bytes), Ok(300));
+    }
+
+    #[test]
+    fn frames_are_read_whole_and_checked_against_the_limit() {
+        let mut stream = Vec::new();
+        stream.extend_from_slice(&3u32.to_le_bytes());
+        stream.extend_from_slice(b"abc");
+        stream.extend_from_slice(&100u32.to_le_bytes());
+        let mut reader = &stream[..];
+        let mut body = Vec::new();
+        assert!(matches!(
+            read_frame(&mut reader, 10, &mut body),
+            Ok(FrameRead::Frame)
+        ));
+        assert_eq!(body, b"abc");
+        assert!(matches!(
+            read_frame(&mut reader, 10, &mut body),
+            Ok(FrameRead::TooLarge(100))
+        ));
+        let mut empty: &[u8] = &[];
+        assert!(matches!(
+            read_frame(&mut empty, 10, &mut body),
+            Ok(FrameRead::Eof)
+        ));
+        let mut cut: &[u8] = &[5, 0, 0, 0, 1];
+        assert!(read_frame(&mut cut, 10, &mut body).is_err());
+    }
+
+    fn results_frame(start: u32, values: &[u64]) -> Vec<u8> {
+        let mut body = vec![KIND_RESULTS];
+        body.extend_from_slice(&start.to_le_bytes());
+        body.extend_from_slice(&(values.len() as u32).to_le_bytes());
+        for value in values {
+            let at = open_result_item(&mut body, STATUS_OK);
+            append(value, &mut body).unwrap();
+            close_result_item(&mut body, at);
+        }
+        body
+    }
+
+    #[test]
+    fn results_are_walked_across_frames() {
+        let frames = vec![results_frame(0, &[1, 2]), results_frame(2, &[3])];
+        let mut position = ItemPosition::default();
+        let mut seen = Vec::new();
+        while let Some((status, bytes)) = position.next(&frames) {
+            assert_eq!(status, STATUS_OK);
+            seen.push(from_bytes_exact::<u64>(bytes).unwrap());
+        }
+        assert_eq!(seen, [1, 2, 3]);
+    }
 }

@@ -104,29 +104,27 @@ fn dispatch<T: Task>(args: &[u8], out: &mut Vec<u8>) {
         Ok(args) => args,
         Err(error) => return text_item(out, protocol::STATUS_BAD_ARGS, &error),
     };
-    match crate::worker::catch(|| T::call(args)) {
-        Ok(Ok(output)) => value_item(out, protocol::STATUS_OK, &output),
-        Ok(Err(error)) => value_item(out, protocol::STATUS_TASK_ERROR, &error),
-        Err(message) => text_item(out, protocol::STATUS_PANICKED, &message),
+    let start = out.len();
+    // One unwind guard around the call and the serialization of what it returned
+    // (a `Serialize` impl may panic too): a panic leaves a partial item, cut off.
+    let ran = crate::worker::catch(|| match T::call(args) {
+        Ok(output) => value_item(out, protocol::STATUS_OK, &output),
+        Err(error) => value_item(out, protocol::STATUS_TASK_ERROR, &error),
+    });
+    if let Err(message) = ran {
+        out.truncate(start);
+        text_item(out, protocol::STATUS_PANICKED, &message);
     }
 }
 
 fn value_item<V: Serialize>(out: &mut Vec<u8>, status: u8, value: &V) {
     let start = out.len();
     let at = protocol::open_result_item(out, status);
-    match crate::worker::catch(|| protocol::append(value, out)) {
-        Ok(Ok(())) => protocol::close_result_item(out, at),
-        Ok(Err(error)) => {
+    match protocol::append(value, out) {
+        Ok(()) => protocol::close_result_item(out, at),
+        Err(error) => {
             out.truncate(start);
             text_item(out, protocol::STATUS_BAD_OUTPUT, &error.to_string());
-        }
-        Err(message) => {
-            out.truncate(start);
-            text_item(
-                out,
-                protocol::STATUS_BAD_OUTPUT,
-                &format!("Serialize panicked: {message}"),
-            );
         }
     }
 }

@@ -140,7 +140,13 @@ fn abort_is_worker_died() -> Result<(), Failed> {
             )?;
         }
         still_serves(pool)?;
-        let after = pool.worker_pids();
+        // The replacement starts in the background: wait for it, boundedly.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut after = pool.worker_pids();
+        while after.len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            after = pool.worker_pids();
+        }
         check(
             after.len() == 2 && after != before,
             format!("the dead worker was not replaced: {before:?} -> {after:?}"),
@@ -248,6 +254,35 @@ fn a_queued_task_survives_a_crash_ahead_of_it() -> Result<(), Failed> {
     })
 }
 
+#[weft_process::task]
+fn abort_at(x: u64, fatal: u64) -> u64 {
+    if x == fatal {
+        std::process::abort();
+    }
+    x + 1
+}
+
+fn a_crash_in_map_fails_its_chunk_only() -> Result<(), Failed> {
+    with_pool(ProcessPool::builder().workers(2), |pool| {
+        let results: Vec<_> = pool
+            .map(abort_at, (0..40u64).map(|x| (x, 13)))
+            .chunksize(4)
+            .collect();
+        check(results.len() == 40, "map lost items")?;
+        for (x, result) in results.iter().enumerate() {
+            match result {
+                // Items 12..16 were one chunk, whose results died with the worker.
+                Err(ProcessError::WorkerDied {
+                    signal: Some(6), ..
+                }) if (12..16).contains(&x) => {}
+                Ok(y) if *y == x as u64 + 1 && !(12..16).contains(&x) => {}
+                other => return Err(format!("item {x} gave {other:?}").into()),
+            }
+        }
+        still_serves(pool)
+    })
+}
+
 fn retries_run_a_died_task_again() -> Result<(), Failed> {
     let marker = std::env::temp_dir().join(format!("weft-process-die-once-{}", std::process::id()));
     let marker_text = marker.to_string_lossy().into_owned();
@@ -302,6 +337,34 @@ fn terminate_and_kill_cancel_running_tasks() -> Result<(), Failed> {
             )
         })?;
     }
+    Ok(())
+}
+
+fn a_dying_initializer_breaks_the_pool() -> Result<(), Failed> {
+    let before = children();
+    // The initializer dies: broken at once.
+    match ProcessPool::builder()
+        .workers(2)
+        .initializer(exit_with, 7)
+        .build()
+    {
+        Err(ProcessError::PoolBroken { reason, .. }) => {
+            check(reason.contains("initializer"), reason)?
+        }
+        other => return Err(format!("a dying initializer gave {other:?}").into()),
+    }
+    let after = children();
+    check(
+        after.len() <= before.len(),
+        format!("children left behind: {before:?} -> {after:?}"),
+    )
+}
+
+fn handles_are_send_and_sync() -> Result<(), Failed> {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<ProcessPool>();
+    send_sync::<weft_process::TaskFuture<u64, String>>();
+    send_sync::<ProcessError<String>>();
     Ok(())
 }
 
@@ -381,6 +444,10 @@ fn main() {
             a_queued_task_survives_a_crash_ahead_of_it,
         ),
         Trial::test(
+            "a_crash_in_map_fails_its_chunk_only",
+            a_crash_in_map_fails_its_chunk_only,
+        ),
+        Trial::test(
             "retries_run_a_died_task_again",
             retries_run_a_died_task_again,
         ),
@@ -388,6 +455,11 @@ fn main() {
             "terminate_and_kill_cancel_running_tasks",
             terminate_and_kill_cancel_running_tasks,
         ),
+        Trial::test(
+            "a_dying_initializer_breaks_the_pool",
+            a_dying_initializer_breaks_the_pool,
+        ),
+        Trial::test("handles_are_send_and_sync", handles_are_send_and_sync),
         Trial::test(
             "workers_die_with_their_parent",
             workers_die_with_their_parent,
