@@ -6,7 +6,8 @@
 //!   the per-task overhead (serialize, write a frame, wake a worker, run, write back,
 //!   wake the caller), reported as nanoseconds per round trip;
 //! - **map**: `map(square_mod, 0..1,000,000)` with a chunksize of [`CHUNKSIZE`]
-//!   (the best of 1,000 to 125,000 for Python on this machine; weft gets the same),
+//!   (on 2 cores the best of 1,000 to 125,000 for Python, and of 1,000 to 50,000 for
+//!   weft),
 //!   summing the results in order: inputs per second;
 //! - **CPU-bound**: [`CPU_TASKS`] tasks of [`CPU_STEPS`] steps of
 //!   `weft_bench::busy_work` each (about a millisecond), and a fine-grained variant
