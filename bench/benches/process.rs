@@ -7,10 +7,9 @@
 //!   wake the caller), reported as nanoseconds per round trip;
 //! - **map**: `map(square_mod, 0..1,000,000)` with a chunksize of [`CHUNKSIZE`]
 //!   (on 2 cores the best of 1,000 to 125,000 for Python, and of 1,000 to 50,000 for
-//!   weft),
-//!   summing the results in order: inputs per second;
+//!   weft), summing the results in order: inputs per second;
 //! - **CPU-bound**: [`CPU_TASKS`] tasks of [`CPU_STEPS`] steps of
-//!   `weft_bench::busy_work` each (about a millisecond), and a fine-grained variant
+//!   `weft_bench::busy_work` each (about a millisecond on a quiet core), and a fine-grained variant
 //!   ([`FINE_TASKS`] tasks of [`FINE_STEPS`] steps, chunks of [`FINE_CHUNK`]), on
 //!   weft-pool's threads (`par_iter`) and on weft-process's workers (`map`):
 //!   tasks per second, so `weft-process / weft-pool` below 1 is what crossing a
