@@ -427,3 +427,63 @@ fn the_pool_experiments_draw_every_chart_with_data() {
     // One bar per operation.
     assert_eq!(charts("experiment-fork-join-overhead"), [(0, 0, 5)]);
 }
+
+#[test]
+fn the_kitchen_table_fills_every_column_with_worker_processes() {
+    let json = std::env::temp_dir().join(format!("weft-lab-kitchen-{}.json", std::process::id()));
+    let json_arg = json.to_str().unwrap();
+    let output = lab(&[
+        &["run", "kitchen-table", "--threads", "2", "--json", json_arg],
+        TINY,
+    ]
+    .concat());
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    assert!(text.contains("We have ten kitchens, ten chefs, ten dishes to cook."));
+    let header = text
+        .lines()
+        .find(|l| l.starts_with("workload "))
+        .expect("a table header");
+    for column in [
+        "sequential dishes/s",
+        "threads",
+        "processes",
+        "async",
+        "RSS added",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    for workload in ["CPU-bound", "I/O, sleep", "I/O, socket"] {
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with(workload)).count(),
+            2,
+            "one row per N (1 and 2) for {workload}:\n{text}"
+        );
+    }
+    assert!(!text.contains("not measured"), "{text}");
+    assert!(!text.contains("error: "), "{text}");
+    assert!(text.contains("on this machine: CPU-bound: "), "{text}");
+
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    std::fs::remove_file(&json).unwrap();
+    let cells = run["experiments"][0]["raw"]["cells"].as_array().unwrap();
+    // Three workloads: sequential once, threads, processes and async at N = 1 and 2.
+    assert_eq!(cells.len(), 3 * (1 + 3 * 2), "{cells:?}");
+    for cell in cells {
+        assert!(
+            cell["throughput"]["median"].as_f64().unwrap() > 0.0,
+            "{cell}"
+        );
+        assert!(cell["memory_bytes"].is_number(), "{cell}");
+    }
+    // Worker processes are whole programs: they add far more than the tasks' memory.
+    let memory = |model: &str| {
+        cells
+            .iter()
+            .find(|c| c["model"] == model && c["workload"] == "Sleep" && c["cooks"] == 2)
+            .and_then(|c| c["memory_bytes"].as_f64())
+            .unwrap()
+    };
+    assert!(memory("Processes") > memory("Async"), "{cells:?}");
+}

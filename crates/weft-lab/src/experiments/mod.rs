@@ -15,6 +15,7 @@ pub mod deadlock;
 mod fd_limit;
 pub mod fork_join_overhead;
 pub mod io_multiplexing;
+pub mod kitchen_table;
 pub mod memory_ordering;
 pub mod structured_cancellation;
 pub mod thread_per_connection;
@@ -69,6 +70,7 @@ pub fn all() -> &'static [&'static dyn Experiment] {
         &thread_per_connection::ThreadPerConnection,
         &blocking_event_loop::BlockingEventLoop,
         &structured_cancellation::StructuredCancellation,
+        &kitchen_table::KitchenTable,
     ]
 }
 
