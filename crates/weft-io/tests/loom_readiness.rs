@@ -1,10 +1,16 @@
 //! loom models of the readiness handshake (`reactor::readiness`): an edge that races a
-//! task's check-then-register or its `WouldBlock`-then-clear is never lost.
+//! task's check-then-register, its `WouldBlock`-then-clear, its lock-free "already
+//! registered" check, or another task's registration is never lost.
+//!
+//! The models that run a task through `loom::future::block_on` need no assertion for
+//! the lost wake-up: a task that goes `Pending` and is never woken parks forever, and
+//! loom reports the deadlock.
 #![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
+use std::future::poll_fn;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Wake, Waker};
 use weft_io::reactor::readiness::Readiness;
@@ -12,10 +18,29 @@ use weft_io::reactor::readiness::Readiness;
 /// Counts wake-ups (loom-visible).
 struct Flag(AtomicUsize);
 
+impl Flag {
+    fn waker() -> (StdArc<Flag>, Waker) {
+        let flag = StdArc::new(Flag(AtomicUsize::new(0)));
+        let waker = Waker::from(flag.clone());
+        (flag, waker)
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 impl Wake for Flag {
     fn wake(self: StdArc<Self>) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// The reactor's side of one edge: mark ready, then wake what it took.
+fn edge(readiness: &Readiness) {
+    let mut wakers = Vec::new();
+    readiness.set_ready(&mut wakers);
+    wakers.into_iter().for_each(Waker::wake);
 }
 
 /// The task side: tries the "syscall" (reading `data`) while the readiness says ready,
@@ -41,23 +66,17 @@ fn edge_during_attempt_is_not_lost() {
     loom::model(|| {
         let readiness = Arc::new(Readiness::new());
         let data = Arc::new(AtomicBool::new(false));
-        let flag = StdArc::new(Flag(AtomicUsize::new(0)));
-        let waker = Waker::from(flag.clone());
+        let (flag, waker) = Flag::waker();
 
         // Make the first attempt see a stale edge, so the clear races the real one.
-        let mut none = Vec::new();
-        readiness.set_ready(&mut none);
+        edge(&readiness);
 
         let reactor = {
             let (readiness, data) = (readiness.clone(), data.clone());
             thread::spawn(move || {
                 // The kernel's order: data lands, then the edge is reported.
                 data.store(true, Ordering::SeqCst);
-                let mut wakers = Vec::new();
-                readiness.set_ready(&mut wakers);
-                for w in wakers {
-                    w.wake();
-                }
+                edge(&readiness);
             })
         };
         let mut cx = Context::from_waker(&waker);
@@ -65,9 +84,149 @@ fn edge_during_attempt_is_not_lost() {
         reactor.join().unwrap();
         if !got {
             // Pending: then the edge must have woken us, and a re-poll finds the data.
-            assert!(flag.0.load(Ordering::SeqCst) >= 1, "lost wake-up");
+            assert!(flag.count() >= 1, "lost wake-up");
             assert!(task_attempt(&readiness, &data, &mut cx), "lost edge");
         }
+    });
+}
+
+/// The edge races the task's first registration (the `LOCKED` compare-and-swap, the
+/// push, the unlock that may find `WAKE_PENDING`).
+#[test]
+fn edge_during_registration_wakes_or_is_seen() {
+    loom::model(|| {
+        let readiness = Arc::new(Readiness::new());
+        let (flag, waker) = Flag::waker();
+        let reactor = {
+            let readiness = readiness.clone();
+            thread::spawn(move || edge(&readiness))
+        };
+        let mut cx = Context::from_waker(&waker);
+        let first = readiness.poll_ready(&mut cx);
+        reactor.join().unwrap();
+        if first.is_pending() {
+            assert_eq!(flag.count(), 1, "lost wake-up");
+        }
+        // Either way the edge is still recorded (nothing consumed it).
+        assert!(readiness.poll_ready(&mut cx).is_ready());
+    });
+}
+
+/// A task polled again while already registered takes the lock-free path; an edge
+/// racing that re-poll still wakes it (or the re-poll sees it).
+#[test]
+fn edge_during_registered_repoll_is_not_lost() {
+    loom::model(|| {
+        let readiness = Arc::new(Readiness::new());
+        let (flag, waker) = Flag::waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(readiness.poll_ready(&mut cx).is_pending());
+        let reactor = {
+            let readiness = readiness.clone();
+            thread::spawn(move || edge(&readiness))
+        };
+        // A spurious poll (the task was woken for something else).
+        let again = readiness.poll_ready(&mut cx);
+        reactor.join().unwrap();
+        if again.is_pending() {
+            assert_eq!(flag.count(), 1, "lost wake-up");
+        }
+        assert!(readiness.poll_ready(&mut cx).is_ready(), "lost edge");
+    });
+}
+
+/// After an edge took the list, `last` must not let a re-poll skip registering: the
+/// task consumes a stale edge (clear), re-polls while the next real edge arrives.
+#[test]
+fn taken_registration_is_not_reused() {
+    loom::model(|| {
+        let readiness = Arc::new(Readiness::new());
+        let data = Arc::new(AtomicBool::new(false));
+        let (flag, waker) = Flag::waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(readiness.poll_ready(&mut cx).is_pending());
+        edge(&readiness); // takes and wakes the registration; no data: a stale edge
+        assert_eq!(flag.count(), 1);
+
+        let reactor = {
+            let (readiness, data) = (readiness.clone(), data.clone());
+            thread::spawn(move || {
+                data.store(true, Ordering::SeqCst);
+                edge(&readiness);
+            })
+        };
+        let got = task_attempt(&readiness, &data, &mut cx);
+        reactor.join().unwrap();
+        if !got {
+            assert_eq!(flag.count(), 2, "re-poll trusted a taken registration");
+            assert!(task_attempt(&readiness, &data, &mut cx), "lost edge");
+        }
+    });
+}
+
+/// Two tasks wait on the same direction (say a reader and a task awaiting
+/// `readable()`); one edge wakes both, including when it lands while the second is
+/// registering (the hand-off through `WAKE_PENDING`, where the registering task wakes
+/// the other). A lost wake-up deadlocks `block_on`.
+#[test]
+fn one_edge_wakes_every_waiter() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
+        let readiness = Arc::new(Readiness::new());
+        let wait_ready = |readiness: &Readiness| {
+            loom::future::block_on(poll_fn(|cx| readiness.poll_ready(cx)));
+        };
+        let other = {
+            let readiness = readiness.clone();
+            thread::spawn(move || wait_ready(&readiness))
+        };
+        let reactor = {
+            let readiness = readiness.clone();
+            thread::spawn(move || edge(&readiness))
+        };
+        wait_ready(&readiness);
+        other.join().unwrap();
+        reactor.join().unwrap();
+    });
+}
+
+/// An echo-shaped loop: the reactor delivers two chunks, each with its edge; the task
+/// drains what is there, clears on `WouldBlock`, sleeps, and must get both chunks.
+/// Exercises register, take, clear and re-register in sequence against the reactor.
+#[test]
+fn task_gets_every_chunk() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
+        let readiness = Arc::new(Readiness::new());
+        let data = Arc::new(AtomicUsize::new(0));
+        let reactor = {
+            let (readiness, data) = (readiness.clone(), data.clone());
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    data.fetch_add(1, Ordering::SeqCst);
+                    edge(&readiness);
+                }
+            })
+        };
+        let mut got = 0;
+        while got < 2 {
+            got += loom::future::block_on(poll_fn(|cx| {
+                loop {
+                    let Poll::Ready(tick) = readiness.poll_ready(cx) else {
+                        return Poll::Pending;
+                    };
+                    // The "read": takes all there is, or would block.
+                    match data.swap(0, Ordering::SeqCst) {
+                        0 => readiness.clear_ready(tick),
+                        n => return Poll::Ready(n),
+                    }
+                }
+            }));
+        }
+        reactor.join().unwrap();
+        assert_eq!(got, 2);
     });
 }
 
@@ -76,26 +235,19 @@ fn two_edges_two_directions_independent() {
     loom::model(|| {
         let read = Arc::new(Readiness::new());
         let write = Arc::new(Readiness::new());
-        let flag = StdArc::new(Flag(AtomicUsize::new(0)));
-        let waker = Waker::from(flag.clone());
+        let (flag, waker) = Flag::waker();
         let mut cx = Context::from_waker(&waker);
         assert!(read.poll_ready(&mut cx).is_pending());
         assert!(write.poll_ready(&mut cx).is_pending());
         let reactor = {
             let write = write.clone();
-            thread::spawn(move || {
-                let mut wakers = Vec::new();
-                write.set_ready(&mut wakers);
-                wakers.into_iter().for_each(Waker::wake);
-            })
+            thread::spawn(move || edge(&write))
         };
         // A read edge arriving concurrently with the write edge.
-        let mut wakers = Vec::new();
-        read.set_ready(&mut wakers);
-        wakers.into_iter().for_each(Waker::wake);
+        edge(&read);
         reactor.join().unwrap();
         // Both directions ready; each woke the waker once (deduplicated per direction).
-        assert_eq!(flag.0.load(Ordering::SeqCst), 2);
+        assert_eq!(flag.count(), 2);
         assert!(read.is_ready() && write.is_ready());
     });
 }
