@@ -12,7 +12,7 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 use std::future::poll_fn;
 use std::sync::Arc as StdArc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
 use weft_io::reactor::readiness::Readiness;
 
 /// Counts wake-ups (loom-visible).
@@ -163,6 +163,122 @@ fn taken_registration_is_not_reused() {
         }
     });
 }
+
+/// `last` names another task's waker (it registered after this task's registration
+/// was taken): this task's re-poll must register again, not trust the list.
+#[test]
+fn another_tasks_registration_is_not_mine() {
+    loom::model(|| {
+        let readiness = Arc::new(Readiness::new());
+        let data = Arc::new(AtomicBool::new(false));
+        let (mine, my_waker) = Flag::waker();
+        let (_theirs, their_waker) = Flag::waker();
+        let mut cx = Context::from_waker(&my_waker);
+        assert!(readiness.poll_ready(&mut cx).is_pending());
+        edge(&readiness); // takes mine; a stale edge (no data)
+        assert!(readiness.poll_ready(&mut cx).is_ready());
+        let Poll::Ready(tick) = readiness.poll_ready(&mut cx) else {
+            unreachable!()
+        };
+        readiness.clear_ready(tick); // this task's read would block ...
+        // ... and before it re-polls, another task registers.
+        let mut their_cx = Context::from_waker(&their_waker);
+        assert!(readiness.poll_ready(&mut their_cx).is_pending());
+
+        let reactor = {
+            let (readiness, data) = (readiness.clone(), data.clone());
+            thread::spawn(move || {
+                data.store(true, Ordering::SeqCst);
+                edge(&readiness);
+            })
+        };
+        let got = task_attempt(&readiness, &data, &mut cx);
+        reactor.join().unwrap();
+        if !got {
+            assert_eq!(
+                mine.count(),
+                2,
+                "re-poll trusted another task's registration"
+            );
+        }
+    });
+}
+
+/// Two wakers whose identities share halves: `(p, A)` and `(q, B)`. A task whose waker
+/// is `(q, A)` is not registered, and its lock-free check must not read a torn `last`
+/// (one half from each) while the `(q, B)` task registers: that is what the tick move
+/// on every registration's unlock is for.
+#[test]
+fn torn_last_is_not_trusted() {
+    loom::model(|| {
+        let p = StdArc::new(Halves::default());
+        let q = StdArc::new(Halves::default());
+        let readiness = Arc::new(Readiness::new());
+        let pa = halves_waker(&p, &VTABLE_A);
+        let mut pa_cx = Context::from_waker(&pa);
+        assert!(readiness.poll_ready(&mut pa_cx).is_pending()); // last = (p, A)
+
+        let other = {
+            let (readiness, q) = (readiness.clone(), q.clone());
+            thread::spawn(move || {
+                let qb = halves_waker(&q, &VTABLE_B);
+                let mut qb_cx = Context::from_waker(&qb);
+                assert!(readiness.poll_ready(&mut qb_cx).is_pending()); // last = (q, B)
+            })
+        };
+        let qa = halves_waker(&q, &VTABLE_A);
+        let mut qa_cx = Context::from_waker(&qa);
+        assert!(readiness.poll_ready(&mut qa_cx).is_pending());
+        other.join().unwrap();
+        edge(&readiness);
+        assert_eq!(
+            q.by_a.load(Ordering::SeqCst),
+            1,
+            "(q, A) was never registered"
+        );
+    });
+}
+
+/// Wake counters for the wakers of `torn_last_is_not_trusted`, one per vtable.
+#[derive(Default)]
+struct Halves {
+    by_a: AtomicUsize,
+    by_b: AtomicUsize,
+}
+
+fn halves_waker(data: &StdArc<Halves>, vtable: &'static RawWakerVTable) -> Waker {
+    // SAFETY: the vtables' functions only read a `Halves` through the data pointer,
+    // and every `Halves` outlives the model's wakers (the `Readiness` holding clones
+    // is dropped before them); clone and drop do not touch the count.
+    unsafe { Waker::from_raw(RawWaker::new(StdArc::as_ptr(data).cast(), vtable)) }
+}
+
+static VTABLE_A: RawWakerVTable = RawWakerVTable::new(clone_a, wake_a, wake_a, drop_raw);
+static VTABLE_B: RawWakerVTable = RawWakerVTable::new(clone_b, wake_b, wake_b, drop_raw);
+
+fn clone_a(data: *const ()) -> RawWaker {
+    RawWaker::new(data, &VTABLE_A)
+}
+
+fn clone_b(data: *const ()) -> RawWaker {
+    RawWaker::new(data, &VTABLE_B)
+}
+
+fn wake_a(data: *const ()) {
+    // SAFETY: `data` points to a live `Halves` (see `halves_waker`).
+    unsafe { &*data.cast::<Halves>() }
+        .by_a
+        .fetch_add(1, Ordering::SeqCst);
+}
+
+fn wake_b(data: *const ()) {
+    // SAFETY: as in `wake_a`.
+    unsafe { &*data.cast::<Halves>() }
+        .by_b
+        .fetch_add(1, Ordering::SeqCst);
+}
+
+fn drop_raw(_: *const ()) {}
 
 /// Two tasks wait on the same direction (say a reader and a task awaiting
 /// `readable()`); one edge wakes both, including when it lands while the second is

@@ -12,12 +12,20 @@
 //! | 1 `WAITERS` | a registering task (with `LOCKED`) | whoever takes the list (holding `LOCKED`) | the list may hold wakers: an edge must take and wake them |
 //! | 2 `LOCKED` | a registering task, or the reactor when it takes the list | the same thread | the holder alone touches `wakers` and `last` |
 //! | 3 `WAKE_PENDING` | reactor, when it finds the list `LOCKED` with `WAITERS` | the holder | an edge arrived during the holder's turn: the holder must take and wake the list before it unlocks |
-//! | 4.. tick | reactor | never (wraps after 2⁶⁰ edges) | counts the edges the reactor delivered |
+//! | 4.. tick | reactor (each edge), a registrant (each unlock) | never (wraps after 2⁶⁰) | a generation: moves on every edge, so a task's clear can tell a new one came, and on every registration, so a lock-free reader of `last` can tell none ran |
 //!
 //! `wakers` holds the tasks to wake on the next edge, deduplicated by `will_wake`.
 //! `last` is the identity (data and vtable pointers) of the waker most recently
-//! registered, or null once the list has been taken; it is written only under
-//! `LOCKED` and read without it, by the fast path of step 2.
+//! registered; it is written only under `LOCKED` and read without it, by the fast path
+//! of step 2. Its invariant: **whenever `WAITERS` is set and `LOCKED` clear, `last`
+//! names a waker in the list.** `WAITERS` is set only by a registrant's lock, whose
+//! turn then writes `last` to the waker it placed (or found) in the list; wakers leave
+//! the list only in a take, which clears `WAITERS` as it releases `LOCKED`. (Outside
+//! that state `last` may be stale; nothing reads it then.)
+//!
+//! Ticks are compared only for equality, and only a `READY` word hands one out, so
+//! a registration moving the tick costs nothing: a clear holding an older tick fails
+//! either way.
 //!
 //! Every change to `state` is one read-modify-write of the whole word, so the
 //! reactor's edge, a task's lock and a task's clear are totally ordered: that order is
@@ -30,18 +38,21 @@
 //!    the tick, sets `READY`, and, if `WAITERS` is set, either takes `LOCKED` (the
 //!    list was free) or, if a task holds it, sets `WAKE_PENDING`. With no waiters it
 //!    is done: one atomic operation, no lock. If it took `LOCKED`, it moves the wakers
-//!    out, clears `last`, and releases `LOCKED` and `WAITERS` together. The caller
-//!    wakes the wakers once no lock is held.
+//!    out and releases `LOCKED` and `WAITERS` together. The caller wakes the wakers
+//!    once no lock is held.
 //! 2. **A task, before an I/O attempt** ([`Readiness::poll_ready`]): loads `state`.
 //!    * `READY`: returns the tick and tries the syscall. One load, no lock.
 //!    * `WAITERS` set, `LOCKED` clear, `last` is this task's waker, and a second load
-//!      of `state` equals the first: the waker is already in the list and no edge has
-//!      come since, so it returns `Pending` with no lock. (A take clears `last` and
-//!      happens only after an edge moved the tick, so an unchanged word means the
-//!      waker `last` names is still in the list that the next edge takes.)
+//!      of `state` equals the first: by the invariant above the waker is in the list
+//!      the next edge takes, so it returns `Pending` with no lock. (The second load
+//!      makes the three reads one snapshot, a seqlock read: `last` is written only in
+//!      a `LOCKED` turn, every turn ends with a word whose tick has moved (an edge's
+//!      take, a registrant's unlock), and a turn in progress shows `LOCKED`; so an
+//!      unchanged, unlocked word means no write to `last` overlapped the reads.)
 //!    * Otherwise it takes `LOCKED` and sets `WAITERS` in one compare-and-swap that
 //!      requires `READY` clear (if `READY` appears it returns the tick instead; if the
-//!      list is locked it spins), stores its waker, and unlocks. If `WAKE_PENDING`
+//!      list is locked it spins), stores its waker, and unlocks with the tick moved
+//!      on. If `WAKE_PENDING`
 //!      arrived meanwhile, the edge came after the task's check: the task takes the
 //!      list itself, wakes the other waiters, and returns `Ready` instead of sleeping.
 //!    No edge is lost: the edge's step and the task's lock are ordered on `state`. If
@@ -66,10 +77,11 @@
 //! guards kernel state, not memory. Two things need more than that order: the list,
 //! which `LOCKED` guards (taking it is an acquire and releasing it a release, both
 //! implied by SeqCst), and the lock-free `last` check of step 2, a seqlock read
-//! (state, `last`, state): with every access SeqCst, a `last` value that a later
-//! critical section wrote is stored after that section's `LOCKED` RMW in the single
-//! total order, so the second load of `state` cannot read the word from before it. On
-//! x86-64 SeqCst loads are plain loads, so the fast paths pay nothing for it.
+//! (state, `last`, state): with every access SeqCst, a `last` value that an
+//! overlapping turn wrote is stored after that turn's `LOCKED` RMW in the single
+//! total order, so the second load of `state` cannot read the word from before that
+//! RMW, and sees `LOCKED` or a moved tick. On x86-64 SeqCst loads are plain loads, so
+//! the fast paths pay nothing for it.
 //!
 //! The design follows the usual split of a readiness word and a waker slot (the
 //! `AtomicWaker` idea of futures-rs, and tokio's tick-tagged `ScheduledIo` readiness),
@@ -116,7 +128,7 @@ pub struct Readiness {
     state: AtomicU64,
     /// Guarded by `LOCKED` in `state`.
     wakers: UnsafeCell<Vec<Waker>>,
-    /// `Waker::data` of the last registered waker (null: none since the last take).
+    /// `Waker::data` of the last registered waker (null: none yet).
     last_data: AtomicPtr<()>,
     /// `Waker::vtable` of the last registered waker.
     last_vtable: AtomicPtr<RawWakerVTable>,
@@ -182,7 +194,8 @@ impl Readiness {
             && self.last_vtable.load(Ordering::SeqCst) == ptr::from_ref(waker.vtable()).cast_mut()
     }
 
-    #[cold]
+    /// Registers; every wait of an I/O loop comes here once, so it is not `#[cold]`,
+    /// only kept out of line to leave the ready path small.
     #[inline(never)]
     fn poll_ready_slow(&self, waker: &Waker) -> Poll<u64> {
         if let Err(tick) = self.lock_to_register() {
@@ -197,11 +210,12 @@ impl Readiness {
             .store(waker.data().cast_mut(), Ordering::SeqCst);
         self.last_vtable
             .store(ptr::from_ref(waker.vtable()).cast_mut(), Ordering::SeqCst);
-        // Unlock, unless an edge handed us its wake-up meanwhile.
+        // Unlock with the tick moved on (the seqlock of `last`), unless an edge handed
+        // us its wake-up meanwhile.
         let unlocked = self
             .state
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
-                (s & WAKE_PENDING == 0).then_some(s & !LOCKED)
+                (s & WAKE_PENDING == 0).then_some((s & !LOCKED).wrapping_add(TICK))
             });
         match unlocked {
             // `READY` cannot have appeared without `WAKE_PENDING` (we set `WAITERS`
@@ -246,7 +260,6 @@ impl Readiness {
     fn take_pending_wake(&self, own: &Waker) -> Poll<u64> {
         let mut taken = Vec::new();
         self.with_wakers(|wakers| taken.append(wakers));
-        self.forget_last();
         let before = self
             .state
             .fetch_and(!(LOCKED | WAITERS | WAKE_PENDING), Ordering::SeqCst);
@@ -297,20 +310,12 @@ impl Readiness {
 
     /// The reactor holds `LOCKED` (taken in `set_ready`): moves the wakers to `out` and
     /// unlocks.
-    #[cold]
     fn take_wakers(&self, out: &mut Vec<Waker>) {
         self.with_wakers(|wakers| out.append(wakers));
-        self.forget_last();
         // A second edge during our turn may have set WAKE_PENDING: the list it meant
         // is the one just taken (no task could add while we held the lock).
         self.state
             .fetch_and(!(LOCKED | WAITERS | WAKE_PENDING), Ordering::SeqCst);
-    }
-
-    /// Clears `last`; the caller holds `LOCKED` and has just emptied the list.
-    fn forget_last(&self) {
-        self.last_data.store(ptr::null_mut(), Ordering::SeqCst);
-        self.last_vtable.store(ptr::null_mut(), Ordering::SeqCst);
     }
 
     /// Runs `f` on the waker list. The caller holds `LOCKED`.
