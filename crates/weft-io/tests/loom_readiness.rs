@@ -205,27 +205,36 @@ fn another_tasks_registration_is_not_mine() {
 }
 
 /// Two wakers whose identities share halves: `(p, A)` and `(q, B)`. A task whose waker
-/// is `(q, A)` is not registered, and its lock-free check must not read a torn `last`
-/// (one half from each) while the `(q, B)` task registers: that is what the tick move
-/// on every registration's unlock is for.
+/// is `(q, A)` is not registered, and its lock-free check must not trust a torn read
+/// of `last` (one half from each registration) while `(q, B)` registers: that is what
+/// the tick move on every registration's unlock is for.
+///
+/// `(q, B)` starts before `(p, A)` registers, so it may skip its own read of `last`
+/// (no `WAITERS` yet): loom remembers only the last access to an atomic when it looks
+/// for races, and a read of `last` by the writer itself would hide the reader's.
+///
+/// What this catches: a check without the second load of `state` (loom finds the torn
+/// read). What it cannot reach: a second load kept but a registration that unlocks
+/// without moving the tick (the word then returns to its old value); the checker spins
+/// on `state` after its second load, and that same one-access history never moves the
+/// writer's unlock before the load. That case rests on the module docs' argument.
 #[test]
 fn torn_last_is_not_trusted() {
     loom::model(|| {
         let p = StdArc::new(Halves::default());
         let q = StdArc::new(Halves::default());
         let readiness = Arc::new(Readiness::new());
-        let pa = halves_waker(&p, &VTABLE_A);
-        let mut pa_cx = Context::from_waker(&pa);
-        assert!(readiness.poll_ready(&mut pa_cx).is_pending()); // last = (p, A)
-
         let other = {
             let (readiness, q) = (readiness.clone(), q.clone());
             thread::spawn(move || {
                 let qb = halves_waker(&q, &VTABLE_B);
                 let mut qb_cx = Context::from_waker(&qb);
-                assert!(readiness.poll_ready(&mut qb_cx).is_pending()); // last = (q, B)
+                assert!(readiness.poll_ready(&mut qb_cx).is_pending());
             })
         };
+        let pa = halves_waker(&p, &VTABLE_A);
+        let mut pa_cx = Context::from_waker(&pa);
+        assert!(readiness.poll_ready(&mut pa_cx).is_pending());
         let qa = halves_waker(&q, &VTABLE_A);
         let mut qa_cx = Context::from_waker(&qa);
         assert!(readiness.poll_ready(&mut qa_cx).is_pending());
