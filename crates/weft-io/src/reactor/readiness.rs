@@ -55,6 +55,7 @@
 //!      on. If `WAKE_PENDING`
 //!      arrived meanwhile, the edge came after the task's check: the task takes the
 //!      list itself, wakes the other waiters, and returns `Ready` instead of sleeping.
+//!
 //!    No edge is lost: the edge's step and the task's lock are ordered on `state`. If
 //!    the edge came first, the task's compare-and-swap sees `READY`. If the lock came
 //!    first, the edge sees `WAITERS` and either takes the list after the task's unlock
