@@ -333,3 +333,94 @@ impl Readiness {
         self.state.load(Ordering::SeqCst) & READY != 0
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        (count.clone(), Waker::from(count))
+    }
+
+    fn edge(readiness: &Readiness) -> usize {
+        let mut wakers = Vec::new();
+        readiness.set_ready(&mut wakers);
+        let n = wakers.len();
+        wakers.into_iter().for_each(Waker::wake);
+        n
+    }
+
+    #[test]
+    fn repolls_with_clones_register_once() {
+        let readiness = Readiness::new();
+        let (count, waker) = counting();
+        for _ in 0..5 {
+            let clone = waker.clone();
+            assert!(
+                readiness
+                    .poll_ready(&mut Context::from_waker(&clone))
+                    .is_pending()
+            );
+        }
+        assert_eq!(edge(&readiness), 1);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn every_distinct_waiter_is_woken_once() {
+        let readiness = Readiness::new();
+        let (a, waker_a) = counting();
+        let (b, waker_b) = counting();
+        // a, b, a again (not the last: found in the list, not pushed twice).
+        for waker in [&waker_a, &waker_b, &waker_a, &waker_b] {
+            assert!(
+                readiness
+                    .poll_ready(&mut Context::from_waker(waker))
+                    .is_pending()
+            );
+        }
+        assert_eq!(edge(&readiness), 2);
+        assert_eq!(a.0.load(Ordering::SeqCst), 1);
+        assert_eq!(b.0.load(Ordering::SeqCst), 1);
+        // The list was taken: a second edge wakes nobody.
+        assert_eq!(edge(&readiness), 0);
+    }
+
+    #[test]
+    fn registration_after_a_take_is_fresh() {
+        let readiness = Readiness::new();
+        let (count, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        assert!(readiness.poll_ready(&mut cx).is_pending());
+        assert_eq!(edge(&readiness), 1);
+        let Poll::Ready(tick) = readiness.poll_ready(&mut cx) else {
+            panic!("an edge is recorded");
+        };
+        readiness.clear_ready(tick);
+        // `last` still names this waker, but the list is empty: it must register.
+        assert!(readiness.poll_ready(&mut cx).is_pending());
+        assert_eq!(edge(&readiness), 1);
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn no_waiter_edge_only_marks_ready() {
+        let readiness = Readiness::new();
+        assert_eq!(edge(&readiness), 0);
+        assert!(readiness.is_ready());
+        let state = readiness.state.load(Ordering::SeqCst);
+        assert_eq!(state & (WAITERS | LOCKED | WAKE_PENDING), 0);
+    }
+}
