@@ -30,7 +30,7 @@
 //! Every change to `state` is one read-modify-write of the whole word, so the
 //! reactor's edge, a task's lock and a task's clear are totally ordered: that order is
 //! the whole correctness argument below. Nothing here blocks: the only waiting is a
-//! task spinning for `LOCKED`, which a holder keeps for a `Vec` push or an append.
+//! task spinning for `LOCKED`, which a holder keeps for a `Vec` push or a move of the list.
 //!
 //! # Protocol
 //!
@@ -237,7 +237,8 @@ impl Readiness {
                 return Err(state >> TICK_SHIFT);
             }
             if state & LOCKED != 0 {
-                // Held for a push or an append: short, never across a blocking call.
+                // Held for a push or a move of the list: short, never across a blocking
+                // call.
                 backoff.snooze();
                 state = self.state.load(Ordering::SeqCst);
                 continue;
@@ -312,7 +313,9 @@ impl Readiness {
     /// The reactor holds `LOCKED` (taken in `set_ready`): moves the wakers to `out` and
     /// unlocks.
     fn take_wakers(&self, out: &mut Vec<Waker>) {
-        self.with_wakers(|wakers| out.append(wakers));
+        // `extend(drain)` moves the usual one or two wakers inline; `append` calls
+        // `memcpy` for them (visible in a profile of the echo benchmark).
+        self.with_wakers(|wakers| out.extend(wakers.drain(..)));
         // A second edge during our turn may have set WAKE_PENDING: the list it meant
         // is the one just taken (no task could add while we held the lock).
         self.state
