@@ -65,3 +65,65 @@ fn pipes_in_order_across_threads() {
     block_on(guard("pipe write", write_all(&w, &payload))).unwrap();
     assert_eq!(reader.join().unwrap(), payload);
 }
+
+/// Two threads read one socket at once, so both wait on the same direction's
+/// readiness (two wakers in its list, registrations racing each other and the edges).
+/// Every byte is read exactly once, and the end of file reaches both: a lost wake-up
+/// leaves a reader asleep with nothing to wake it but the hang timer, which fails.
+#[test]
+fn two_readers_share_one_direction() {
+    const BYTES: u32 = 20_000;
+    let (a, b) = UnixStream::pair().unwrap();
+    let a = std::sync::Arc::new(a);
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let a = a.clone();
+            thread::spawn(move || {
+                block_on(fail_if_stalled("shared reader", async move {
+                    let (mut count, mut sum) = (0u32, 0u64);
+                    let mut byte = [0; 1];
+                    while common::read(&*a, &mut byte).await.unwrap() == 1 {
+                        count += 1;
+                        sum += u64::from(byte[0]);
+                    }
+                    (count, sum)
+                }))
+            })
+        })
+        .collect();
+    block_on(guard("writer", async {
+        for i in 0..BYTES {
+            write_all(&b, &[(i % 251) as u8]).await.unwrap();
+            if i % 64 == 0 {
+                // Let the readers drain and go to sleep now and then.
+                thread::yield_now();
+            }
+        }
+        common::close(&b).await.unwrap();
+    }));
+    drop(b);
+    let (mut count, mut sum) = (0, 0);
+    for reader in readers {
+        let (c, s) = reader.join().unwrap();
+        count += c;
+        sum += s;
+    }
+    assert_eq!(count, BYTES);
+    assert_eq!(sum, (0..BYTES).map(|i| u64::from(i % 251)).sum::<u64>());
+}
+
+/// Fails if `future` has not finished when a generous timer fires. Unlike `guard`, the
+/// timer is checked first, so a future that slept through a lost wake-up and would
+/// finish on the timer's re-poll still fails.
+async fn fail_if_stalled<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    use std::pin::{Pin, pin};
+    let mut future = pin!(future);
+    let mut timer = weft_io::Timer::after(std::time::Duration::from_secs(20));
+    std::future::poll_fn(|cx| {
+        if Pin::new(&mut timer).poll(cx).is_ready() {
+            panic!("{what}: no progress after 20 s (a lost wake-up?)");
+        }
+        future.as_mut().poll(cx)
+    })
+    .await
+}

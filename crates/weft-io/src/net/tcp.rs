@@ -313,7 +313,7 @@ macro_rules! stream_io {
             ) -> Poll<io::Result<usize>> {
                 let $this = self.get_mut();
                 let stream: &TcpStream = $stream;
-                Pin::new(&mut &stream.inner).poll_read(cx, buf)
+                super::poll_recv(&stream.inner, cx, buf)
             }
 
             fn poll_read_vectored(
@@ -335,7 +335,7 @@ macro_rules! stream_io {
             ) -> Poll<io::Result<usize>> {
                 let $this = self.get_mut();
                 let stream: &TcpStream = $stream;
-                Pin::new(&mut &stream.inner).poll_write(cx, buf)
+                super::poll_send(&stream.inner, cx, buf)
             }
 
             fn poll_write_vectored(
@@ -406,7 +406,7 @@ macro_rules! read_half {
             ) -> Poll<io::Result<usize>> {
                 let $this = self.get_mut();
                 let stream: &TcpStream = $stream;
-                Pin::new(&mut &stream.inner).poll_read(cx, buf)
+                super::poll_recv(&stream.inner, cx, buf)
             }
         }
     };
@@ -422,7 +422,7 @@ macro_rules! write_half {
             ) -> Poll<io::Result<usize>> {
                 let $this = self.get_mut();
                 let stream: &TcpStream = $stream;
-                Pin::new(&mut &stream.inner).poll_write(cx, buf)
+                super::poll_send(&stream.inner, cx, buf)
             }
 
             fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -230,7 +230,7 @@ macro_rules! unix_io {
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
                 let stream: &UnixStream = self.get_mut();
-                Pin::new(&mut &stream.inner).poll_read(cx, buf)
+                super::poll_recv(&stream.inner, cx, buf)
             }
 
             fn poll_read_vectored(
@@ -250,7 +250,7 @@ macro_rules! unix_io {
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
                 let stream: &UnixStream = self.get_mut();
-                Pin::new(&mut &stream.inner).poll_write(cx, buf)
+                super::poll_send(&stream.inner, cx, buf)
             }
 
             fn poll_write_vectored(

@@ -111,8 +111,8 @@ const FOREVER: u64 = u64::MAX;
 pub struct Reactor {
     poller: Poller,
     sources: Mutex<Slab>,
-    /// The driver's event buffer; holding its lock is being the driver.
-    driver: Mutex<Events>,
+    /// The driver's buffers; holding its lock is being the driver.
+    driver: Mutex<DriverBuffers>,
     /// Wakers to call when the driver lock is released ([`block_on`](crate::block_on)
     /// threads waiting to take over the driving).
     lock_waiters: Mutex<Vec<Waker>>,
@@ -139,10 +139,17 @@ impl fmt::Debug for Reactor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerId(TimerKey);
 
+/// What one `react` fills and empties, kept across calls so a busy driver does not
+/// allocate: the poller's events and the wakers collected to wake.
+struct DriverBuffers {
+    events: Events,
+    wakers: Vec<Waker>,
+}
+
 /// The right to drive the reactor; see [`Reactor::try_lock`].
 pub struct ReactorLock<'a> {
     reactor: &'a Reactor,
-    events: Option<MutexGuard<'a, Events>>,
+    buffers: Option<MutexGuard<'a, DriverBuffers>>,
 }
 
 impl fmt::Debug for ReactorLock<'_> {
@@ -215,7 +222,10 @@ impl Reactor {
         Ok(Reactor {
             poller: Poller::new()?,
             sources: Mutex::new(Slab::default()),
-            driver: Mutex::new(Events::new()),
+            driver: Mutex::new(DriverBuffers {
+                events: Events::new(),
+                wakers: Vec::new(),
+            }),
             lock_waiters: Mutex::new(Vec::new()),
             lock_requests: AtomicUsize::new(0),
             timers: Mutex::new(TimerWheel::new()),
@@ -226,10 +236,10 @@ impl Reactor {
 
     /// Takes the driver lock if no other thread holds it.
     pub fn try_lock(&self) -> Option<ReactorLock<'_>> {
-        let events = self.driver.try_lock()?;
+        let buffers = self.driver.try_lock()?;
         Some(ReactorLock {
             reactor: self,
-            events: Some(events),
+            buffers: Some(buffers),
         })
     }
 
@@ -246,11 +256,11 @@ impl Reactor {
         // below makes that return happen.
         self.lock_requests.fetch_add(1, Ordering::SeqCst);
         self.notify();
-        let events = self.driver.lock();
+        let buffers = self.driver.lock();
         self.lock_requests.fetch_sub(1, Ordering::SeqCst);
         ReactorLock {
             reactor: self,
-            events: Some(events),
+            buffers: Some(buffers),
         }
     }
 
@@ -363,8 +373,9 @@ impl ReactorLock<'_> {
     /// collected before it are woken all the same.
     pub fn react(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         let reactor = self.reactor;
-        let events = self.events.as_mut().expect("ReactorLock: events taken");
-        let mut wakers = Vec::new();
+        let buffers = &mut **self.buffers.as_mut().expect("ReactorLock: buffers taken");
+        let (events, wakers) = (&mut buffers.events, &mut buffers.wakers);
+        debug_assert!(wakers.is_empty());
         let start = Instant::now();
         let user_deadline = timeout.and_then(|t| start.checked_add(t));
         let wait = {
@@ -400,15 +411,17 @@ impl ReactorLock<'_> {
                     continue;
                 };
                 if event.readable {
-                    source.read.set_ready(&mut wakers);
+                    source.read.set_ready(wakers);
                 }
                 if event.writable {
-                    source.write.set_ready(&mut wakers);
+                    source.write.set_ready(wakers);
                 }
             }
         }
         let woken = wakers.len();
-        for waker in wakers {
+        // `drain` keeps the buffer's capacity for the next call (and if a waker
+        // panics, drops the rest as it unwinds, so the buffer is empty again).
+        for waker in wakers.drain(..) {
             waker.wake();
         }
         result.map(|_| woken)
@@ -418,7 +431,7 @@ impl ReactorLock<'_> {
 impl Drop for ReactorLock<'_> {
     fn drop(&mut self) {
         // Release first, so a woken waiter finds the lock free.
-        drop(self.events.take());
+        drop(self.buffers.take());
         let waiters = std::mem::take(&mut *self.reactor.lock_waiters.lock());
         for waker in waiters {
             waker.wake();
