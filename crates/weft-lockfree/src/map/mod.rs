@@ -84,7 +84,7 @@ const MIN_BUCKETS: usize = if cfg!(loom) { 2 } else { 16 };
 const KEYS_PER_BUCKET: usize = if cfg!(loom) { 1 } else { 4 };
 
 /// Stripes of the length counter, each on its own cache line.
-const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
+pub(crate) const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
 
 /// A concurrent hash map whose reads never lock and never wait.
 ///
@@ -356,7 +356,7 @@ impl<K, V, S> HashMap<K, V, S> {
 
 #[cfg(not(loom))]
 #[inline]
-fn stripe_index() -> usize {
+pub(crate) fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     std::thread_local! {
         // Relaxed: only spreads threads over stripes.
@@ -367,7 +367,7 @@ fn stripe_index() -> usize {
 
 #[cfg(loom)]
 #[inline]
-fn stripe_index() -> usize {
+pub(crate) fn stripe_index() -> usize {
     0
 }
 
