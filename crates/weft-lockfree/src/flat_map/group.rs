@@ -56,6 +56,7 @@
 
 #[cfg(loom)]
 use core::marker::PhantomData;
+use core::borrow::Borrow;
 use core::mem::{MaybeUninit, size_of};
 use weft_sync::Backoff;
 use weft_sync::primitive::atomic::{AtomicUsize, Ordering, fence};
@@ -246,6 +247,27 @@ impl<K: Plain, V: Plain> Group<K, V> {
                 },
             }),
         }
+    }
+
+    /// A mask of the slots whose key equals `key`, occupied or not (the caller masks
+    /// with the occupied bits).
+    ///
+    /// Every slot is compared, and the match is picked from the mask: no branch on
+    /// which slot holds the key, which would be mispredicted as often as not. The keys
+    /// of empty slots are stale or zero, valid `K`s all the same, and so is a torn key
+    /// (`Plain`); a wrong answer from one is thrown away with the read it is part of.
+    #[inline(always)]
+    pub(super) fn matching<Q>(&self, key: &Q) -> usize
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let mut matches = 0;
+        for (slot, pair) in self.pairs.iter().enumerate() {
+            let candidate = pair.key.load();
+            matches |= usize::from(candidate.borrow() == key) << slot;
+        }
+        matches
     }
 
     /// The pair at `index` (below [`SLOTS`]).

@@ -381,6 +381,15 @@ where
     V: Plain,
     S: BuildHasher,
 {
+    /// The hash of `key`; `BuildHasher::hash_one` spelled out so that it inlines.
+    #[inline(always)]
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        use core::hash::Hasher;
+        let mut hasher = self.hasher.build_hasher();
+        key.hash(&mut hasher);
+        hasher.finish()
+    }
+
     /// Returns a copy of the value of `key`.
     ///
     /// # Examples
@@ -397,7 +406,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hash(key);
         self.find(self.root(), hash, key)
     }
 
@@ -432,19 +441,10 @@ where
             let head = table.bucket(hash);
             // SAFETY: `head` is a bucket of `table`, which lives as long as the map.
             let read = unsafe {
-                group::read(head, |group, mut occupied| {
-                    while occupied != 0 {
-                        let slot = occupied.trailing_zeros() as usize;
-                        occupied &= occupied - 1;
-                        let pair = group.pair(slot);
-                        // A torn key is still a `K` (`Plain`); a wrong answer from it
-                        // is thrown away with the rest of the read.
-                        let candidate = pair.key.load();
-                        if candidate.borrow() == key {
-                            return Some(pair.value.load());
-                        }
-                    }
-                    None
+                group::read(head, |group, occupied| {
+                    let matches = group.matching(key) & occupied;
+                    (matches != 0)
+                        .then(|| group.pair(matches.trailing_zeros() as usize).value.load())
                 })
             };
             match read {
@@ -466,7 +466,7 @@ where
     /// ```
     #[inline]
     pub fn insert(&self, key: K, value: V) -> Option<V> {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hash(&key);
         match self.write(hash, &key, Some((&key, &value)), None) {
             Ok(old) => old,
             Err(_) => unreachable!("an unconditional write applies"),
@@ -488,7 +488,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hash(key);
         match self.write(hash, key, None, None) {
             Ok(old) => old,
             Err(_) => unreachable!("an unconditional write applies"),
@@ -523,7 +523,7 @@ where
     where
         F: FnMut(Option<V>) -> Operation<V>,
     {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hash(&key);
         let mut table = self.root();
         loop {
             let current = self.find(table, hash, &key);
@@ -631,19 +631,16 @@ where
         let last = loop {
             // Relaxed: under the lock, whose Acquire made every earlier write visible.
             let link = group.link.load(Ordering::Relaxed);
-            for slot in 0..SLOTS {
-                if link & (1 << slot) != 0 {
-                    let candidate = group.pair(slot).key.load();
-                    if candidate.borrow() == key {
-                        found = Some(Found { group, slot });
-                        break;
-                    }
-                } else if free.is_none() {
-                    free = Some(Found { group, slot });
-                }
-            }
-            if found.is_some() {
+            let occupied = link & OCCUPIED;
+            let matches = group.matching(key) & occupied;
+            if matches != 0 {
+                let slot = matches.trailing_zeros() as usize;
+                found = Some(Found { group, slot });
                 break group;
+            }
+            if free.is_none() && occupied != OCCUPIED {
+                let slot = (!occupied).trailing_zeros() as usize;
+                free = Some(Found { group, slot });
             }
             // SAFETY: loaded under the lock from a group of a live table.
             match unsafe { group::next_group(link) } {
@@ -712,7 +709,7 @@ where
     #[cold]
     #[inline(never)]
     fn help_migrate(&self, old: &Table<K, V>, next: &Table<K, V>) {
-        let hash = |key: &K| self.hasher.hash_one(key);
+        let hash = |key: &K| self.hash(key);
         if old.migrate_chunk(next, &hash) {
             let old = (old as *const Table<K, V>).cast_mut();
             let next = (next as *const Table<K, V>).cast_mut();
