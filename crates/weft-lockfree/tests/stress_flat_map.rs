@@ -15,7 +15,11 @@ use weft_lockfree::FlatMap;
 const WRITERS: u64 = 2;
 const READERS: usize = 2;
 /// Keys each writer owns alone.
-const OWN_KEYS: u64 = if cfg!(debug_assertions) { 3_000 } else { 20_000 };
+const OWN_KEYS: u64 = if cfg!(debug_assertions) {
+    3_000
+} else {
+    20_000
+};
 /// Writes each writer makes to its own keys.
 const ROUNDS: u64 = OWN_KEYS * 4;
 /// Keys every writer increments.
@@ -33,7 +37,9 @@ const STABLE_BASE: u64 = 1 << 41;
 type Value = [u64; 3];
 
 fn checksum(key: u64, round: u64) -> u64 {
-    (key ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(round | 1).rotate_left(17)
+    (key ^ 0x9E37_79B9_7F4A_7C15)
+        .wrapping_mul(round | 1)
+        .rotate_left(17)
 }
 
 fn value(key: u64, round: u64) -> Value {

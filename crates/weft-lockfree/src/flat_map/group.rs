@@ -54,9 +54,9 @@
 //! zeroed and never moved or copied as values, so every byte of a pair's words,
 //! including the tail bytes a key or value does not fill, is initialized.
 
+use core::borrow::Borrow;
 #[cfg(loom)]
 use core::marker::PhantomData;
-use core::borrow::Borrow;
 use core::mem::{MaybeUninit, size_of};
 use weft_sync::Backoff;
 use weft_sync::primitive::atomic::{AtomicUsize, Ordering, fence};
@@ -85,13 +85,20 @@ const _: () = assert!(OCCUPIED <= FLAGS);
 
 /// One key or value, stored as machine words that are only accessed atomically.
 ///
-/// `align(8)` so the words are aligned on every target; the words past the end of `T`
-/// (its size rounded up) hold zeros, written with the rest.
+/// The cell holds a [`Padded`] `T`, so it spans `T` rounded up to 8 bytes: the words
+/// past the end of `T` lie inside the cell (so the pointer the words are reached
+/// through covers them, and they may be written through `&self`), and hold zeros,
+/// written with the rest.
+#[cfg(not(loom))]
+#[repr(transparent)]
+pub(super) struct Words<T> {
+    cell: core::cell::UnsafeCell<MaybeUninit<Padded<T>>>,
+}
+
+/// `T`, aligned (and so sized) to a multiple of 8 bytes: whole words on every target.
 #[cfg(not(loom))]
 #[repr(C, align(8))]
-pub(super) struct Words<T> {
-    cell: core::cell::UnsafeCell<MaybeUninit<T>>,
-}
+struct Padded<T>(T);
 
 /// Under loom: a fixed two words of loom atomics (models use keys and values of at
 /// most 16 bytes), so loom sees every access.
@@ -111,10 +118,11 @@ impl<T: Plain> Words<T> {
     #[inline(always)]
     fn word(&self, index: usize) -> &AtomicUsize {
         debug_assert!(index < Self::COUNT);
-        // SAFETY: `index` is below `COUNT`, so the word lies inside `self` (its size
-        // is `size_of::<T>()` rounded up to 8, at least `COUNT` words); it is aligned
-        // (`align(8)`), initialized (groups are allocated zeroed, then written only by
-        // whole words), and only ever accessed through `AtomicUsize` of this size.
+        // SAFETY: `index` is below `COUNT`, so the word lies inside the cell (a
+        // `Padded<T>`: `size_of::<T>()` rounded up to 8, at least `COUNT` words), which
+        // we may write through `&self`; it is aligned (`align(8)`), initialized (groups
+        // are allocated zeroed, then written only by whole words), and only ever
+        // accessed as an `AtomicUsize`.
         unsafe { AtomicUsize::from_ptr(self.cell.get().cast::<usize>().add(index)) }
     }
 
