@@ -38,11 +38,24 @@ fn assert_whole(read: Option<[u64; 2]>) -> Option<u64> {
     })
 }
 
+// The racing operations run on spawned threads: loom's exploration schedules them
+// against each other, and the main thread only checks the outcome after joining.
+
 #[test]
 fn get_racing_overwrites_sees_a_whole_value() {
     loom::model(|| {
         let map = new_map();
         map.insert(1, value(1));
+        let reader = {
+            let map = Arc::clone(&map);
+            thread::spawn(move || {
+                let first = assert_whole(map.get(&1)).expect("present throughout");
+                let second = assert_whole(map.get(&1)).expect("present throughout");
+                // Reads are linearizable, and the writer's values only grow.
+                assert!(second >= first, "read {second} after {first}");
+                first
+            })
+        };
         let writer = {
             let map = Arc::clone(&map);
             thread::spawn(move || {
@@ -50,12 +63,9 @@ fn get_racing_overwrites_sees_a_whole_value() {
                 map.insert(1, value(3));
             })
         };
-        let first = assert_whole(map.get(&1)).expect("present throughout");
-        let second = assert_whole(map.get(&1)).expect("present throughout");
-        assert!((1..=3).contains(&first));
-        // Reads are linearizable, and the writer's values only grow.
-        assert!(second >= first, "read {second} after {first}");
         writer.join().unwrap();
+        let first = reader.join().unwrap();
+        assert!((1..=3).contains(&first));
         assert_eq!(map.get(&1), Some(value(3)));
     });
 }
@@ -69,8 +79,18 @@ fn insert_and_remove_racing_on_one_key_agree() {
             let map = Arc::clone(&map);
             thread::spawn(move || assert_whole(map.remove(&7)))
         };
-        let inserted = assert_whole(map.insert(7, value(2)));
+        let inserter = {
+            let map = Arc::clone(&map);
+            thread::spawn(move || assert_whole(map.insert(7, value(2))))
+        };
+        let reader = {
+            let map = Arc::clone(&map);
+            thread::spawn(move || assert_whole(map.get(&7)))
+        };
         let removed = remover.join().unwrap();
+        let inserted = inserter.join().unwrap();
+        let seen = reader.join().unwrap();
+        assert!(matches!(seen, None | Some(1) | Some(2)), "read {seen:?}");
         let last = assert_whole(map.get(&7));
         match (removed, inserted) {
             // The remove came first: the insert found the key gone and put it back.
@@ -101,9 +121,9 @@ fn resize_racing_reads_and_writes_loses_nothing() {
             let map = Arc::clone(&map);
             thread::spawn(move || {
                 map.insert(0, value(20));
+                assert_eq!(assert_whole(map.get(&1)), Some(11), "present throughout");
             })
         };
-        assert_eq!(assert_whole(map.get(&1)), Some(11), "present throughout");
         grower.join().unwrap();
         writer.join().unwrap();
         let expected = [(0, 20), (1, 11), (2, 12), (3, 13)];
@@ -121,14 +141,15 @@ fn resize_racing_reads_and_writes_loses_nothing() {
 fn racing_read_modify_writes_both_apply() {
     loom::model(|| {
         let map = new_map();
-        let other = {
+        let increment = || {
             let map = Arc::clone(&map);
             thread::spawn(move || {
                 map.update_or_insert(5, |[n, _]| value(n + 1), value(1));
             })
         };
-        map.update_or_insert(5, |[n, _]| value(n + 1), value(1));
-        other.join().unwrap();
+        let (a, b) = (increment(), increment());
+        a.join().unwrap();
+        b.join().unwrap();
         assert_eq!(map.get(&5), Some(value(2)));
     });
 }
