@@ -82,14 +82,14 @@ fn racing_writers_readers_and_iterators_see_only_whole_values() {
                 let mut rng = Rng(0x1234_5678 + writer);
                 for round in 1..=ROUNDS {
                     let key = writer * OWN_KEYS + rng.next() % OWN_KEYS;
-                    if rng.next() % 8 == 0 {
+                    if rng.next().is_multiple_of(8) {
                         let old = map.remove(&key);
                         assert_eq!(old.map(|v| round_of(key, v)), expected.remove(&key));
                     } else {
                         let old = map.insert(key, value(key, round));
                         assert_eq!(old.map(|v| round_of(key, v)), expected.insert(key, round));
                     }
-                    if round % (ROUNDS / INCREMENTS) == 0 {
+                    if round.is_multiple_of(ROUNDS / INCREMENTS) {
                         for shared in 0..SHARED_KEYS {
                             let key = SHARED_BASE + shared;
                             map.update_or_insert(
@@ -129,7 +129,7 @@ fn racing_writers_readers_and_iterators_see_only_whole_values() {
                     }
                     let stable = STABLE_BASE + rng.next() % STABLE_KEYS;
                     assert_eq!(map.get(&stable), Some(value(stable, 0)));
-                    if reads % 2000 == 0 {
+                    if reads.is_multiple_of(2000) {
                         let mut stable_seen = HashSet::new();
                         for (key, value) in map.iter() {
                             round_of(key, value);

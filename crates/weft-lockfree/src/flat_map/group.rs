@@ -218,9 +218,18 @@ impl<K: Plain, V: Plain> Group<K, V> {
     /// `len` empty groups.
     #[cfg(not(loom))]
     pub(super) fn boxed_slice(len: usize) -> Box<[Self]> {
-        // SAFETY: all zeros is an empty group: version 0 (unlocked, live), link 0 (no
-        // pairs, no overflow), and any bytes in the pairs' words.
-        unsafe { Box::<[Self]>::new_zeroed_slice(len).assume_init() }
+        assert!(len > 0, "a table has buckets");
+        let layout = std::alloc::Layout::array::<Self>(len).expect("table size overflow");
+        // SAFETY: `layout` has a non-zero size (`len > 0`, and a group is not empty).
+        let groups = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Self>();
+        if groups.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: allocated by the global allocator with the layout of `[Self; len]`,
+        // which is what a `Box<[Self]>` of `len` frees; all zeros is an empty group
+        // (version 0: unlocked, live; link 0: no pairs, no overflow; any bytes in the
+        // pairs' words). (`Box::new_zeroed_slice` is newer than weft's MSRV.)
+        unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(groups, len)) }
     }
 
     #[cfg(loom)]
@@ -231,8 +240,17 @@ impl<K: Plain, V: Plain> Group<K, V> {
     /// One empty group, leaked: an overflow group, freed by its table's `Drop`.
     fn leaked() -> &'static Self {
         #[cfg(not(loom))]
-        // SAFETY: as in `boxed_slice`.
-        let group = unsafe { Box::<Self>::new_zeroed().assume_init() };
+        let group = {
+            let layout = std::alloc::Layout::new::<Self>();
+            // SAFETY: a group is not empty.
+            let group = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Self>();
+            if group.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            // SAFETY: allocated with `Self`'s layout, as `Box` frees it; all zeros is
+            // an empty group (see `boxed_slice`).
+            unsafe { Box::from_raw(group) }
+        };
         #[cfg(loom)]
         let group = Box::new(Self::new_loom());
         Box::leak(group)

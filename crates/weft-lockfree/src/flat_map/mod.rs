@@ -381,8 +381,10 @@ where
     V: Plain,
     S: BuildHasher,
 {
-    /// The hash of `key`; `BuildHasher::hash_one` spelled out so that it inlines.
+    /// The hash of `key`: `BuildHasher::hash_one` spelled out, because it did not
+    /// inline (measured: a fifth of a cached lookup's time went to the call).
     #[inline(always)]
+    #[allow(clippy::manual_hash_one)]
     fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         use core::hash::Hasher;
         let mut hasher = self.hasher.build_hasher();
