@@ -88,6 +88,10 @@ pub(crate) const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
 
 /// A concurrent hash map whose reads never lock and never wait.
 ///
+/// For small plain-data keys and values (integers, arrays of them) that you want back
+/// by copy, [`FlatMap`](crate::FlatMap) stores them inline and is faster; this map is
+/// for everything else (values that own memory, values borrowed rather than copied).
+///
 /// Reads ([`get`](Self::get), [`contains_key`](Self::contains_key), iteration) pin an
 /// epoch and load; writes ([`insert`](Self::insert), [`remove`](Self::remove),
 /// [`compute`](Self::compute) and its shorthands) lock one bucket for a few stores,
