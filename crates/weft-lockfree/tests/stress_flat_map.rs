@@ -21,7 +21,7 @@ const OWN_KEYS: u64 = if cfg!(debug_assertions) {
     20_000
 };
 /// Writes each writer makes to its own keys.
-const ROUNDS: u64 = OWN_KEYS * 4;
+const ROUNDS: u64 = OWN_KEYS * if cfg!(debug_assertions) { 4 } else { 16 };
 /// Keys every writer increments.
 const SHARED_KEYS: u64 = 16;
 /// Increments of each shared key by each writer.
