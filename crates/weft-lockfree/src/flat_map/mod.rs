@@ -608,6 +608,7 @@ where
     /// `new` (a key equal to `key` and its value) or, for `None`, removes the key.
     /// With `expect`, applies only if the key's value is still `expect` (bytewise;
     /// `None`: absent), else returns `Err`. Returns the value it replaced.
+    #[inline]
     fn write<Q>(
         &self,
         hash: u64,
