@@ -122,6 +122,15 @@ fn small_and_odd_sized_keys_and_values() {
         assert_eq!(big.get(&[i, i + 1, i + 2]), Some([i as u32; 9]));
     }
 
+    // 16-byte aligned keys and values: the pairs keep their alignment.
+    let wide: FlatMap<u128, i128> = FlatMap::new();
+    for i in 0..500u128 {
+        wide.insert(i << 64 | i, -(i as i128));
+    }
+    for i in 0..500u128 {
+        assert_eq!(wide.get(&(i << 64 | i)), Some(-(i as i128)));
+    }
+
     let set: FlatMap<i16, ()> = (0..100).map(|k| (k, ())).collect();
     assert_eq!(set.len(), 100);
     assert!(set.contains_key(&42));
