@@ -51,3 +51,10 @@ pub mod map;
 pub use map::HashMap;
 
 // ---- end [map] ----
+
+// ---- [flat_map] FlatMap: plain data inline, seqlock reads ----
+
+pub mod flat_map;
+pub use flat_map::{FlatMap, Plain};
+
+// ---- end [flat_map] ----

@@ -84,9 +84,13 @@ const MIN_BUCKETS: usize = if cfg!(loom) { 2 } else { 16 };
 const KEYS_PER_BUCKET: usize = if cfg!(loom) { 1 } else { 4 };
 
 /// Stripes of the length counter, each on its own cache line.
-const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
+pub(crate) const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
 
 /// A concurrent hash map whose reads never lock and never wait.
+///
+/// For small plain-data keys and values (integers, arrays of them) that you want back
+/// by copy, [`FlatMap`](crate::FlatMap) stores them inline and is faster; this map is
+/// for everything else (values that own memory, values borrowed rather than copied).
 ///
 /// Reads ([`get`](Self::get), [`contains_key`](Self::contains_key), iteration) pin an
 /// epoch and load; writes ([`insert`](Self::insert), [`remove`](Self::remove),
@@ -356,7 +360,7 @@ impl<K, V, S> HashMap<K, V, S> {
 
 #[cfg(not(loom))]
 #[inline]
-fn stripe_index() -> usize {
+pub(crate) fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     std::thread_local! {
         // Relaxed: only spreads threads over stripes.
@@ -367,7 +371,7 @@ fn stripe_index() -> usize {
 
 #[cfg(loom)]
 #[inline]
-fn stripe_index() -> usize {
+pub(crate) fn stripe_index() -> usize {
     0
 }
 
