@@ -19,6 +19,7 @@
 pub mod epoch;
 mod ms_queue;
 mod stack;
+mod striped;
 mod tagged;
 pub use ms_queue::MsQueue;
 pub use stack::TreiberStack;

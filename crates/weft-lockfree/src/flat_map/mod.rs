@@ -64,10 +64,10 @@ use core::fmt;
 use core::hash::{BuildHasher, Hash};
 use core::marker::PhantomData;
 use std::collections::hash_map::RandomState;
-use weft_sync::CachePadded;
-use weft_sync::primitive::atomic::{AtomicIsize, AtomicPtr, Ordering};
+use weft_sync::primitive::atomic::{AtomicPtr, Ordering};
 
-use crate::map::{Operation, STRIPES, stripe_index};
+use crate::map::Operation;
+use crate::striped::StripedCount;
 use group::{Group, OCCUPIED, Pair, Read, SLOTS};
 use table::Table;
 
@@ -169,7 +169,7 @@ pub struct FlatMap<K, V, S = RandomState> {
     /// The current table; never null. Swung forward by the migration's last chunk.
     root: AtomicPtr<Table<K, V>>,
     hasher: S,
-    count: Box<[CachePadded<AtomicIsize>]>,
+    count: StripedCount,
     _marker: PhantomData<(K, V)>,
 }
 
@@ -246,9 +246,7 @@ impl<K: Plain, V: Plain, S> FlatMap<K, V, S> {
         Self {
             root: AtomicPtr::new(table),
             hasher,
-            count: (0..STRIPES)
-                .map(|_| CachePadded::new(AtomicIsize::new(0)))
-                .collect(),
+            count: StripedCount::new(),
             _marker: PhantomData,
         }
     }
@@ -270,13 +268,7 @@ impl<K: Plain, V: Plain, S> FlatMap<K, V, S> {
     /// assert_eq!(map.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        let sum: isize = self
-            .count
-            .iter()
-            // Relaxed: a count, not a publication; each stripe is read once.
-            .map(|stripe| stripe.load(Ordering::Relaxed))
-            .sum();
-        sum.max(0) as usize
+        self.count.sum()
     }
 
     /// Whether the map has no keys (see [`len`](Self::len)).
@@ -343,7 +335,7 @@ impl<K: Plain, V: Plain, S> FlatMap<K, V, S> {
             group::unlock(head, version, cleared != 0);
             removed += cleared;
         }
-        self.stripe().fetch_sub(removed, Ordering::Relaxed);
+        self.count.add(-removed);
     }
 
     #[inline(always)]
@@ -354,12 +346,6 @@ impl<K: Plain, V: Plain, S> FlatMap<K, V, S> {
         let root = self.root.load(Ordering::Acquire);
         // SAFETY: the root is never null, and tables are freed only by `Drop`.
         unsafe { &*root }
-    }
-
-    /// This thread's stripe of the counter.
-    #[inline]
-    fn stripe(&self) -> &AtomicIsize {
-        &self.count[stripe_index()]
     }
 }
 
@@ -671,7 +657,7 @@ where
             (Some(found), None) => {
                 group::vacate(found.group, found.slot);
                 group::unlock(head, version, true);
-                self.stripe().fetch_sub(1, Ordering::Relaxed);
+                self.count.add(-1);
             }
             (None, None) => group::unlock(head, version, false),
             (None, Some((key, value))) => {
@@ -689,7 +675,7 @@ where
                     }
                 };
                 group::unlock(head, version, true);
-                self.stripe().fetch_add(1, Ordering::Relaxed);
+                self.count.add(1);
                 if crowded {
                     self.maybe_grow(table);
                 }

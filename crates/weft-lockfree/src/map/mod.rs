@@ -69,10 +69,10 @@ use core::hash::{BuildHasher, Hash};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use std::collections::hash_map::RandomState;
-use weft_sync::CachePadded;
-use weft_sync::primitive::atomic::{AtomicIsize, AtomicPtr, AtomicUsize, Ordering};
+use weft_sync::primitive::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use crate::epoch::{self, Guard};
+use crate::striped::StripedCount;
 use bucket::{Entry, Group, MOVED, SLOTS};
 use table::Table;
 
@@ -82,9 +82,6 @@ const MIN_BUCKETS: usize = if cfg!(loom) { 2 } else { 16 };
 /// Keys per bucket, on average, past which the table doubles: half the slots of a
 /// bucket's cache line, so few buckets overflow. One under loom (two slots).
 const KEYS_PER_BUCKET: usize = if cfg!(loom) { 1 } else { 4 };
-
-/// Stripes of the length counter, each on its own cache line.
-pub(crate) const STRIPES: usize = if cfg!(loom) { 1 } else { 16 };
 
 /// A concurrent hash map whose reads never lock and never wait.
 ///
@@ -179,7 +176,7 @@ pub struct HashMap<K, V, S = RandomState> {
     /// The current table; never null. Swung forward by the migration's last chunk.
     root: AtomicPtr<Table>,
     hasher: S,
-    count: Box<[CachePadded<AtomicIsize>]>,
+    count: StripedCount,
     /// The map owns `K`s and `V`s (for the drop check), and its `Send`/`Sync` are
     /// spelled out below.
     _marker: PhantomData<(K, V, *const ())>,
@@ -265,9 +262,7 @@ impl<K, V, S> HashMap<K, V, S> {
         Self {
             root: AtomicPtr::new(table),
             hasher,
-            count: (0..STRIPES)
-                .map(|_| CachePadded::new(AtomicIsize::new(0)))
-                .collect(),
+            count: StripedCount::new(),
             _marker: PhantomData,
         }
     }
@@ -289,13 +284,7 @@ impl<K, V, S> HashMap<K, V, S> {
     /// assert_eq!(map.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        let sum: isize = self
-            .count
-            .iter()
-            // Relaxed: a count, not a publication; each stripe is read once.
-            .map(|stripe| stripe.load(Ordering::Relaxed))
-            .sum();
-        sum.max(0) as usize
+        self.count.sum()
     }
 
     /// Whether the map has no keys (see [`len`](Self::len)).
@@ -350,29 +339,6 @@ impl<K, V, S> HashMap<K, V, S> {
         // epoch, so it outlives the guard that loaded it.
         unsafe { &*root }
     }
-
-    /// This thread's stripe of the counter.
-    #[inline]
-    fn stripe(&self) -> &AtomicIsize {
-        &self.count[stripe_index()]
-    }
-}
-
-#[cfg(not(loom))]
-#[inline]
-pub(crate) fn stripe_index() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::thread_local! {
-        // Relaxed: only spreads threads over stripes.
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-    }
-    STRIPE.try_with(|stripe| *stripe).unwrap_or(0)
-}
-
-#[cfg(loom)]
-#[inline]
-pub(crate) fn stripe_index() -> usize {
-    0
 }
 
 impl<K, V, S> HashMap<K, V, S>
@@ -582,7 +548,7 @@ where
         let removed = bucket::entry_of::<K, V>(word).cast_mut();
         // SAFETY: our store took the entry out of its live slot (invariant 4).
         unsafe { bucket::retire(removed, &guard) };
-        self.stripe().fetch_sub(1, Ordering::Relaxed);
+        self.count.add(-1);
         // SAFETY: retired through `guard`, which moves into the `Ref`.
         Some(unsafe { Ref::new(guard, NonNull::new_unchecked(removed)) })
     }
@@ -846,7 +812,7 @@ where
                     }
                 }
                 drop(held);
-                self.stripe().fetch_sub(removed, Ordering::Relaxed);
+                self.count.add(-removed);
                 return;
             }
         }
@@ -893,7 +859,7 @@ where
     /// was `crowded` and the table is past its load.
     #[inline]
     fn added(&self, table: &Table, crowded: bool, guard: &Guard) {
-        self.stripe().fetch_add(1, Ordering::Relaxed);
+        self.count.add(1);
         if crowded {
             self.maybe_grow(table, guard);
         }
@@ -971,7 +937,7 @@ where
                         drop(held);
                         // SAFETY: our store took it out of its live slot (invariant 4).
                         unsafe { bucket::retire(seen, guard) };
-                        self.stripe().fetch_sub(1, Ordering::Relaxed);
+                        self.count.add(-1);
                         return Outcome { new: None };
                     }
                 }
