@@ -28,18 +28,19 @@
 //! run after that (a lock taken or released by another thread-local's destructor) use
 //! `try_with` and record nothing, so they cannot panic.
 
+use super::channel::{self, ChannelSide};
 use super::hook;
 use super::order::{EdgeOutcome, OrderGraph};
 use super::report::{
-    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldLock, LockOrderInversion,
-    OrderEdge, Report, ThreadInfo, WaitedLock,
+    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldChannel, HeldLock,
+    LockOrderInversion, OrderEdge, Report, ThreadInfo, WaitKind, WaitedLock,
 };
 use super::task::{self, TaskInfo};
 use super::waitfor::{self, Held, ThreadLocks, Waiting};
 use super::{Access, LockClass};
 use core::panic::Location;
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
@@ -121,6 +122,20 @@ pub(crate) fn on_wait(lock: usize, class: &LockClass) {
             address: lock,
             class: class.site,
             any_holder: false,
+        });
+    });
+}
+
+/// This thread is about to block on the channel side with graph key `key` (channel
+/// created at `created_at`): one live handle of that side is enough for it.
+pub(super) fn on_channel_wait(key: usize, created_at: &'static Location<'static>) {
+    let _ = LOCAL.try_with(|local| {
+        let mut state = local.record.state();
+        state.generation += 1;
+        state.locks.waiting = Some(Waiting {
+            address: key,
+            class: created_at,
+            any_holder: true,
         });
     });
 }
@@ -371,17 +386,74 @@ pub fn check() -> Vec<Deadlock> {
 
 pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
     let records: Vec<Arc<ThreadRecord>> = lock_ignoring_poison(&REGISTRY).clone();
-    let snapshots: Vec<(u64, ThreadLocks)> = records
+    let mut snapshots: Vec<(u64, ThreadLocks)> = records
         .iter()
         .map(|r| {
             let state = r.state();
             (state.generation, state.locks.clone())
         })
         .collect();
-    let tasks = task::snapshot();
+    let mut tasks = task::snapshot();
+    // The channels waited on, read after every party (see `waitfor.rs`): whether a
+    // channel could complete its waiter's operation is known only at the instant it
+    // is read, and the parties it then depends on are in their recorded state then.
+    let waited_channels: Vec<u64> = snapshots
+        .iter()
+        .map(|(_, l)| l)
+        .chain(tasks.iter().map(|t| &t.locks))
+        .filter_map(|l| l.waiting)
+        .filter_map(|w| channel::decode_key(w.address))
+        .map(|(id, _)| id)
+        .collect();
+    let channels = channel::snapshot(&waited_channels);
     // Read after every snapshot and before every re-check (see `waitfor.rs`).
-    let open = task::anonymously_held();
+    let mut open = task::anonymously_held();
     let threads = snapshots.len();
+    let index: HashMap<Party, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (Party::Thread(r.info.id), i))
+        .chain(
+            tasks
+                .iter()
+                .enumerate()
+                .map(|(t, r)| (Party::Task(r.info.id), threads + t)),
+        )
+        .collect();
+    // A channel side is held by the parties its handles are attributed to, as a
+    // shared lock is by its readers; it is open (its waiters never stuck) if a handle
+    // is nobody's, a holder is not in the graph, or the operation could complete.
+    for (&id, seen) in &channels {
+        for side in [ChannelSide::Senders, ChannelSide::Receivers] {
+            let key = channel::side_key(id, side);
+            let i = side.index();
+            let holders = &seen.holders[i];
+            if seen.unattributed[i]
+                || seen.ready[i]
+                || holders.iter().any(|p| !index.contains_key(p))
+            {
+                open.insert(key);
+            }
+            let mut added: Vec<usize> = Vec::new();
+            for party in holders {
+                let j = index[party];
+                if added.contains(&j) {
+                    continue;
+                }
+                added.push(j);
+                let locks = match j.checked_sub(threads) {
+                    None => &mut snapshots[j].1,
+                    Some(t) => &mut tasks[t].locks,
+                };
+                locks.held.push(Held {
+                    address: key,
+                    class: seen.created_at,
+                    acquired_at: seen.created_at,
+                    access: Access::Shared,
+                });
+            }
+        }
+    }
     let locks: Vec<&ThreadLocks> = snapshots
         .iter()
         .map(|(_, l)| l)
@@ -392,9 +464,22 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
         return Vec::new();
     }
     let holders = waitfor::holders(&locks);
-    let unchanged = |i: usize| match i.checked_sub(threads) {
-        None => records[i].state().generation == snapshots[i].0,
-        Some(t) => task::unchanged(tasks[t].info.id, tasks[t].stamp),
+    let unchanged = |i: usize| {
+        let party = match i.checked_sub(threads) {
+            None => records[i].state().generation == snapshots[i].0,
+            Some(t) => task::unchanged(tasks[t].info.id, tasks[t].stamp),
+        };
+        // A channel waiter's edges are the channel's attributions: those must not
+        // have moved either.
+        let waited = locks[i]
+            .waiting
+            .and_then(|w| channel::decode_key(w.address))
+            .is_none_or(|(id, _)| {
+                channels
+                    .get(&id)
+                    .is_some_and(|seen| channel::unchanged(id, seen.stamp))
+            });
+        party && waited
     };
     let key_of = |i: usize| match i.checked_sub(threads) {
         None => (Party::Thread(records[i].info.id), snapshots[i].0),
@@ -414,12 +499,18 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
                 .filter_map(|&j| j.checked_sub(threads))
                 .map(|t| tasks[t].info.clone())
                 .collect(),
+            kind: match channel::decode_key(waiting.address) {
+                None => WaitKind::Lock,
+                Some((_, ChannelSide::Senders)) => WaitKind::Recv,
+                Some(_) => WaitKind::Send,
+            },
         }
     };
     let holds = |locks: &ThreadLocks| {
         locks
             .held
             .iter()
+            .filter(|h| channel::decode_key(h.address).is_none())
             .map(|h| HeldLock {
                 address: h.address,
                 created_at: h.class,
@@ -428,16 +519,28 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
             })
             .collect()
     };
+    let held_channels = |locks: &ThreadLocks| {
+        locks
+            .held
+            .iter()
+            .filter_map(|h| {
+                channel::decode_key(h.address).map(|(_, side)| HeldChannel {
+                    created_at: h.class,
+                    side,
+                })
+            })
+            .collect()
+    };
     knots
         .into_iter()
-        .filter(|knot| knot.iter().all(|&i| unchanged(i)))
+        .filter(|knot| knot.depends_on.iter().all(|&i| unchanged(i)))
         .map(|knot| {
-            let key = knot.iter().map(|&i| key_of(i)).collect();
+            let key = knot.members.iter().map(|&i| key_of(i)).collect();
             let mut deadlock = Deadlock {
                 threads: Vec::new(),
                 tasks: Vec::new(),
             };
-            for &i in &knot {
+            for &i in &knot.members {
                 // Every member of a knot waits; the `let` only keeps this panic-free.
                 let Some(waiting) = locks[i].waiting else {
                     continue;
@@ -447,11 +550,13 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
                         thread: records[i].info.clone(),
                         waits_for: waited(waiting),
                         holds: holds(locks[i]),
+                        channels: held_channels(locks[i]),
                     }),
                     Some(t) => deadlock.tasks.push(DeadlockedTask {
                         task: tasks[t].info.clone(),
                         waits_for: waited(waiting),
                         holds: holds(locks[i]),
+                        channels: held_channels(locks[i]),
                     }),
                 }
             }

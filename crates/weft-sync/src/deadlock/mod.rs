@@ -227,6 +227,8 @@
 )]
 
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod channel;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod detector;
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod hook;
@@ -244,6 +246,10 @@ mod watchdog;
 // The contract is for every lock; on a checkout without some of them (timed waits,
 // readers), parts of it have no caller yet.
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub use channel::{
+    ChannelEnd, ChannelProbe, ChannelSide, ChannelWait, before_spawn, task_finished,
+};
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
 pub use detector::{check, lock_order_violations};
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 #[allow(unused_imports)]
@@ -252,8 +258,8 @@ pub(crate) use detector::{on_acquire, on_release, on_wait, on_wait_abort};
 pub use hook::{set_hook, take_hook};
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 pub use report::{
-    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldLock, LockMode,
-    LockOrderInversion, OrderEdge, Report, ThreadInfo, WaitedLock,
+    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldChannel, HeldLock, LockMode,
+    LockOrderInversion, OrderEdge, Report, ThreadInfo, WaitKind, WaitedLock,
 };
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 pub use task::{TaskInfo, TaskScope};
