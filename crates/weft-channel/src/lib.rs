@@ -86,6 +86,7 @@ mod broadcast;
 mod channel;
 mod context;
 mod counter;
+mod deadlock;
 mod err;
 mod flavors;
 mod oneshot;
