@@ -432,7 +432,7 @@ impl ChannelWait {
     pub fn done(&mut self) {
         match self.waiting.take() {
             Some(Waiter::Task(id, key)) => task::end_wait(id, key),
-            Some(Waiter::Thread(key)) => detector::on_wait_abort(key),
+            Some(Waiter::Thread(key)) => detector::on_channel_wait_end(key),
             None => {}
         }
     }

@@ -56,6 +56,20 @@ struct RecordState {
     /// Incremented on every change, so `check` can tell that a snapshot still holds.
     generation: u64,
     locks: ThreadLocks,
+    /// The channel side this thread is blocked on, kept apart from `locks.waiting`:
+    /// a blocking channel operation takes the channel's own short locks while it
+    /// waits, and their hooks must not end the channel wait. `check` sees the lock
+    /// wait if there is one (the thread is blocked on that lock then), else this.
+    channel_wait: Option<Waiting>,
+}
+
+impl RecordState {
+    /// What `check` sees of this thread.
+    fn snapshot(&self) -> ThreadLocks {
+        let mut locks = self.locks.clone();
+        locks.waiting = locks.waiting.or(self.channel_wait);
+        locks
+    }
 }
 
 impl ThreadRecord {
@@ -132,11 +146,22 @@ pub(super) fn on_channel_wait(key: usize, created_at: &'static Location<'static>
     let _ = LOCAL.try_with(|local| {
         let mut state = local.record.state();
         state.generation += 1;
-        state.locks.waiting = Some(Waiting {
+        state.channel_wait = Some(Waiting {
             address: key,
             class: created_at,
             any_holder: true,
         });
+    });
+}
+
+/// This thread's blocking channel operation is over.
+pub(super) fn on_channel_wait_end(key: usize) {
+    let _ = LOCAL.try_with(|local| {
+        let mut state = local.record.state();
+        if state.channel_wait.is_some_and(|w| w.address == key) {
+            state.generation += 1;
+            state.channel_wait = None;
+        }
     });
 }
 
@@ -390,7 +415,7 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
         .iter()
         .map(|r| {
             let state = r.state();
-            (state.generation, state.locks.clone())
+            (state.generation, state.snapshot())
         })
         .collect();
     let mut tasks = task::snapshot();
@@ -436,7 +461,10 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
             }
             let mut added: Vec<usize> = Vec::new();
             for party in holders {
-                let j = index[party];
+                // A holder outside the graph made the side open above.
+                let Some(&j) = index.get(party) else {
+                    continue;
+                };
                 if added.contains(&j) {
                     continue;
                 }
