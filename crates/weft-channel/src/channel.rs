@@ -384,7 +384,7 @@ impl<T> Sender<T> {
             msg: Some(msg),
             waiter: TaskWaiter::new(),
             zero: zero::SendWait::new(),
-            wait: deadlock::Wait::default(),
+            wait: deadlock::Wait::new(),
         }
     }
 

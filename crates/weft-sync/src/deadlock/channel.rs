@@ -497,11 +497,11 @@ fn clear(party: Party) -> bool {
         let stamp = shard.bump();
         if let Some(record) = shard.channels.get_mut(&channel) {
             for side in &mut record.handles {
-                if let Some(slot) = side.get_mut(&handle) {
-                    if *slot == Some(party) {
-                        *slot = None;
-                        record.stamp = stamp;
-                    }
+                if let Some(slot) = side.get_mut(&handle)
+                    && *slot == Some(party)
+                {
+                    *slot = None;
+                    record.stamp = stamp;
                 }
             }
         }
