@@ -507,6 +507,7 @@ impl<T> Sender<T> {
     ///
     /// `token` was filled by this sender's `try_select` or `accept`.
     pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+        self.track.used();
         // SAFETY: forwarded from the caller.
         unsafe {
             match &self.flavor {
@@ -893,6 +894,7 @@ impl<T> Receiver<T> {
     ///
     /// `token` was filled by this receiver's `try_select` or `accept`.
     pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+        self.track.used();
         // SAFETY: forwarded from the caller; At/Tick as in `try_recv`.
         unsafe {
             match &self.flavor {

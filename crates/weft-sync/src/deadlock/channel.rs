@@ -56,7 +56,7 @@ use super::task;
 use core::fmt;
 use core::panic::Location;
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
@@ -327,7 +327,7 @@ impl ChannelEnd {
             holdings(party)
                 .entry(party)
                 .or_default()
-                .push((self.channel, self.handle));
+                .insert((self.channel, self.handle));
         }
     }
 
@@ -514,7 +514,7 @@ fn clear(party: Party) -> bool {
 fn forget_holding(party: Party, channel: u64, handle: u64) {
     let mut map = holdings(party);
     if let Some(list) = map.get_mut(&party) {
-        list.retain(|&h| h != (channel, handle));
+        list.remove(&(channel, handle));
         if list.is_empty() {
             map.remove(&party);
         }
@@ -598,7 +598,7 @@ const SHARDS: usize = 16;
 
 static CHANNELS: [Mutex<Option<Shard>>; SHARDS] = [const { Mutex::new(None) }; SHARDS];
 #[allow(clippy::type_complexity)]
-static HOLDINGS: [Mutex<Option<HashMap<Party, Vec<(u64, u64)>>>>; SHARDS] =
+static HOLDINGS: [Mutex<Option<HashMap<Party, HashSet<(u64, u64)>>>>; SHARDS] =
     [const { Mutex::new(None) }; SHARDS];
 
 /// A locked shard, created on first use (`HashMap::new` is not `const`).
@@ -632,10 +632,10 @@ fn channels(channel: u64) -> Locked<'static, Shard> {
     })
 }
 
-fn holdings(party: Party) -> Locked<'static, HashMap<Party, Vec<(u64, u64)>>> {
+fn holdings(party: Party) -> Locked<'static, HashMap<Party, HashSet<(u64, u64)>>> {
     let index = match party {
         Party::Task(id) => id as usize,
-        // Spread threads by their (odd) token's neighbours: any fixed hash will do.
+        // Any fixed hash of the thread id spreads threads over the shards.
         Party::Thread(id) => {
             use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
             BuildHasherDefault::<DefaultHasher>::default().hash_one(id) as usize

@@ -384,11 +384,17 @@ pub(super) type DeadlockKey = Vec<(Party, u64)>;
 /// acquired them). A thread that waits for a lock it already holds (a non-reentrant
 /// re-lock) is a deadlock of one, and so is a task.
 ///
-/// Threads blocked on something other than a weft lock (a `std` lock, a channel, a
-/// `Condvar`, I/O), and tasks awaiting anything but an async lock or a semaphore,
-/// are invisible to it. It never reports a deadlock that did not exist: a knot is
-/// returned only if every party in it stayed in the same state from before the check
-/// looked at any of them until after.
+/// It also sees weft-channel waits (with that crate's `deadlock-detection`
+/// feature): a receive waits for the channel's senders, a blocked send for its
+/// receivers, each handle taken to be held by the party that used it last (see the
+/// module docs, "Channels", for what that guess can get wrong).
+///
+/// Threads blocked on something other than a weft lock or channel (a `std` lock, a
+/// `Condvar`, I/O), and tasks awaiting anything but an async lock, a semaphore or a
+/// channel, are invisible to it. It never reports a knot of locks that did not
+/// exist: a knot is returned only if every party in it, and every party and channel
+/// it rests on, stayed in the same state from before the check looked at any of them
+/// until after.
 ///
 /// # Examples
 ///

@@ -12,6 +12,19 @@
 //! `on_acquire` runs after acquiring and `on_release` before releasing; its recorded
 //! wait starts before it blocks. So a recorded cycle is a real one.)
 //!
+//! The same argument covers channels (`channel.rs`). A channel side is a holder-less
+//! resource: its "holders" are the parties its handles are attributed to, added to
+//! their records by `check` from the channel's record, read after every party's
+//! snapshot, with the channel's readiness (could the waiting operation complete?).
+//! Each channel record has a stamp of its own, re-checked with the parties; whether
+//! the channel is ready is not stamped, but at the instant it was read every party it
+//! rests on was in its recorded state already, and no stuck holder can make it
+//! ready afterwards (sending needs a handle, and every handle is a stuck party's);
+//! dropping a handle changes the stamp. A knot's stuckness rests on more than its
+//! members: an `any_holder` waiter (semaphore, channel) is stuck only because *every*
+//! holder is, and a holder may be stuck in another knot, so the re-check covers every
+//! party reachable from the knot ([`Knot::depends_on`]).
+//!
 //! Components are found with Tarjan's algorithm (R. Tarjan, "Depth-first search and
 //! linear graph algorithms", SIAM J. Computing 1972), iteratively so a large number
 //! of threads cannot overflow the stack.
