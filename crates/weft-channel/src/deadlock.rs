@@ -131,3 +131,14 @@ mod off {
 }
 #[cfg(not(all(feature = "deadlock-detection", not(loom))))]
 pub(crate) use off::*;
+
+#[cfg(all(test, not(all(feature = "deadlock-detection", not(loom)))))]
+mod tests {
+    /// Without the feature the handles and futures carry nothing: the channels are
+    /// what they were.
+    #[test]
+    fn off_means_zero_sized() {
+        assert_eq!(size_of::<super::End>(), 0);
+        assert_eq!(size_of::<super::Wait>(), 0);
+    }
+}

@@ -318,9 +318,12 @@ impl ChannelEnd {
             return;
         };
         let old = slot.replace(party);
-        record.stamp = stamp;
         self.owner.store(token, Ordering::Relaxed);
+        // Only a change of holder is a change of the graph: a party's new token (the
+        // task generation moved) re-confirms its attribution without disturbing a
+        // concurrent `check`'s re-check.
         if old != Some(party) {
+            record.stamp = stamp;
             if let Some(old) = old {
                 forget_holding(old, self.channel, self.handle);
             }
