@@ -4,6 +4,7 @@
 use crate::async_wait::TaskWaiter;
 use crate::context::Context;
 use crate::counter;
+use crate::deadlock;
 use crate::err::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
@@ -33,14 +34,18 @@ use std::time::{Duration, Instant};
 /// assert_eq!(r.recv(), Ok(1));
 /// assert_eq!(r.try_recv(), Ok(2));
 /// ```
+#[cfg_attr(all(feature = "deadlock-detection", not(loom)), track_caller)]
 pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
     let (s, r) = counter::new(list::Channel::new());
+    let (send_end, recv_end) = deadlock::pair(&*s);
     (
         Sender {
             flavor: SenderFlavor::List(s),
+            track: send_end,
         },
         Receiver {
             flavor: ReceiverFlavor::List(r),
+            track: recv_end,
         },
     )
 }
@@ -70,25 +75,32 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 /// assert_eq!(r.recv(), Ok("hi"));
 /// t.join().unwrap();
 /// ```
+#[cfg_attr(all(feature = "deadlock-detection", not(loom)), track_caller)]
 pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     if cap == 0 {
         let (s, r) = counter::new(zero::Channel::new());
+        let (send_end, recv_end) = deadlock::pair(&*s);
         (
             Sender {
                 flavor: SenderFlavor::Zero(s),
+                track: send_end,
             },
             Receiver {
                 flavor: ReceiverFlavor::Zero(r),
+                track: recv_end,
             },
         )
     } else {
         let (s, r) = counter::new(array::Channel::with_capacity(cap));
+        let (send_end, recv_end) = deadlock::pair(&*s);
         (
             Sender {
                 flavor: SenderFlavor::Array(s),
+                track: send_end,
             },
             Receiver {
                 flavor: ReceiverFlavor::Array(r),
+                track: recv_end,
             },
         )
     }
@@ -131,6 +143,7 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
 pub fn at(when: Instant) -> Receiver<Instant> {
     Receiver {
         flavor: ReceiverFlavor::At(Arc::new(at::Channel::new_deadline(when))),
+        track: deadlock::untracked(),
     }
 }
 
@@ -148,6 +161,7 @@ pub fn at(when: Instant) -> Receiver<Instant> {
 pub fn never<T>() -> Receiver<T> {
     Receiver {
         flavor: ReceiverFlavor::Never(never::Channel::new()),
+        track: deadlock::untracked(),
     }
 }
 
@@ -168,6 +182,7 @@ pub fn never<T>() -> Receiver<T> {
 pub fn tick(duration: Duration) -> Receiver<Instant> {
     Receiver {
         flavor: ReceiverFlavor::Tick(Arc::new(tick::Channel::new(duration))),
+        track: deadlock::untracked(),
     }
 }
 
@@ -197,6 +212,8 @@ pub fn tick(duration: Duration) -> Receiver<Instant> {
 /// ```
 pub struct Sender<T> {
     flavor: SenderFlavor<T>,
+    /// Its place in the deadlock detector (zero-sized without the feature).
+    track: deadlock::End,
 }
 
 enum SenderFlavor<T> {
@@ -234,6 +251,7 @@ impl<T> Sender<T> {
     /// assert_eq!(s.try_send(3), Err(TrySendError::Disconnected(3)));
     /// ```
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        self.track.used();
         match &self.flavor {
             SenderFlavor::Array(chan) => chan.try_send(msg),
             SenderFlavor::List(chan) => chan.try_send(msg),
@@ -256,6 +274,11 @@ impl<T> Sender<T> {
     /// assert_eq!(s.send(2).unwrap_err().into_inner(), 2);
     /// ```
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        let (msg, _waiting) = match self.before_blocking_send(msg) {
+            Ok(wait) => wait,
+            Err(done) => return done.map_err(|e| SendError(e.into_inner())),
+        };
         let res = match &self.flavor {
             SenderFlavor::Array(chan) => chan.send(msg, None),
             SenderFlavor::List(chan) => {
@@ -308,6 +331,11 @@ impl<T> Sender<T> {
     /// # drop(r);
     /// ```
     pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        let (msg, _waiting) = match self.before_blocking_send(msg) {
+            Ok(wait) => wait,
+            Err(done) => return done.map_err(|e| SendTimeoutError::Disconnected(e.into_inner())),
+        };
         match &self.flavor {
             SenderFlavor::Array(chan) => chan.send(msg, Some(deadline)),
             SenderFlavor::List(chan) => chan
@@ -356,6 +384,7 @@ impl<T> Sender<T> {
             msg: Some(msg),
             waiter: TaskWaiter::new(),
             zero: zero::SendWait::new(),
+            wait: deadlock::Wait::new(),
         }
     }
 
@@ -459,12 +488,26 @@ impl<T> Sender<T> {
         }
     }
 
+    /// With deadlock detection: tries the send first, and only if it would block,
+    /// returns the message with the wait recorded (`Err` holds the finished try).
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    fn before_blocking_send(
+        &self,
+        msg: T,
+    ) -> Result<(T, deadlock::Wait), Result<(), TrySendError<T>>> {
+        match self.try_send(msg) {
+            Err(TrySendError::Full(msg)) => Ok((msg, deadlock::Wait::blocking(&self.track))),
+            done => Err(done),
+        }
+    }
+
     /// Finishes a send started by a `select`.
     ///
     /// # Safety
     ///
     /// `token` was filled by this sender's `try_select` or `accept`.
     pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+        self.track.used();
         // SAFETY: forwarded from the caller.
         unsafe {
             match &self.flavor {
@@ -478,6 +521,8 @@ impl<T> Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        // Before the channel can be freed: the detector's probe reads it.
+        self.track.release();
         // SAFETY: each sender releases its reference exactly once, here.
         unsafe {
             match &self.flavor {
@@ -496,7 +541,10 @@ impl<T> Clone for Sender<T> {
             SenderFlavor::List(chan) => SenderFlavor::List(chan.acquire()),
             SenderFlavor::Zero(chan) => SenderFlavor::Zero(chan.acquire()),
         };
-        Sender { flavor }
+        Sender {
+            flavor,
+            track: self.track.another(),
+        }
     }
 }
 
@@ -523,6 +571,8 @@ impl<T> fmt::Debug for Sender<T> {
 /// ```
 pub struct Receiver<T> {
     flavor: ReceiverFlavor<T>,
+    /// Its place in the deadlock detector (zero-sized without the feature).
+    track: deadlock::End,
 }
 
 enum ReceiverFlavor<T> {
@@ -577,6 +627,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(r.try_recv(), Err(TryRecvError::Disconnected));
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.track.used();
         match &self.flavor {
             ReceiverFlavor::Array(chan) => chan.try_recv(),
             ReceiverFlavor::List(chan) => chan.try_recv(),
@@ -654,6 +705,13 @@ impl<T> Receiver<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        // With deadlock detection: try first, and record a wait only if it blocks.
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        let _waiting = match self.try_recv() {
+            Ok(msg) => return Ok(msg),
+            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => deadlock::Wait::blocking(&self.track),
+        };
         match &self.flavor {
             ReceiverFlavor::Array(chan) => chan.recv(deadline),
             ReceiverFlavor::List(chan) => chan.recv(deadline),
@@ -836,6 +894,7 @@ impl<T> Receiver<T> {
     ///
     /// `token` was filled by this receiver's `try_select` or `accept`.
     pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+        self.track.used();
         // SAFETY: forwarded from the caller; At/Tick as in `try_recv`.
         unsafe {
             match &self.flavor {
@@ -861,7 +920,8 @@ impl<T> Receiver<T> {
             Err(TryRecvError::Disconnected) => Some(Err(RecvError)),
         };
         let attempt = || answer(self.try_recv());
-        match &self.flavor {
+        self.track.used();
+        let poll = match &self.flavor {
             ReceiverFlavor::Array(chan) => state.waiter.poll(&chan.receivers, task, |look| {
                 answer(chan.try_recv_with(look))
             }),
@@ -888,7 +948,14 @@ impl<T> Receiver<T> {
                 Poll::Pending
             }
             ReceiverFlavor::Never(_) => Poll::Pending,
+        };
+        // Timer receivers have an untracked end: nothing is recorded for them.
+        if poll.is_pending() {
+            state.wait.pending(&self.track);
+        } else {
+            state.wait.done();
         }
+        poll
     }
 
     fn cancel_recv(&self, state: &mut RecvState) {
@@ -904,6 +971,8 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        // Before the channel can be freed: the detector's probe reads it.
+        self.track.release();
         // SAFETY: each receiver releases its reference exactly once, here.
         unsafe {
             match &self.flavor {
@@ -926,7 +995,10 @@ impl<T> Clone for Receiver<T> {
             ReceiverFlavor::Tick(chan) => ReceiverFlavor::Tick(Arc::clone(chan)),
             ReceiverFlavor::Never(_) => ReceiverFlavor::Never(never::Channel::new()),
         };
-        Receiver { flavor }
+        Receiver {
+            flavor,
+            track: self.track.another(),
+        }
     }
 }
 
@@ -1019,6 +1091,8 @@ pub struct SendFuture<'a, T> {
     msg: Option<T>,
     waiter: TaskWaiter,
     zero: zero::SendWait<T>,
+    /// The task's wait in the deadlock detector, while pending.
+    wait: deadlock::Wait,
 }
 
 // The message is moved in and out by value, never pinned.
@@ -1029,7 +1103,8 @@ impl<T> Future for SendFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        match &this.sender.flavor {
+        this.sender.track.used();
+        let poll = match &this.sender.flavor {
             SenderFlavor::Array(chan) => {
                 let msg = &mut this.msg;
                 this.waiter.poll(&chan.senders, task, |look| {
@@ -1048,7 +1123,13 @@ impl<T> Future for SendFuture<'_, T> {
                 Poll::Ready(chan.try_send(msg).map_err(|e| SendError(e.into_inner())))
             }
             SenderFlavor::Zero(chan) => chan.poll_send(&mut this.msg, &mut this.zero, task),
+        };
+        if poll.is_pending() {
+            this.wait.pending(&this.sender.track);
+        } else {
+            this.wait.done();
         }
+        poll
     }
 }
 
@@ -1150,6 +1231,8 @@ impl<T> fmt::Debug for SendSink<'_, T> {
 struct RecvState {
     waiter: TaskWaiter,
     zero: zero::RecvWait,
+    /// The task's wait in the deadlock detector, while pending.
+    wait: deadlock::Wait,
     /// For timer channels: the registration with the shared timer thread.
     #[cfg(not(loom))]
     timer: Option<crate::timer::TimerKey>,

@@ -38,6 +38,31 @@
 //! first that completes, choosing at random among ready ones; [`Select`] is the
 //! same, built at run time over any number of channels.
 //!
+//! # Deadlock detection
+//!
+//! With the `deadlock-detection` feature (weft-rt's and the facade's turn it on),
+//! channel waits join the wait-for graph of weft-sync's detector
+//! (`weft_sync::deadlock::check` and its watchdog): a blocked `recv` (or a pending
+//! `recv_async`) waits for the channel's senders, a `send` blocked on a full or
+//! rendezvous channel for its receivers. Each handle is taken to be held by the task
+//! or thread that last used it (sent or received with it); a new or cloned handle is
+//! nobody's until it is used, and a channel with a handle that is nobody's is never
+//! reported. So two tasks that each wait for a message only the other would send,
+//! or a task holding an async lock while it waits for a message from a task that
+//! waits for that lock, are reported with both tasks' names and spawn sites and the
+//! channel's creation site (`bounded` and `unbounded` are `#[track_caller]` with the
+//! feature). `select!`, oneshot, broadcast and timer channels are not tracked.
+//!
+//! The guess can be wrong in one way: a handle that was used and then *moved* to
+//! another thread or task, other than by spawning a weft task, is still taken to be
+//! its old user's until the new owner uses it. If the old user then blocks in a way
+//! that closes a cycle, a deadlock is reported that is not one; the detector's docs
+//! (`weft_sync::deadlock`, "Channels") say exactly when, and how to avoid it (send
+//! from the new owner first, or hand it a clone).
+//!
+//! Without the feature the handles carry nothing and the channel operations are
+//! exactly those above.
+//!
 //! # Examples
 //!
 //! ```
@@ -86,6 +111,7 @@ mod broadcast;
 mod channel;
 mod context;
 mod counter;
+mod deadlock;
 mod err;
 mod flavors;
 mod oneshot;

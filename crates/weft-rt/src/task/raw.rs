@@ -140,6 +140,10 @@ where
         stage: UnsafeCell::new(Stage::Running(future)),
     });
     let task = NonNull::from(Box::leak(cell)).cast();
+    // Channel handles the spawner used may have just moved into this future: the
+    // detector stops taking them to be the spawner's (weft_sync::deadlock).
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    weft_sync::deadlock::before_spawn();
     // SAFETY: alive and new; `dealloc` unlinks it before freeing.
     unsafe { super::list::insert(task) };
     task
@@ -341,6 +345,10 @@ unsafe fn cancel_and_complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: forwarded.
     let cell = unsafe { cell::<F, S>(ptr) };
+    // The future is gone: channel handles it passed on before it ended are no longer
+    // taken to be this task's (weft_sync::deadlock).
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    weft_sync::deadlock::task_finished(cell.header.id.as_u64());
     let state = &cell.header.state;
     // `JOIN_INTEREST` is never set again once cleared, so a detached task's output
     // can be dropped before completing, while RUNNING still makes the stage ours;

@@ -28,18 +28,19 @@
 //! run after that (a lock taken or released by another thread-local's destructor) use
 //! `try_with` and record nothing, so they cannot panic.
 
+use super::channel::{self, ChannelSide};
 use super::hook;
 use super::order::{EdgeOutcome, OrderGraph};
 use super::report::{
-    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldLock, LockOrderInversion,
-    OrderEdge, Report, ThreadInfo, WaitedLock,
+    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldChannel, HeldLock,
+    LockOrderInversion, OrderEdge, Report, ThreadInfo, WaitKind, WaitedLock,
 };
 use super::task::{self, TaskInfo};
 use super::waitfor::{self, Held, ThreadLocks, Waiting};
 use super::{Access, LockClass};
 use core::panic::Location;
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
@@ -55,6 +56,20 @@ struct RecordState {
     /// Incremented on every change, so `check` can tell that a snapshot still holds.
     generation: u64,
     locks: ThreadLocks,
+    /// The channel side this thread is blocked on, kept apart from `locks.waiting`:
+    /// a blocking channel operation takes the channel's own short locks while it
+    /// waits, and their hooks must not end the channel wait. `check` sees the lock
+    /// wait if there is one (the thread is blocked on that lock then), else this.
+    channel_wait: Option<Waiting>,
+}
+
+impl RecordState {
+    /// What `check` sees of this thread.
+    fn snapshot(&self) -> ThreadLocks {
+        let mut locks = self.locks.clone();
+        locks.waiting = locks.waiting.or(self.channel_wait);
+        locks
+    }
 }
 
 impl ThreadRecord {
@@ -122,6 +137,31 @@ pub(crate) fn on_wait(lock: usize, class: &LockClass) {
             class: class.site,
             any_holder: false,
         });
+    });
+}
+
+/// This thread is about to block on the channel side with graph key `key` (channel
+/// created at `created_at`): one live handle of that side is enough for it.
+pub(super) fn on_channel_wait(key: usize, created_at: &'static Location<'static>) {
+    let _ = LOCAL.try_with(|local| {
+        let mut state = local.record.state();
+        state.generation += 1;
+        state.channel_wait = Some(Waiting {
+            address: key,
+            class: created_at,
+            any_holder: true,
+        });
+    });
+}
+
+/// This thread's blocking channel operation is over.
+pub(super) fn on_channel_wait_end(key: usize) {
+    let _ = LOCAL.try_with(|local| {
+        let mut state = local.record.state();
+        if state.channel_wait.is_some_and(|w| w.address == key) {
+            state.generation += 1;
+            state.channel_wait = None;
+        }
     });
 }
 
@@ -344,11 +384,17 @@ pub(super) type DeadlockKey = Vec<(Party, u64)>;
 /// acquired them). A thread that waits for a lock it already holds (a non-reentrant
 /// re-lock) is a deadlock of one, and so is a task.
 ///
-/// Threads blocked on something other than a weft lock (a `std` lock, a channel, a
-/// `Condvar`, I/O), and tasks awaiting anything but an async lock or a semaphore,
-/// are invisible to it. It never reports a deadlock that did not exist: a knot is
-/// returned only if every party in it stayed in the same state from before the check
-/// looked at any of them until after.
+/// It also sees weft-channel waits (with that crate's `deadlock-detection`
+/// feature): a receive waits for the channel's senders, a blocked send for its
+/// receivers, each handle taken to be held by the party that used it last (see the
+/// module docs, "Channels", for what that guess can get wrong).
+///
+/// Threads blocked on something other than a weft lock or channel (a `std` lock, a
+/// `Condvar`, I/O), and tasks awaiting anything but an async lock, a semaphore or a
+/// channel, are invisible to it. It never reports a knot of locks that did not
+/// exist: a knot is returned only if every party in it, and every party and channel
+/// it rests on, stayed in the same state from before the check looked at any of them
+/// until after.
 ///
 /// # Examples
 ///
@@ -371,17 +417,77 @@ pub fn check() -> Vec<Deadlock> {
 
 pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
     let records: Vec<Arc<ThreadRecord>> = lock_ignoring_poison(&REGISTRY).clone();
-    let snapshots: Vec<(u64, ThreadLocks)> = records
+    let mut snapshots: Vec<(u64, ThreadLocks)> = records
         .iter()
         .map(|r| {
             let state = r.state();
-            (state.generation, state.locks.clone())
+            (state.generation, state.snapshot())
         })
         .collect();
-    let tasks = task::snapshot();
+    let mut tasks = task::snapshot();
+    // The channels waited on, read after every party (see `waitfor.rs`): whether a
+    // channel could complete its waiter's operation is known only at the instant it
+    // is read, and the parties it then depends on are in their recorded state then.
+    let waited_channels: Vec<u64> = snapshots
+        .iter()
+        .map(|(_, l)| l)
+        .chain(tasks.iter().map(|t| &t.locks))
+        .filter_map(|l| l.waiting)
+        .filter_map(|w| channel::decode_key(w.address))
+        .map(|(id, _)| id)
+        .collect();
+    let channels = channel::snapshot(&waited_channels);
     // Read after every snapshot and before every re-check (see `waitfor.rs`).
-    let open = task::anonymously_held();
+    let mut open = task::anonymously_held();
     let threads = snapshots.len();
+    let index: HashMap<Party, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (Party::Thread(r.info.id), i))
+        .chain(
+            tasks
+                .iter()
+                .enumerate()
+                .map(|(t, r)| (Party::Task(r.info.id), threads + t)),
+        )
+        .collect();
+    // A channel side is held by the parties its handles are attributed to, as a
+    // shared lock is by its readers; it is open (its waiters never stuck) if a handle
+    // is nobody's, a holder is not in the graph, or the operation could complete.
+    for (&id, seen) in &channels {
+        for side in [ChannelSide::Senders, ChannelSide::Receivers] {
+            let key = channel::side_key(id, side);
+            let i = side.index();
+            let holders = &seen.holders[i];
+            if seen.unattributed[i]
+                || seen.ready[i]
+                || holders.iter().any(|p| !index.contains_key(p))
+            {
+                open.insert(key);
+            }
+            let mut added: Vec<usize> = Vec::new();
+            for party in holders {
+                // A holder outside the graph made the side open above.
+                let Some(&j) = index.get(party) else {
+                    continue;
+                };
+                if added.contains(&j) {
+                    continue;
+                }
+                added.push(j);
+                let locks = match j.checked_sub(threads) {
+                    None => &mut snapshots[j].1,
+                    Some(t) => &mut tasks[t].locks,
+                };
+                locks.held.push(Held {
+                    address: key,
+                    class: seen.created_at,
+                    acquired_at: seen.created_at,
+                    access: Access::Shared,
+                });
+            }
+        }
+    }
     let locks: Vec<&ThreadLocks> = snapshots
         .iter()
         .map(|(_, l)| l)
@@ -392,9 +498,22 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
         return Vec::new();
     }
     let holders = waitfor::holders(&locks);
-    let unchanged = |i: usize| match i.checked_sub(threads) {
-        None => records[i].state().generation == snapshots[i].0,
-        Some(t) => task::unchanged(tasks[t].info.id, tasks[t].stamp),
+    let unchanged = |i: usize| {
+        let party = match i.checked_sub(threads) {
+            None => records[i].state().generation == snapshots[i].0,
+            Some(t) => task::unchanged(tasks[t].info.id, tasks[t].stamp),
+        };
+        // A channel waiter's edges are the channel's attributions: those must not
+        // have moved either.
+        let waited = locks[i]
+            .waiting
+            .and_then(|w| channel::decode_key(w.address))
+            .is_none_or(|(id, _)| {
+                channels
+                    .get(&id)
+                    .is_some_and(|seen| channel::unchanged(id, seen.stamp))
+            });
+        party && waited
     };
     let key_of = |i: usize| match i.checked_sub(threads) {
         None => (Party::Thread(records[i].info.id), snapshots[i].0),
@@ -414,12 +533,18 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
                 .filter_map(|&j| j.checked_sub(threads))
                 .map(|t| tasks[t].info.clone())
                 .collect(),
+            kind: match channel::decode_key(waiting.address) {
+                None => WaitKind::Lock,
+                Some((_, ChannelSide::Senders)) => WaitKind::Recv,
+                Some(_) => WaitKind::Send,
+            },
         }
     };
     let holds = |locks: &ThreadLocks| {
         locks
             .held
             .iter()
+            .filter(|h| channel::decode_key(h.address).is_none())
             .map(|h| HeldLock {
                 address: h.address,
                 created_at: h.class,
@@ -428,16 +553,28 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
             })
             .collect()
     };
+    let held_channels = |locks: &ThreadLocks| {
+        locks
+            .held
+            .iter()
+            .filter_map(|h| {
+                channel::decode_key(h.address).map(|(_, side)| HeldChannel {
+                    created_at: h.class,
+                    side,
+                })
+            })
+            .collect()
+    };
     knots
         .into_iter()
-        .filter(|knot| knot.iter().all(|&i| unchanged(i)))
+        .filter(|knot| knot.depends_on.iter().all(|&i| unchanged(i)))
         .map(|knot| {
-            let key = knot.iter().map(|&i| key_of(i)).collect();
+            let key = knot.members.iter().map(|&i| key_of(i)).collect();
             let mut deadlock = Deadlock {
                 threads: Vec::new(),
                 tasks: Vec::new(),
             };
-            for &i in &knot {
+            for &i in &knot.members {
                 // Every member of a knot waits; the `let` only keeps this panic-free.
                 let Some(waiting) = locks[i].waiting else {
                     continue;
@@ -447,11 +584,13 @@ pub(super) fn find_deadlocks() -> Vec<(Deadlock, DeadlockKey)> {
                         thread: records[i].info.clone(),
                         waits_for: waited(waiting),
                         holds: holds(locks[i]),
+                        channels: held_channels(locks[i]),
                     }),
                     Some(t) => deadlock.tasks.push(DeadlockedTask {
                         task: tasks[t].info.clone(),
                         waits_for: waited(waiting),
                         holds: holds(locks[i]),
+                        channels: held_channels(locks[i]),
                     }),
                 }
             }

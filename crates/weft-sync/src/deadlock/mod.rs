@@ -71,8 +71,8 @@
 //! exist at one instant (see `waitfor.rs`). [`spawn_watchdog`] runs it periodically
 //! and reports each new deadlock as [`Report::Deadlock`].
 //!
-//! What it cannot find: threads blocked on anything but a weft lock (`std` locks,
-//! channels, `Condvar` waits, I/O, joins), and the part a waiting *writer* plays
+//! What it cannot find: threads blocked on anything but a weft lock or a weft
+//! channel (`std` locks, `Condvar` waits, I/O, joins), and the part a waiting *writer* plays
 //! between readers: a reader blocked behind a queued writer is taken to wait for the
 //! lock's holders, which finds the deadlock but not the writer's role in it. A thread
 //! that exits while holding a lock (a leaked guard) is no longer counted as its holder.
@@ -116,8 +116,8 @@
 //! waiter on a semaphore with such permits out is never taken to be stuck.
 //!
 //! What the async side cannot see: async acquisitions of locks outside a scope
-//! (not recorded at all, as before); tasks awaiting anything but an async lock or a
-//! semaphore (channels, `Event`s, `JoinHandle`s, I/O); an upgrade of an upgradable
+//! (not recorded at all, as before); tasks awaiting anything but an async lock, a
+//! semaphore or a channel (`Event`s, `JoinHandle`s, I/O); an upgrade of an upgradable
 //! read (not recorded as a wait, as on the thread side). An acquire future pending
 //! inside a `select` or a timeout counts as a wait while it is pending, so a knot
 //! made of such waits is reported though it would dissolve (like a thread's timed
@@ -167,6 +167,82 @@
 //! [`AsyncMutex`]: crate::AsyncMutex
 //! [`AsyncRwLock`]: crate::AsyncRwLock
 //! [`Semaphore`]: crate::Semaphore
+//!
+//! # Channels
+//!
+//! With weft-channel's `deadlock-detection` feature (weft-rt's and the facade's turn
+//! it on), channel waits join the wait-for graph. A channel *side* is a resource:
+//! "the senders of channel C" is what a receive waits for, "the receivers of C" what
+//! a send on a full (or rendezvous) channel waits for. One live handle of the other
+//! side is enough to end the wait, so, as for a semaphore, a channel waiter is stuck
+//! only if
+//!
+//! 1. the operation cannot complete now (the channel is empty, or full; no
+//!    rendezvous partner waits; not disconnected), asked of the channel itself by
+//!    the check;
+//! 2. every live handle of the other side is attributed to a thread or task;
+//! 3. every party they are attributed to is itself stuck.
+//!
+//! A side with a handle that is nobody's is *open*: its waiters are never reported.
+//! Reports say what each party waits for ("waits for recv on channel created at
+//! X; its senders are held by task 'b' ...", [`WaitKind`]) and which handles it is
+//! taken to hold ([`HeldChannel`]); channels are named by their creation site
+//! (`bounded`, `unbounded` are `#[track_caller]` with the feature).
+//!
+//! ## Who holds a handle
+//!
+//! Rust moves are invisible, so the holder of a handle is a guess, built to err
+//! towards "nobody's" (which can only hide a deadlock):
+//!
+//! - a handle is attributed to the party that last **used** it: `send`, `recv`,
+//!   their `try_`, timed and async forms (a poll of `send_async`/`recv_async`/the
+//!   stream), re-attributed when another party uses it, forgotten when dropped;
+//! - a handle made by the constructor or by `clone` is **nobody's** until it is
+//!   used (it is usually about to move into a spawned task or thread): a channel
+//!   whose sender was cloned into a task that has not sent yet is open;
+//! - a party that **spawns** a task (weft-rt calls [`before_spawn`]) loses its
+//!   attributions until it uses those handles again: handles it used may just have
+//!   moved into the new task;
+//! - a task that **ends** (weft-rt calls [`task_finished`]) and a thread that exits
+//!   lose theirs. (A finished task could never count as stuck anyway; this keeps the
+//!   books small.)
+//!
+//! **The remaining hazard, precisely:** a party P uses a handle, then moves it (the
+//! handle itself, not a clone) to another party Q *other than by spawning a weft task*
+//! — into a `std::thread::spawn` closure, through a channel or shared state
+//! (`Arc<Mutex<Option<Sender>>>`), into a task of another executor, with
+//! `mem::swap` — and then P gets stuck while Q has not used the handle yet. The
+//! handle is then still taken to be P's, and if that closes a knot of stuck parties
+//! (most simply: P waits for a receive on the very channel whose only sender it
+//! passed on), [`check`] reports a deadlock that is not one: Q may still send. It
+//! lasts until Q uses or drops the handle, or P ends. To stay clear of it, send at
+//! least once from the new owner before the old owner blocks, clone the handle for
+//! the new owner instead of moving the used one (clones are nobody's), or move handles
+//! into weft tasks (a spawn forgets the spawner's attributions). The same holds, as
+//! before, for async lock guards moved to another task.
+//!
+//! Other limits: `select!`/`Select` waits (their operations count as uses), oneshot
+//! and broadcast channels and timer channels are not recorded; a receive pending
+//! inside a `select`/`join` of futures or a timeout counts as a wait while pending,
+//! as for locks, and a task that makes progress on another branch of such a join
+//! while one branch waits can be taken for stuck.
+//!
+//! ## The contract with channels and executors
+//!
+//! A channel keeps a [`ChannelEnd`] in each handle: created with
+//! [`ChannelEnd::new_pair`] (given a [`ChannelProbe`] that answers condition 1),
+//! `used()` on every operation, `another()` in `clone`, `release()` in `drop`
+//! before the channel can be freed; it records waits with a [`ChannelWait`]
+//! (`blocking` around a blocking operation that is about to block, `pending` when an
+//! async one returns `Pending`). An executor calls [`before_spawn`] when it spawns
+//! and [`task_finished`] when a task is over, besides entering a [`TaskScope`] around
+//! each poll.
+//!
+//! The consistency re-check covers the channels: each channel record has a stamp,
+//! bumped by every attribution, clone, drop and clear, and a knot is reported only if
+//! the stamps of the channels its parties wait on, and the states of every party it
+//! rests on (the holders an `any_holder` waiter needs stuck, even those outside the
+//! knot), are unchanged after all snapshots were taken (see `waitfor.rs`).
 //!
 //! # Reports
 //!
@@ -227,6 +303,8 @@
 )]
 
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod channel;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod detector;
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 mod hook;
@@ -244,6 +322,10 @@ mod watchdog;
 // The contract is for every lock; on a checkout without some of them (timed waits,
 // readers), parts of it have no caller yet.
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub use channel::{
+    ChannelEnd, ChannelProbe, ChannelSide, ChannelWait, before_spawn, task_finished,
+};
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
 pub use detector::{check, lock_order_violations};
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 #[allow(unused_imports)]
@@ -252,8 +334,8 @@ pub(crate) use detector::{on_acquire, on_release, on_wait, on_wait_abort};
 pub use hook::{set_hook, take_hook};
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 pub use report::{
-    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldLock, LockMode,
-    LockOrderInversion, OrderEdge, Report, ThreadInfo, WaitedLock,
+    Acquisition, Deadlock, DeadlockedTask, DeadlockedThread, HeldChannel, HeldLock, LockMode,
+    LockOrderInversion, OrderEdge, Report, ThreadInfo, WaitKind, WaitedLock,
 };
 #[cfg(all(feature = "deadlock-detection", not(loom)))]
 pub use task::{TaskInfo, TaskScope};

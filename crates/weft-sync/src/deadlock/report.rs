@@ -2,6 +2,7 @@
 //! multi-line `Display` meant for a human reading stderr.
 
 use super::Access;
+use super::channel::ChannelSide;
 use super::task::TaskInfo;
 use core::fmt;
 use core::panic::Location;
@@ -169,17 +170,20 @@ pub struct Deadlock {
     pub tasks: Vec<DeadlockedTask>,
 }
 
-/// One task of a [`Deadlock`]: pending on an async lock or semaphore acquire.
+/// One task of a [`Deadlock`]: pending on an async lock or semaphore acquire, or on a
+/// channel operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeadlockedTask {
     /// The task, with its name and spawn location.
     pub task: TaskInfo,
-    /// The lock (or semaphore) whose acquire it awaits.
+    /// The lock (or semaphore, or channel side) it awaits.
     pub waits_for: WaitedLock,
     /// The async locks and permits it holds, oldest first (held across `.await`s,
     /// wherever it runs).
     pub holds: Vec<HeldLock>,
+    /// The channel handles taken to be its (those of the channels in the deadlock).
+    pub channels: Vec<HeldChannel>,
 }
 
 /// One thread of a [`Deadlock`].
@@ -188,24 +192,55 @@ pub struct DeadlockedTask {
 pub struct DeadlockedThread {
     /// The blocked thread.
     pub thread: ThreadInfo,
-    /// The lock it is blocked on.
+    /// The lock (or channel side) it is blocked on.
     pub waits_for: WaitedLock,
     /// The locks it holds, oldest first.
     pub holds: Vec<HeldLock>,
+    /// The channel handles taken to be its (those of the channels in the deadlock).
+    pub channels: Vec<HeldChannel>,
 }
 
-/// The lock a deadlocked thread waits for.
+/// What a deadlocked party waits for: a lock, or one side of a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WaitKind {
+    /// A lock, or a semaphore's permit.
+    Lock,
+    /// A message: a receive on a channel, which waits for its senders.
+    Recv,
+    /// Room (or, for a rendezvous channel, a receiver): a send, which waits for the
+    /// channel's receivers.
+    Send,
+}
+
+/// The lock (or channel side) a deadlocked thread or task waits for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WaitedLock {
-    /// The lock's address (it identifies the lock while it is held).
+    /// The lock's address (it identifies the lock while it is held); for a channel,
+    /// a key that identifies the channel side.
     pub address: usize,
-    /// Where the lock was created (its class).
+    /// Where the lock (its class), or the channel, was created.
     pub created_at: &'static Location<'static>,
-    /// The threads holding it (one exclusive holder, or the shared holders).
+    /// The threads holding it (one exclusive holder, or the shared holders; for a
+    /// channel, the threads its other side's handles are taken to be held by).
     pub held_by: Vec<ThreadInfo>,
-    /// The tasks holding it (for a semaphore: the permit holders).
+    /// The tasks holding it (for a semaphore: the permit holders; for a channel, as
+    /// in `held_by`).
     pub held_by_tasks: Vec<TaskInfo>,
+    /// Whether it is a lock or which channel operation waits.
+    pub kind: WaitKind,
+}
+
+/// A channel handle a deadlocked thread or task is taken to hold: the party used it
+/// last, and it is still alive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeldChannel {
+    /// Where the channel was created (`bounded`, `unbounded`, ...).
+    pub created_at: &'static Location<'static>,
+    /// Which side the handles are on: [`ChannelSide::Senders`] for senders.
+    pub side: ChannelSide,
 }
 
 /// A lock a deadlocked thread holds.
@@ -286,19 +321,31 @@ impl fmt::Display for Deadlock {
         let members = self
             .threads
             .iter()
-            .map(|t| (t.thread.to_string(), &t.waits_for, &t.holds))
+            .map(|t| (t.thread.to_string(), &t.waits_for, &t.holds, &t.channels))
             .chain(
                 self.tasks
                     .iter()
-                    .map(|t| (t.task.to_string(), &t.waits_for, &t.holds)),
+                    .map(|t| (t.task.to_string(), &t.waits_for, &t.holds, &t.channels)),
             );
-        for (i, (who, waits_for, holds)) in members.enumerate() {
+        for (i, (who, waits_for, holds, channels)) in members.enumerate() {
             writeln!(f, "  {}. {who}", i + 1)?;
-            write!(
-                f,
-                "       waits for lock {:#x} created at {}, held by ",
-                waits_for.address, waits_for.created_at
-            )?;
+            match waits_for.kind {
+                WaitKind::Recv => write!(
+                    f,
+                    "       waits for recv on channel created at {}; its senders are held by ",
+                    waits_for.created_at
+                )?,
+                WaitKind::Send => write!(
+                    f,
+                    "       waits for send on channel created at {} (full, or no receiver waiting); its receivers are held by ",
+                    waits_for.created_at
+                )?,
+                _ => write!(
+                    f,
+                    "       waits for lock {:#x} created at {}, held by ",
+                    waits_for.address, waits_for.created_at
+                )?,
+            }
             let holders = waits_for
                 .held_by
                 .iter()
@@ -316,6 +363,17 @@ impl fmt::Display for Deadlock {
                     f,
                     "       holds     lock {:#x} created at {} ({}), acquired at {}",
                     held.address, held.created_at, held.mode, held.acquired_at
+                )?;
+            }
+            for held in channels {
+                let what = match held.side {
+                    ChannelSide::Senders => "a sender",
+                    _ => "a receiver",
+                };
+                writeln!(
+                    f,
+                    "       holds     {what} of the channel created at {} (it used it last)",
+                    held.created_at
                 )?;
             }
         }

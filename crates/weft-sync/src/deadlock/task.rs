@@ -294,7 +294,35 @@ fn order_edges(
     edges
 }
 
-/// Task `id` stopped awaiting the lock at `lock` (acquired it, or gave up).
+/// The current task awaits the channel side with graph key `key` (channel created at
+/// `created_at`): one live handle of that side is enough for it (`any_holder`). No
+/// lock-order edges: a channel is not a lock. Returns the task's id, for
+/// [`end_wait`]; `None` outside a scope.
+pub(super) fn begin_channel_wait(
+    key: usize,
+    created_at: &'static Location<'static>,
+) -> Option<u64> {
+    with_current(|task| {
+        update(task.id, Some(task), |locks| {
+            locks.waiting = Some(Waiting {
+                address: key,
+                class: created_at,
+                any_holder: true,
+            });
+        });
+        task.id
+    })
+}
+
+/// The id of the task in scope on this thread, if any.
+pub(super) fn current_id() -> Option<u64> {
+    CURRENT
+        .try_with(|current| current.borrow().as_ref().map(|t| t.id))
+        .ok()
+        .flatten()
+}
+
+/// Task `id` stopped awaiting the lock (or channel side) at `lock` (acquired it, or gave up).
 pub(crate) fn end_wait(id: u64, lock: usize) {
     update(id, None, |locks| {
         if locks.waiting.is_some_and(|w| w.address == lock) {

@@ -12,6 +12,19 @@
 //! `on_acquire` runs after acquiring and `on_release` before releasing; its recorded
 //! wait starts before it blocks. So a recorded cycle is a real one.)
 //!
+//! The same argument covers channels (`channel.rs`). A channel side is a holder-less
+//! resource: its "holders" are the parties its handles are attributed to, added to
+//! their records by `check` from the channel's record, read after every party's
+//! snapshot, with the channel's readiness (could the waiting operation complete?).
+//! Each channel record has a stamp of its own, re-checked with the parties; whether
+//! the channel is ready is not stamped, but at the instant it was read every party it
+//! rests on was in its recorded state already, and no stuck holder can make it
+//! ready afterwards (sending needs a handle, and every handle is a stuck party's);
+//! dropping a handle changes the stamp. A knot's stuckness rests on more than its
+//! members: an `any_holder` waiter (semaphore, channel) is stuck only because *every*
+//! holder is, and a holder may be stuck in another knot, so the re-check covers every
+//! party reachable from the knot ([`Knot::depends_on`]).
+//!
 //! Components are found with Tarjan's algorithm (R. Tarjan, "Depth-first search and
 //! linear graph algorithms", SIAM J. Computing 1972), iteratively so a large number
 //! of threads cannot overflow the stack.
@@ -94,6 +107,21 @@ fn successors<'h>(
 #[cfg(test)]
 pub(super) fn find_knots(threads: &[&ThreadLocks]) -> Vec<Vec<usize>> {
     find_knots_open(threads, &HashSet::new())
+        .into_iter()
+        .map(|k| k.members)
+        .collect()
+}
+
+/// One knot, and what its being stuck rests on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Knot {
+    /// The parties of the knot, one cycle first in wait-for order (see [`find_knots`]).
+    pub(super) members: Vec<usize>,
+    /// Every party reachable from the knot along stuck edges, members included,
+    /// sorted: an `any_holder` waiter is stuck only because *every* holder is, and
+    /// those holders may be stuck in another knot, so the re-check must cover them
+    /// all, not just the members.
+    pub(super) depends_on: Vec<usize>,
 }
 
 /// [`find_knots`], where the semaphores at the addresses in `open` have holders the
@@ -104,7 +132,7 @@ pub(super) fn find_knots(threads: &[&ThreadLocks]) -> Vec<Vec<usize>> {
 /// is; an `any_holder` waiter, if it waits for at least one holder, all of them are
 /// stuck, and none is unseen). Without `any_holder` waiters this keeps every party
 /// that can reach a cycle, so the knots are those of the whole graph.
-pub(super) fn find_knots_open(threads: &[&ThreadLocks], open: &HashSet<usize>) -> Vec<Vec<usize>> {
+pub(super) fn find_knots_open(threads: &[&ThreadLocks], open: &HashSet<usize>) -> Vec<Knot> {
     if threads.iter().all(|t| t.waiting.is_none()) {
         return Vec::new();
     }
@@ -146,10 +174,34 @@ pub(super) fn find_knots_open(threads: &[&ThreadLocks], open: &HashSet<usize>) -
     for component in strongly_connected_components(&succ) {
         let is_knot = component.len() > 1 || succ[component[0]].contains(&component[0]);
         if is_knot {
-            knots.push(cycle_first(&component, &succ));
+            knots.push(Knot {
+                members: cycle_first(&component, &succ),
+                depends_on: reachable(&component, &succ),
+            });
         }
     }
     knots
+}
+
+/// Every node reachable from `from` along `succ`, `from` included, sorted.
+fn reachable(from: &[usize], succ: &[Vec<usize>]) -> Vec<usize> {
+    let mut seen = vec![false; succ.len()];
+    let mut stack: Vec<usize> = from.to_vec();
+    for &i in from {
+        seen[i] = true;
+    }
+    let mut out = Vec::new();
+    while let Some(i) = stack.pop() {
+        out.push(i);
+        for &j in &succ[i] {
+            if !seen[j] {
+                seen[j] = true;
+                stack.push(j);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
 }
 
 /// Tarjan's algorithm, iterative.
@@ -361,6 +413,9 @@ mod tests {
     fn knots_open(threads: &[ThreadLocks], open: &[usize]) -> Vec<Vec<usize>> {
         let refs: Vec<&ThreadLocks> = threads.iter().collect();
         find_knots_open(&refs, &open.iter().copied().collect())
+            .into_iter()
+            .map(|k| k.members)
+            .collect()
     }
 
     #[test]
@@ -384,6 +439,52 @@ mod tests {
         // A permit waiter with no holder at all waits for a release that may come
         // from anywhere (`add_permits`): not stuck.
         assert!(knots(&[awaiting_permit(&[], 20)]).is_empty());
+    }
+
+    #[test]
+    fn channel_waiters_are_any_holder_waiters() {
+        // Channel sides as keys 100 (C's senders), 101 (C's receivers), 200, 201 (D's).
+        const S: Access = Access::Shared;
+        // 0 holds C's receiver and D's sender and awaits recv on C; 1 holds C's
+        // sender and D's receiver and awaits recv on D: each waits for the other.
+        let crossed = [
+            awaiting_permit(&[(101, S), (200, S)], 100),
+            awaiting_permit(&[(100, S), (201, S)], 200),
+        ];
+        assert_eq!(knots(&crossed), vec![vec![0, 1]]);
+        // A second sender of C held by a party that runs: 0 is not stuck, so neither
+        // is 1.
+        let mut running = crossed.to_vec();
+        running.push(holding(&[(100, S)], None));
+        assert!(knots(&running).is_empty());
+        // An unattributed sender of C makes its side open: the same.
+        assert!(knots_open(&crossed, &[100]).is_empty());
+        // Holding the only sender of the channel one awaits is a knot of one.
+        assert_eq!(
+            knots(&[awaiting_permit(&[(100, S), (101, S)], 100)]),
+            vec![vec![0]]
+        );
+    }
+
+    #[test]
+    fn a_knot_depends_on_every_holder_it_waits_for() {
+        const S: Access = Access::Shared;
+        // 0 and 1 wait for each other through lock 10 / channel side 100; side 100
+        // also has a sender held by 2, stuck in a knot of its own with 3 (locks 20,
+        // 21). The 0-1 knot holds only while 2 stays stuck.
+        let threads = [
+            awaiting_permit(&[(10, X)], 100),
+            holding(&[(100, S)], Some(10)),
+            holding(&[(100, S), (20, X)], Some(21)),
+            holding(&[(21, X)], Some(20)),
+        ];
+        let refs: Vec<&ThreadLocks> = threads.iter().collect();
+        let mut found = find_knots_open(&refs, &HashSet::new());
+        found.sort_by_key(|k| k.members[0]);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].members, [0, 1]);
+        assert_eq!(found[0].depends_on, [0, 1, 2, 3]);
+        assert_eq!(found[1].depends_on, [2, 3]);
     }
 
     #[test]
