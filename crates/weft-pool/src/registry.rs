@@ -818,7 +818,6 @@ fn main_loop(deques: Deques, registry: Arc<Registry>, index: usize) {
     WORKER_THREAD.with(|current| current.set(&thread));
     let _clear = ClearCurrent;
     let registry = &*thread.registry;
-    registry.sleep.worker_started();
     registry.run_handler(&registry.start_handler, index);
     // AcqRel: the last starter's set publishes every start handler's effects.
     if registry.unstarted.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -829,7 +828,6 @@ fn main_loop(deques: Deques, registry: Arc<Registry>, index: usize) {
     // Termination comes only when no `'static` job is left; scopes and joins are
     // waited for by their callers, who keep the pool alive. So the deque is empty.
     debug_assert!(thread.worker.is_empty());
-    registry.sleep.worker_stopped();
     // Tasks still queued when the pool ends are not run (`raw::JobRef`'s contract);
     // their runtime shuts them down before it drops the pool.
     registry.run_handler(&registry.exit_handler, index);
@@ -843,9 +841,7 @@ fn spare_main_loop(deques: Deques, registry: Arc<Registry>, index: usize) {
     let clear = ClearCurrent;
     let registry = Arc::clone(&thread.registry);
     let info = &registry.thread_infos[index];
-    registry.sleep.worker_started();
     thread.wait_until(&info.terminate);
-    registry.sleep.worker_stopped();
     // At the top level no `join` of ours is pending, so what is left is heap jobs
     // and tasks: give them to the pool.
     while let Some(job) = info

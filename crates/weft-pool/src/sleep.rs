@@ -16,10 +16,7 @@
 //!
 //! 1. *Searching* (rounds `0..ROUNDS_UNTIL_SLEEPY`, and at most `SEARCH_TIME` of wall
 //!    time): look for work (own deque, steal, injector), spinning between rounds and
-//!    yielding every eighth, except when every running worker is idle and one of ours
-//!    sleeps in the driver: then only the kernel (I/O, a timer) or an outside post
-//!    can bring work, and a yield hurries neither (an async runtime's idle workers
-//!    made ~11,700 `sched_yield` calls per TCP echo benchmark run that way).
+//!    yielding every eighth.
 //! 2. *Sleepy*: make the JEC odd if it is even (one CAS) and remember its value `S`.
 //!    Then search once more.
 //! 3. *Sleeping*: take this worker's sleep lock; move the latch it waits for to
@@ -34,6 +31,30 @@
 //! so 32 rounds alone measured ~140 ms there. The wall-time bound (half a millisecond)
 //! keeps "asleep within about a millisecond" true in both cases; after that the worker
 //! uses no CPU.
+//!
+//! ## Why the search spins and yields (measured, TCP echo on weft-rt, 2 workers)
+//!
+//! A profile of `cargo bench -p weft-bench --bench rt -- --quick --only tcp` puts the
+//! idle search at ~4-6% of the workers' CPU (`wait_until_cold`'s spin, and 4,500 to
+//! 30,000 `sched_yield`s per run, more on a loaded machine; tokio makes none). Three ways to cut it were tried,
+//! each against this protocol in the same run, alternating, ratios of medians
+//! (weft/tokio, new over old):
+//!
+//! - no spinning once every running worker is idle (the peer asleep in the driver):
+//!   tcp100 throughput 0.68x, tcp1k 0.72x, futex calls ~1,900 -> ~12,600: the spin is
+//!   what lets the idle worker steal the tasks the driver's holder wakes without a
+//!   futex wake-up each time;
+//! - 8 search rounds instead of 32 while the peer sleeps in the driver: 0.94x, 0.93x;
+//! - no `sched_yield` at all: 0.77x, 0.80x. A yield lets the kernel's network
+//!   processing (softirq work deferred to `ksoftirqd`) and any other runnable thread
+//!   use the CPU we would spin on, and that is what brings the next events;
+//! - no yield only while the peer sleeps in the driver: within noise (tcp100
+//!   1.01x-1.06x, tcp1k 0.86x-1.08x over three sets of runs), and few yields happen
+//!   then (5,054 -> 5,657 in one pair of runs): most come while the peer is busy.
+//!
+//! So the search stays as it is; a worker that would do better asleep is the case of
+//! a machine with more idle workers than the driver's events can feed, where tokio's
+//! cap on searching workers (half of them) would be the next thing to try.
 //!
 //! # Posting a job
 //!
@@ -167,10 +188,6 @@ pub struct Sleep {
     driver: OnceLock<Arc<dyn Driver>>,
     /// `true` while one of this pool's workers holds the driver.
     driver_held: std::sync::atomic::AtomicBool,
-    /// Worker threads running (spares included): with `inactive`, tells an idle worker
-    /// whether any other is busy. A hint only (the proof does not use it), so `std`'s
-    /// atomic, outside the loom models' state.
-    live: std::sync::atomic::AtomicUsize,
     /// This sleep state itself, for wakers that wake a sleeper (`sleeper_waker`).
     me: OnceLock<std::sync::Weak<Sleep>>,
 }
@@ -248,7 +265,6 @@ impl Sleep {
             wakeups: AtomicUsize::new(0),
             driver: OnceLock::new(),
             driver_held: std::sync::atomic::AtomicBool::new(false),
-            live: std::sync::atomic::AtomicUsize::new(0),
             me: OnceLock::new(),
         }
     }
@@ -301,30 +317,6 @@ impl Sleep {
         self.driver.get()
     }
 
-    /// A worker thread starts (before its first idle loop).
-    pub fn worker_started(&self) {
-        self.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// A worker thread stops (after its last idle loop).
-    pub fn worker_stopped(&self) {
-        self.live.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// `true` if every running worker is idle (this one included) and one of them
-    /// sleeps in the driver. Work can then appear only through the driver (its holder
-    /// is woken by the kernel and wakes a sleeper for what it finds) or from outside
-    /// the pool (whose post wakes a sleeper): a `sched_yield` cannot hurry either, as
-    /// no thread of ours is runnable and waiting for the CPU. A hint only (the proof
-    /// does not use it): a stale answer costs a yield or saves one.
-    #[inline]
-    fn only_the_driver_can_bring_work(&self) -> bool {
-        self.driver.get().is_some()
-            && self.driver_held.load(std::sync::atomic::Ordering::Relaxed)
-            && Counters(self.counters.load(Ordering::SeqCst)).inactive()
-                >= self.live.load(std::sync::atomic::Ordering::Relaxed) as u64
-    }
-
     /// Successful wake-ups so far.
     pub fn wakeups(&self) -> usize {
         self.wakeups.load(Ordering::Relaxed)
@@ -361,11 +353,10 @@ impl Sleep {
         if idle.rounds < ROUNDS_UNTIL_SLEEPY {
             if !idle.searched_long_enough() {
                 idle.rounds += 1;
-                // Mostly spin, sometimes yield, to let a busy peer that shares our CPU
-                // run (a `sched_yield` on a loaded machine can cost a whole time slice,
-                // which would stretch the search far past `SEARCH_TIME`). No yield
-                // when only the driver can bring work: it would not hurry it.
-                if idle.rounds.is_multiple_of(8) && !self.only_the_driver_can_bring_work() {
+                // Mostly spin, sometimes yield: a `sched_yield` on a loaded machine
+                // can cost a whole time slice, which would stretch the search far past
+                // `SEARCH_TIME`.
+                if idle.rounds.is_multiple_of(8) {
                     thread::yield_now();
                 } else {
                     for _ in 0..SPINS_PER_ROUND {

@@ -165,19 +165,17 @@ fn driver_event_racing_an_injected_job() {
     });
 }
 
-/// Two running workers (counted by `worker_started`, as a pool's are) and a driver,
-/// one job injected from outside. Worker 1 starts busy and then goes idle too, so both
-/// race towards sleep (one in the driver, one on its futex) while the job is posted.
-/// The job is run exactly once, and the worker that runs it sends the other home; a
-/// lost wake-up leaves both asleep and loom fails the joins.
+/// Two workers and a driver, one job injected from outside. Worker 1 starts busy and
+/// then goes idle too, so both race towards sleep (one in the driver, one on its
+/// futex) while the job is posted. The job is run exactly once, and the worker that
+/// runs it sends the other home; a lost wake-up leaves both asleep and loom fails the
+/// joins.
 #[test]
 fn last_workers_going_idle_race_an_injected_job() {
     loom::model(|| {
         let sleep = Arc::new(Sleep::new(2));
         let driver = Arc::new(MockDriver::default());
         sleep.set_driver(driver.clone()).unwrap();
-        sleep.worker_started();
-        sleep.worker_started();
         let queued = Arc::new(AtomicBool::new(false));
         let ran = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
         let terminate: Arc<[CoreLatch; 2]> = Arc::new([CoreLatch::new(), CoreLatch::new()]);
