@@ -8,7 +8,15 @@
 //! - an unbalanced tree of tasks: each node splits its work 90/10 between its two
 //!   children by `join`, so the pool must keep stealing the big halves to balance;
 //! - `install(|| x)` from a thread outside the pool: the round trip of injecting a
-//!   job, waking a worker and blocking the caller on a latch.
+//!   job, waking a worker and blocking the caller on a latch. This row follows the
+//!   machine's load more than the code: on a quiet 2-core machine weft takes ~2 µs
+//!   against rayon's ~5 µs (2.3-2.7x; a worker still in its idle search takes the
+//!   job, and the fork check is a cached pid, no `getpid`), while with other builds
+//!   running the same binaries gave 17-24 µs against 11-18 µs (0.5-0.75x). The
+//!   profile of that case is the scheduler (`sched_yield`, task switches): the woken
+//!   caller most likely waits for a CPU that an idle worker's spin holds (weft's
+//!   search yields every eighth round, rayon's every round). A caller that spins on
+//!   its latch before parking was tried and was slower (2 µs -> 3-8 µs on 2 cores).
 //!
 //! Each contender is one whole workload inside `pool.install`, interleaved round by
 //! round; the figure is the ratio of medians (>= 1.00x: weft as fast or faster).

@@ -32,6 +32,30 @@
 //! keeps "asleep within about a millisecond" true in both cases; after that the worker
 //! uses no CPU.
 //!
+//! ## Why the search spins and yields (measured, TCP echo on weft-rt, 2 workers)
+//!
+//! A profile of `cargo bench -p weft-bench --bench rt -- --quick --only tcp` puts the
+//! idle search at ~4-6% of the workers' CPU (`wait_until_cold`'s spin, and 4,500 to
+//! 30,000 `sched_yield`s per run, more on a loaded machine; tokio makes none). Three ways to cut it were tried,
+//! each against this protocol in the same run, alternating, ratios of medians
+//! (weft/tokio, new over old):
+//!
+//! - no spinning once every running worker is idle (the peer asleep in the driver):
+//!   tcp100 throughput 0.68x, tcp1k 0.72x, futex calls ~1,900 -> ~12,600: the spin is
+//!   what lets the idle worker steal the tasks the driver's holder wakes without a
+//!   futex wake-up each time;
+//! - 8 search rounds instead of 32 while the peer sleeps in the driver: 0.94x, 0.93x;
+//! - no `sched_yield` at all: 0.77x, 0.80x. A yield lets the kernel's network
+//!   processing (softirq work deferred to `ksoftirqd`) and any other runnable thread
+//!   use the CPU we would spin on, and that is what brings the next events;
+//! - no yield only while the peer sleeps in the driver: within noise (tcp100
+//!   1.01x-1.06x, tcp1k 0.86x-1.08x over three sets of runs), and few yields happen
+//!   then (5,054 -> 5,657 in one pair of runs): most come while the peer is busy.
+//!
+//! So the search stays as it is; a worker that would do better asleep is the case of
+//! a machine with more idle workers than the driver's events can feed, where tokio's
+//! cap on searching workers (half of them) would be the next thing to try.
+//!
 //! # Posting a job
 //!
 //! Push it. Then, for a job injected from outside, read the counters with an RMW

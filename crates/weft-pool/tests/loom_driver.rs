@@ -164,3 +164,61 @@ fn driver_event_racing_an_injected_job() {
         worker.join().unwrap();
     });
 }
+
+/// Two workers and a driver, one job injected from outside. Worker 1 starts busy and
+/// then goes idle too, so both race towards sleep (one in the driver, one on its
+/// futex) while the job is posted. The job is run exactly once, and the worker that
+/// runs it sends the other home; a lost wake-up leaves both asleep and loom fails the
+/// joins.
+#[test]
+fn last_workers_going_idle_race_an_injected_job() {
+    loom::model(|| {
+        let sleep = Arc::new(Sleep::new(2));
+        let driver = Arc::new(MockDriver::default());
+        sleep.set_driver(driver.clone()).unwrap();
+        let queued = Arc::new(AtomicBool::new(false));
+        let ran = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let terminate: Arc<[CoreLatch; 2]> = Arc::new([CoreLatch::new(), CoreLatch::new()]);
+        let workers: Vec<_> = (0..2)
+            .map(|index| {
+                let (sleep, queued, ran, terminate) = (
+                    sleep.clone(),
+                    queued.clone(),
+                    ran.clone(),
+                    terminate.clone(),
+                );
+                thread::spawn(move || {
+                    if index == 1 {
+                        // Busy a moment (not yet in the idle loop).
+                        thread::yield_now();
+                    }
+                    let latch = &terminate[index];
+                    let mut idle = sleep.start_looking(index);
+                    while !latch.probe() {
+                        if queued.swap(false, Ordering::Acquire) {
+                            sleep.work_found();
+                            ran.fetch_add(1, Ordering::Relaxed);
+                            let other = 1 - index;
+                            // SAFETY: the latch is kept alive by the Arc.
+                            if unsafe { CoreLatch::set(&terminate[other]) } {
+                                sleep.wake_specific_thread(other);
+                            }
+                            return;
+                        }
+                        sleep.no_work_found(&mut idle, latch, || queued.load(Ordering::Acquire));
+                    }
+                    sleep.work_found();
+                })
+            })
+            .collect();
+        for _ in 0..2 {
+            thread::yield_now();
+        }
+        queued.swap(true, Ordering::SeqCst);
+        sleep.new_injected_jobs();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(ran.load(Ordering::Relaxed), 1);
+    });
+}
