@@ -20,14 +20,13 @@
 //!
 //! Every sample starts from outside the runtime: the workload is spawned as a task and
 //! the main thread blocks on its handle (`Runtime::block_on` for weft and tokio, a
-//! parking `futures_lite::future::block_on` for smol). weft's `block_on` also drives
-//! the reactor while the workers leave it free; `WEFT_RT_BENCH_PARK_MAIN=1` makes
-//! weft's main thread only park instead, to measure that effect. Ratios are of
-//! medians; > 1.00x: weft is faster.
+//! parking `futures_lite::future::block_on` for smol). On the multi-thread runtime,
+//! weft's `block_on` parks the calling thread on a futex and the workers drive the
+//! reactor, as tokio's does; `WEFT_RT_BENCH_PARK_MAIN=1` makes weft's samples wait
+//! with `futures_lite`'s parking `block_on` instead, to compare the two waits. Ratios
+//! are of medians; > 1.00x: weft is faster.
 //!
-//! weft's TCP types come from `weft_io::net`: on the `rt` branch `weft_rt::net` is an
-//! empty module (its `pub use weft_io::net::*` is commented out until the io branch
-//! lands), and these are the types it is meant to re-export.
+//! weft's TCP types come from `weft_io::net`, which `weft_rt::net` re-exports.
 //!
 //! `cargo bench -p weft-bench --bench rt` (about 2 minutes on 2 cores), `-- --quick`
 //! (a tenth of the sizes, 3 rounds: 10-30 s), `-- --only NAME` (the comparisons
@@ -91,9 +90,9 @@ impl<T, E: Debug, J: Future<Output = Result<T, E>> + Unpin> Future for Unwrapped
 
 struct Weft(weft_rt::Runtime);
 
-/// `WEFT_RT_BENCH_PARK_MAIN=1`: weft's samples wait with a plain parking `block_on`
-/// instead of `Runtime::block_on` (which drives the reactor on the calling thread when
-/// it is free), to tell the two effects apart. Off by default.
+/// `WEFT_RT_BENCH_PARK_MAIN=1`: weft's samples wait with `futures_lite`'s parking
+/// `block_on` instead of `Runtime::block_on` (which parks on a futex while the
+/// workers drive the reactor), to compare the two waits. Off by default.
 fn park_main() -> bool {
     static PARK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *PARK.get_or_init(|| std::env::var_os("WEFT_RT_BENCH_PARK_MAIN").is_some_and(|v| v != "0"))
