@@ -14,6 +14,7 @@
 //! | type | waits by | pick it when |
 //! |---|---|---|
 //! | [`Mutex`] | spinning briefly, then sleeping | the default for shared mutable state |
+//! | [`BargingMutex`] | same, never handing off | short sections in a structure that bounds its own waits, where throughput under oversubscription matters more than fairness |
 //! | [`RwLock`] | same | reads far outnumber writes and read sections are long enough to amortize the extra bookkeeping |
 //! | [`ReentrantMutex`] | same | a thread must re-enter code that already holds the lock (gives `&T` only) |
 //! | [`SpinLock`] | spinning only | tiny sections, never more threads than cores |
@@ -98,7 +99,7 @@ mod condvar;
 mod mutex;
 mod reentrant;
 pub use condvar::{Condvar, WaitTimeoutResult};
-pub use mutex::{MappedMutexGuard, Mutex, MutexGuard};
+pub use mutex::{BargingMutex, BargingMutexGuard, MappedMutexGuard, Mutex, MutexGuard};
 pub use reentrant::{ReentrantMutex, ReentrantMutexGuard};
 
 // ---- end [mutex] ----

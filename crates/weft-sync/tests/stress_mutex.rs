@@ -1,4 +1,4 @@
-//! Stress tests for `Mutex`, `ReentrantMutex` and `Condvar`: many threads, every
+//! Stress tests for `Mutex`, `BargingMutex`, `ReentrantMutex` and `Condvar`: many threads, every
 //! increment counted, a two-field invariant that a broken exclusion would tear, and
 //! a mix of blocking, try, timed and fair operations. Bounded by iteration counts
 //! (a few seconds in debug builds on two cores), never by timing assertions.
@@ -8,7 +8,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
-use weft_sync::{Condvar, Mutex, MutexGuard, ReentrantMutex};
+use weft_sync::{BargingMutex, Condvar, Mutex, MutexGuard, ReentrantMutex};
 
 const THREADS: usize = 6;
 const ITERS: usize = 50_000;
@@ -46,6 +46,47 @@ fn mutex_counts_every_increment_and_never_tears() {
         }
     });
     assert_eq!(*mutex.lock(), (THREADS * ITERS, THREADS * ITERS));
+    assert!(!mutex.is_locked());
+}
+
+/// `BargingMutex` with more threads than cores (the case it exists for: no handoff,
+/// every unlock lets a running thread in): blocking, try and timed acquisitions
+/// mixed, every success counted, the pair never torn.
+#[test]
+fn barging_mutex_counts_every_success_and_never_tears() {
+    let mutex = Arc::new(BargingMutex::new((0usize, 0usize)));
+    let successes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (m, s) = (Arc::clone(&mutex), Arc::clone(&successes));
+    run_threads(THREADS, move |id| {
+        let bump = |guard: &mut (usize, usize)| {
+            assert_eq!(guard.0, guard.1, "torn pair: exclusion broken");
+            guard.0 += 1;
+            std::hint::spin_loop();
+            guard.1 += 1;
+            s.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        for i in 0..ITERS {
+            match (i + id) % 4 {
+                0 | 1 => bump(&mut m.lock()),
+                2 => {
+                    if let Some(mut guard) = m.try_lock() {
+                        bump(&mut guard);
+                    }
+                }
+                _ => {
+                    if let Some(mut guard) = m.try_lock_for(Duration::from_micros(50)) {
+                        bump(&mut guard);
+                    }
+                }
+            }
+        }
+    });
+    let total = successes.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        total >= THREADS * ITERS / 2,
+        "blocking acquisitions always succeed"
+    );
+    assert_eq!(*mutex.lock(), (total, total));
     assert!(!mutex.is_locked());
 }
 

@@ -3,8 +3,10 @@
 //! The public type and its guards live here; the state machine (one `AtomicU32`,
 //! its bits, transitions, orderings and the fairness argument) is in `raw.rs`.
 
+mod barging;
 mod raw;
 
+pub use barging::{BargingMutex, BargingMutexGuard};
 pub(crate) use raw::RawMutex;
 
 use crate::primitive::UnsafeCell;
@@ -39,6 +41,8 @@ use std::time::{Duration, Instant};
 /// # Which lock?
 ///
 /// - [`Mutex`]: the default for shared mutable state; sections of any length.
+/// - [`BargingMutex`]: no starvation rule, for short sections inside structures
+///   that bound their own waits (throughput under oversubscription).
 /// - [`RwLock`](crate::RwLock): many readers at once, when read sections are long
 ///   enough to pay for the extra bookkeeping; for short sections a `Mutex` is faster.
 /// - [`SpinLock`](crate::SpinLock): never sleeps; only for sections of a few

@@ -105,6 +105,12 @@
 //! waiter out.
 //! `unlock_fair` forces a single handoff on demand.
 //!
+//! `RawMutex<false>` (behind [`BargingMutex`](crate::BargingMutex)) drops the
+//! threshold rule and keeps everything else: `STARVING` is never set, so with no fair
+//! unlock on that type `HANDOFF` never is either, and the word moves only between
+//! barging states. Same transitions, minus two rows; the no-lost-wake-up argument
+//! above does not use starvation mode, so it holds unchanged.
+//!
 //! # Memory orderings
 //!
 //! Every CAS that takes `LOCKED` (or takes over a `HANDOFF`) is `Acquire`; every CAS
@@ -148,12 +154,19 @@ const SPIN_ROUNDS_BUSY: u32 = 3;
 /// The lock without data: a state word and the class the deadlock detector knows it
 /// by. Every acquisition and release calls the `crate::deadlock` hooks, with this
 /// raw lock's address as the lock's identity.
-pub(crate) struct RawMutex {
+///
+/// `EVENTUALLY_FAIR` chooses the starvation rule. With it (the default, what
+/// [`Mutex`](crate::Mutex) uses) a waiter that has lost for
+/// [`STARVATION_THRESHOLD`] sets `STARVING` and the lock moves by handoff until the
+/// queue drains. Without it ([`BargingMutex`](crate::BargingMutex)) `STARVING` is
+/// never set, so `HANDOFF` only comes from an explicit fair unlock, which that type
+/// does not offer: every unlock lets a running thread barge in.
+pub(crate) struct RawMutex<const EVENTUALLY_FAIR: bool = true> {
     state: AtomicU32,
     class: LockClass,
 }
 
-impl RawMutex {
+impl<const EVENTUALLY_FAIR: bool> RawMutex<EVENTUALLY_FAIR> {
     #[cfg(not(loom))]
     #[track_caller]
     #[inline]
@@ -246,6 +259,31 @@ impl RawMutex {
     #[cfg(all(test, not(loom)))]
     pub(crate) fn waiter_count(&self) -> u32 {
         self.state.load(Ordering::Relaxed) / WAITER
+    }
+
+    /// Whether the word is in starvation mode (for tests).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn is_starving(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & STARVING != 0
+    }
+
+    /// Whether a wake-up is in flight: an unlock woke a waiter that has not looked
+    /// at the word yet (for tests).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn is_woken(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & WOKEN != 0
+    }
+
+    /// What an unlock followed at once by a barger's re-lock leaves behind, made
+    /// without the race (for tests): the lock still held, `WOKEN` set and one
+    /// sleeper woken, who will find the lock taken. Call it holding the lock with a
+    /// waiter counted and no wake-up in flight; invariant 3 then holds as after a
+    /// real unlock.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn wake_into_a_barged_lock(&self) {
+        let state = self.state.fetch_or(WOKEN, Ordering::Relaxed);
+        assert!(state & LOCKED != 0 && state & WAITERS_MASK != 0 && state & WOKEN == 0);
+        futex::wake_one(&self.state);
     }
 
     /// Releases the lock, letting a running thread barge in ahead of the waiters
@@ -417,7 +455,7 @@ impl RawMutex {
                             break;
                         }
                         (state & !WOKEN, Outcome::SleepAgain)
-                    } else if waited_too_long(since) {
+                    } else if EVENTUALLY_FAIR && waited_too_long(since) {
                         ((state | STARVING) & !WOKEN, Outcome::SleepAgain)
                     } else {
                         // Lost the race to a barger. Leave the count and spin again
