@@ -52,8 +52,8 @@ impl TaskWaiter {
     }
 
     /// Polls an operation whose non-blocking form is `attempt` (`None`: would block),
-    /// waiting on `list`. Only the re-check after registering needs an
-    /// [`Look::Ordered`] attempt; every other attempt is followed by one before the
+    /// waiting on `list`. Only the re-check after registering needs an ordered
+    /// attempt ([`Look::Recheck`]); every other attempt is followed by one before the
     /// task waits, so it is [`Look::Quick`].
     ///
     /// Spends a unit of the task's poll budget (`weft_sync::coop`) when it completes,
@@ -120,7 +120,7 @@ impl TaskWaiter {
             list.register_task(cx.task_operation(), cx, task.waker().clone());
             self.registered = Registration::List;
             // The re-check of the wake-up protocol (see `waker.rs`).
-            if let Some(res) = attempt(Look::Ordered) {
+            if let Some(res) = attempt(Look::Recheck) {
                 self.cancel(list);
                 return Poll::Ready(res);
             }
@@ -155,7 +155,7 @@ impl TaskWaiter {
         mut attempt: impl FnMut(Look) -> Option<R>,
     ) -> Poll<R> {
         list.slot().arm(task.waker());
-        if let Some(res) = attempt(Look::Ordered) {
+        if let Some(res) = attempt(Look::Recheck) {
             self.cancel(list);
             return Poll::Ready(res);
         }

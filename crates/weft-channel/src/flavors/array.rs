@@ -18,7 +18,7 @@ use crate::context::Context;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::flavors::Look;
 use crate::primitive::UnsafeCell;
-use crate::primitive::atomic::{self, AtomicUsize, Ordering};
+use crate::primitive::atomic::{AtomicUsize, Ordering};
 use crate::select::{Operation, Selected, Token};
 use crate::waker::SyncWaiterList;
 use std::mem::MaybeUninit;
@@ -134,12 +134,9 @@ impl<T> Channel<T> {
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
                 // The slot is still full from the previous lap: full, unless a
-                // receiver has moved `head` since. The fence orders the stamp load
-                // before the head load (crossbeam's argument).
-                if look == Look::Ordered {
-                    atomic::fence(Ordering::SeqCst);
-                }
-                let head = self.head.load(Ordering::Relaxed);
+                // receiver has moved `head` since. `look` orders the head load after
+                // the stamp load (an `Ordered` look fences: crossbeam's argument).
+                let head = self.head.load(look.other_end());
                 if head.wrapping_add(self.one_lap) == tail {
                     return false;
                 }
@@ -215,10 +212,7 @@ impl<T> Channel<T> {
                 }
             } else if stamp == head {
                 // Empty, unless a sender has moved `tail` since (see `start_send`).
-                if look == Look::Ordered {
-                    atomic::fence(Ordering::SeqCst);
-                }
-                let tail = self.tail.load(Ordering::Relaxed);
+                let tail = self.tail.load(look.other_end());
                 if (tail & !self.mark_bit) == head {
                     if tail & self.mark_bit != 0 {
                         token.array.slot = ptr::null();

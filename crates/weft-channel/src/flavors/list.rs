@@ -23,7 +23,7 @@ use crate::context::Context;
 use crate::err::{RecvTimeoutError, TryRecvError, TrySendError};
 use crate::flavors::Look;
 use crate::primitive::UnsafeCell;
-use crate::primitive::atomic::{self, AtomicPtr, AtomicUsize, Ordering};
+use crate::primitive::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use crate::select::{Operation, Selected, Token};
 use crate::waker::SyncWaiterList;
 use std::marker::PhantomData;
@@ -291,10 +291,7 @@ impl<T> Channel<T> {
             let mut new_head = head + (1 << SHIFT);
             if new_head & MARK_BIT == 0 {
                 // Head and tail may share a block: look at tail.
-                if look == Look::Ordered {
-                    atomic::fence(Ordering::SeqCst);
-                }
-                let tail = self.tail.index.load(Ordering::Relaxed);
+                let tail = self.tail.index.load(look.other_end());
                 if head >> SHIFT == tail >> SHIFT {
                     if tail & MARK_BIT != 0 {
                         token.list.block = ptr::null();

@@ -1,7 +1,9 @@
 //! The rendezvous flavour (`bounded(0)`): no buffer; a send completes only when a
 //! receiver takes the message from the sender's hands, and vice versa.
 //!
-//! crossbeam-channel's `flavors/zero.rs` design: one lock guards two waiter lists. An
+//! crossbeam-channel's `flavors/zero.rs` design: one lock (a
+//! [`BargingMutex`](weft_sync::BargingMutex), for the reason `waker.rs` gives) guards
+//! two waiter lists. An
 //! operation that finds a waiting counterpart claims it and exchanges the message
 //! through the counterpart's *packet*; one that finds none registers a packet of its
 //! own and waits to be claimed.
@@ -36,7 +38,7 @@ use std::marker::PhantomData;
 use std::ptr;
 use std::task::{self, Poll};
 use std::time::Instant;
-use weft_sync::{Backoff, Mutex};
+use weft_sync::{Backoff, BargingMutex};
 
 /// The counterpart's packet (null: disconnected).
 #[derive(Debug)]
@@ -101,7 +103,7 @@ struct Inner {
 }
 
 pub(crate) struct Channel<T> {
-    inner: Mutex<Inner>,
+    inner: BargingMutex<Inner>,
     _marker: PhantomData<T>,
 }
 
@@ -139,7 +141,7 @@ impl<T> SendWait<T> {
 impl<T> Channel<T> {
     pub(crate) fn new() -> Self {
         Channel {
-            inner: Mutex::new(Inner {
+            inner: BargingMutex::new(Inner {
                 senders: WaiterList::new(),
                 receivers: WaiterList::new(),
                 is_disconnected: false,
