@@ -82,9 +82,14 @@ impl postcard::ser_flavors::Flavor for Append<'_> {
 
 /// Appends `value` in postcard to `out`. On error `out` may hold a partial value: the
 /// callers truncate back to where they started.
-#[inline]
+// What `postcard::serialize_with_flavor` does (`Append` needs no `finalize`), spelled
+// out so it inlines into the loops over a chunk's items: that function stayed a call
+// per item on both sides of a `map`.
+#[inline(always)]
 pub(crate) fn append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> postcard::Result<()> {
-    postcard::serialize_with_flavor(value, Append(out))
+    value.serialize(&mut postcard::Serializer {
+        output: Append(out),
+    })
 }
 
 /// Deserializes a whole item: bytes left over mean the sender's type was not this
