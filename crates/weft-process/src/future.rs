@@ -92,14 +92,26 @@ pub(crate) fn decode<O: DeserializeOwned, E: DeserializeOwned>(
     bytes: &[u8],
     limit: usize,
 ) -> Result<O, ProcessError<E>> {
+    if status == protocol::STATUS_OK {
+        return protocol::from_bytes_exact(bytes).map_err(|message| ProcessError::Serde {
+            payload: Payload::Output,
+            message,
+        });
+    }
+    decode_failure(status, bytes, limit)
+}
+
+/// [`decode`] for every status but `OK`: out of line, so a `map`'s loop over its
+/// results carries none of it.
+#[cold]
+#[inline(never)]
+fn decode_failure<O, E: DeserializeOwned>(
+    status: u8,
+    bytes: &[u8],
+    limit: usize,
+) -> Result<O, ProcessError<E>> {
     let text = || String::from_utf8_lossy(bytes).into_owned();
     match status {
-        protocol::STATUS_OK => {
-            protocol::from_bytes_exact(bytes).map_err(|message| ProcessError::Serde {
-                payload: Payload::Output,
-                message,
-            })
-        }
         protocol::STATUS_TASK_ERROR => match protocol::from_bytes_exact(bytes) {
             Ok(error) => Err(ProcessError::Task(error)),
             Err(message) => Err(ProcessError::Serde {

@@ -13,9 +13,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::error::{Failure, Payload};
-use crate::future::{ChunkTag, Inbox, ItemPosition, Outcome, Sink, decode};
-use crate::protocol::{self, JobEncoder};
+use crate::error::{Failure, Payload, ProcessError};
+use crate::future::{ChunkTag, Inbox, Outcome, Sink, decode};
+use crate::protocol::{self, Cursor, JobEncoder};
 use crate::registry::{Task, TaskResult};
 use crate::slot::{Job, Shared};
 
@@ -159,45 +159,111 @@ impl<T, I> Drop for Feeder<T, I> {
     }
 }
 
-/// The chunk whose items are being yielded.
+/// The chunk whose items are being yielded, read in place from its RESULTS frames.
+///
+/// One item is taken in two steps: [`ready`](Current::ready) (out of line, once per
+/// frame) opens the next frame if the one being read is used up, then
+/// [`take`](Current::take) (inlined into the consumer's loop) decodes the item. The
+/// split leaves one place that builds a result, so the compiler writes it straight
+/// into the consumer's variable: with a second one (a slow path returning the item
+/// too) it built both in a stack slot and copied the ~48-byte `Result` out, in
+/// overlapping pieces that stalled the loads reading them back (store-forwarding
+/// failures, most of a `map`'s time on the caller's thread).
 struct Current {
     outcome: Outcome,
-    position: ItemPosition,
+    /// Frames opened so far; the one being read is `opened - 1`.
+    opened: usize,
+    /// Where the next item of the frame being read starts.
+    offset: usize,
+    /// Items the frame being read has left, never more than `left`: a worker that
+    /// answers with too many cannot make a chunk yield more items than it has.
+    in_frame: u32,
     left: u32,
     index: u64,
+    limit: usize,
 }
 
 impl Current {
-    fn new(tag: ChunkTag, outcome: Outcome) -> Current {
+    fn new(tag: ChunkTag, outcome: Outcome, limit: usize) -> Current {
         Current {
             outcome,
-            position: ItemPosition::default(),
+            opened: 0,
+            offset: 0,
+            in_frame: 0,
             left: tag.count,
             index: tag.first,
+            limit,
         }
     }
 
-    // Inlined, like the `step`s below: the result is moved through every caller's
-    // wrapper (`Option`, `Poll`), and out of line each move is a copy through memory.
-    #[inline(always)]
-    fn next_item<T: Task>(&mut self, limit: usize) -> Option<(u64, TaskResult<T>)> {
-        if self.left == 0 {
-            return None;
+    /// Makes [`take`](Current::take) possible if the chunk has items left: opens
+    /// frames until one has an item, or finds there is none (the items left fail).
+    /// Returns whether an item is left.
+    #[inline(never)]
+    fn ready(&mut self) -> bool {
+        while self.left > 0 && self.in_frame == 0 {
+            let header = self.outcome.frames.get(self.opened).and_then(|body| {
+                let mut cursor = Cursor::new(body);
+                let (_kind, _start, count) = (cursor.u8()?, cursor.u32()?, cursor.u32()?);
+                Some(count)
+            });
+            let Some(count) = header else {
+                // No frame left (or a malformed one): the items left have the chunk's
+                // failure.
+                self.opened = self.outcome.frames.len() + 1;
+                return true;
+            };
+            self.opened += 1;
+            self.offset = protocol::RESULTS_HEADER;
+            self.in_frame = count.min(self.left);
         }
-        self.left -= 1;
-        let index = self.index;
-        self.index += 1;
-        let result = match self.position.next(&self.outcome.frames) {
-            Some((status, bytes)) => decode(status, bytes, limit),
-            None => Err(self
-                .outcome
-                .failure
-                .clone()
-                .unwrap_or(Failure::Cancelled)
-                .typed()),
-        };
-        Some((index, result))
+        self.left > 0
     }
+
+    /// The next item; only after [`ready`](Current::ready) said there is one (or a
+    /// previous `take` left `in_frame` above zero).
+    #[inline(always)]
+    fn take<T: Task>(&mut self) -> TaskResult<T> {
+        self.left -= 1;
+        self.index += 1;
+        if self.in_frame > 0 {
+            let item = self
+                .outcome
+                .frames
+                .get(self.opened.wrapping_sub(1))
+                .and_then(|body| result_item(body, self.offset));
+            if let Some((status, bytes)) = item {
+                self.offset += protocol::RESULT_ITEM_HEADER + bytes.len();
+                self.in_frame -= 1;
+                return decode(status, bytes, self.limit);
+            }
+            // A malformed item: it and the items after it have no result.
+            self.in_frame = 0;
+            self.opened = self.outcome.frames.len() + 1;
+        }
+        self.failed()
+    }
+
+    /// An item no frame covers: the chunk's failure, or `Cancelled` if it has none.
+    #[cold]
+    #[inline(never)]
+    fn failed<O, E>(&self) -> Result<O, ProcessError<E>> {
+        Err(self
+            .outcome
+            .failure
+            .clone()
+            .unwrap_or(Failure::Cancelled)
+            .typed())
+    }
+}
+
+/// The `(status, bytes)` of the RESULTS item at `offset` of `body`, if it is whole.
+#[inline(always)]
+fn result_item(body: &[u8], offset: usize) -> Option<(u8, &[u8])> {
+    let (&status, rest) = body.get(offset..)?.split_first()?;
+    let (len, rest) = rest.split_first_chunk::<4>()?;
+    let bytes = rest.get(..u32::from_le_bytes(*len) as usize)?;
+    Some((status, bytes))
 }
 
 /// The ordered results of [`ProcessPool::map`](crate::ProcessPool::map): an
@@ -271,22 +337,21 @@ impl<T: Task, I: Iterator<Item = T::Args>> Map<T, I> {
         }
     }
 
-    #[inline(always)]
-    fn step(
-        &mut self,
-        mut recv: impl FnMut(&Inbox) -> Poll<(ChunkTag, Outcome)>,
-    ) -> Poll<Option<TaskResult<T>>> {
-        let limit = self.feeder.shared.limit();
+    /// Makes `current` ready to [`take`](Current::take) an item: opens its next
+    /// frame, or moves on to the next chunk, submitting more and waiting for the
+    /// front one. Once per frame, so out of line. `Ready(false)`: no items left.
+    #[inline(never)]
+    fn advance(&mut self, mut recv: impl FnMut(&Inbox) -> Poll<(ChunkTag, Outcome)>) -> Poll<bool> {
         loop {
             if let Some(current) = &mut self.current {
-                if let Some((_, result)) = current.next_item::<T>(limit) {
-                    return Poll::Ready(Some(result));
+                if current.ready() {
+                    return Poll::Ready(true);
                 }
                 self.current = None;
             }
             self.fill();
             let Some((_, front)) = self.window.front() else {
-                return Poll::Ready(None);
+                return Poll::Ready(false);
             };
             if front.is_none() {
                 let inbox = Arc::clone(&self.feeder.inbox);
@@ -300,29 +365,48 @@ impl<T: Task, I: Iterator<Item = T::Args>> Map<T, I> {
             }
             if let Some((tag, Some(outcome))) = self.window.pop_front() {
                 self.front_seq += 1;
-                self.current = Some(Current::new(tag, outcome));
+                self.current = Some(Current::new(tag, outcome, self.feeder.shared.limit()));
                 self.fill();
             }
         }
+    }
+
+    /// Whether the frame being read has an item left (`take` it without `advance`).
+    #[inline(always)]
+    fn in_frame(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|current| current.in_frame > 0)
     }
 }
 
 impl<T: Task, I: Iterator<Item = T::Args>> Iterator for Map<T, I> {
     type Item = TaskResult<T>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        match self.step(|inbox| Poll::Ready(inbox.recv())) {
-            Poll::Ready(item) => item,
-            Poll::Pending => None,
+        if !self.in_frame() && self.advance(|inbox| Poll::Ready(inbox.recv())) != Poll::Ready(true)
+        {
+            return None;
         }
+        Some(self.current.as_mut()?.take::<T>())
     }
 }
 
 impl<T: Task, I: Iterator<Item = T::Args> + Unpin> futures_core::Stream for Map<T, I> {
     type Item = TaskResult<T>;
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().step(|inbox| inbox.poll_recv(cx))
+        let map = self.get_mut();
+        if !map.in_frame() {
+            match map.advance(|inbox| inbox.poll_recv(cx)) {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(map.current.as_mut().map(Current::take::<T>))
     }
 }
 
@@ -376,51 +460,170 @@ impl<T: Task, I: Iterator<Item = T::Args>> MapUnordered<T, I> {
         }
     }
 
-    #[inline(always)]
-    fn step(
-        &mut self,
-        mut recv: impl FnMut(&Inbox) -> Poll<(ChunkTag, Outcome)>,
-    ) -> Poll<Option<(usize, TaskResult<T>)>> {
-        let limit = self.feeder.shared.limit();
+    /// As [`Map`]'s: makes `current` ready to take an item, moving on to the next
+    /// chunk to finish. `Ready(false)`: no items left.
+    #[inline(never)]
+    fn advance(&mut self, mut recv: impl FnMut(&Inbox) -> Poll<(ChunkTag, Outcome)>) -> Poll<bool> {
         loop {
             if let Some(current) = &mut self.current {
-                if let Some((index, result)) = current.next_item::<T>(limit) {
-                    return Poll::Ready(Some((index as usize, result)));
+                if current.ready() {
+                    return Poll::Ready(true);
                 }
                 self.current = None;
             }
             self.fill();
             if self.in_flight == 0 {
-                return Poll::Ready(None);
+                return Poll::Ready(false);
             }
             let inbox = Arc::clone(&self.feeder.inbox);
             match recv(&inbox) {
                 Poll::Ready((tag, outcome)) => {
                     self.in_flight -= 1;
-                    self.current = Some(Current::new(tag, outcome));
+                    self.current = Some(Current::new(tag, outcome, self.feeder.shared.limit()));
                     self.fill();
                 }
                 Poll::Pending => return Poll::Pending,
             }
         }
     }
+
+    #[inline(always)]
+    fn in_frame(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|current| current.in_frame > 0)
+    }
+
+    #[inline(always)]
+    fn take(&mut self) -> Option<(usize, TaskResult<T>)> {
+        let current = self.current.as_mut()?;
+        let index = current.index as usize;
+        Some((index, current.take::<T>()))
+    }
 }
 
 impl<T: Task, I: Iterator<Item = T::Args>> Iterator for MapUnordered<T, I> {
     type Item = (usize, TaskResult<T>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        match self.step(|inbox| Poll::Ready(inbox.recv())) {
-            Poll::Ready(item) => item,
-            Poll::Pending => None,
+        if !self.in_frame() && self.advance(|inbox| Poll::Ready(inbox.recv())) != Poll::Ready(true)
+        {
+            return None;
         }
+        self.take()
     }
 }
 
 impl<T: Task, I: Iterator<Item = T::Args> + Unpin> futures_core::Stream for MapUnordered<T, I> {
     type Item = (usize, TaskResult<T>);
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().step(|inbox| inbox.poll_recv(cx))
+        let map = self.get_mut();
+        if !map.in_frame() {
+            match map.advance(|inbox| inbox.poll_recv(cx)) {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(map.take())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::NoError;
+
+    #[derive(Clone, Copy)]
+    struct Echo;
+
+    impl Task for Echo {
+        type Args = u64;
+        type Output = u64;
+        type Error = NoError;
+        const NAME: &'static str = "map::tests::Echo";
+        fn call(x: u64) -> Result<u64, NoError> {
+            Ok(x)
+        }
+    }
+
+    fn results_frame(start: u32, values: &[u64]) -> Vec<u8> {
+        let mut body = vec![protocol::KIND_RESULTS];
+        body.extend_from_slice(&start.to_le_bytes());
+        body.extend_from_slice(&(values.len() as u32).to_le_bytes());
+        for value in values {
+            let at = protocol::open_result_item(&mut body, protocol::STATUS_OK);
+            protocol::append(value, &mut body).unwrap();
+            protocol::close_result_item(&mut body, at);
+        }
+        body
+    }
+
+    /// What `ready` and `take` yield for a chunk of `count` items: the values, and
+    /// the errors by kind.
+    fn drain(
+        count: u32,
+        frames: Vec<Vec<u8>>,
+        failure: Option<Failure>,
+    ) -> Vec<Result<u64, &'static str>> {
+        let tag = ChunkTag {
+            seq: 0,
+            first: 0,
+            count,
+        };
+        let mut current = Current::new(tag, Outcome { frames, failure }, 1 << 20);
+        let mut seen = Vec::new();
+        while current.in_frame > 0 || current.ready() {
+            seen.push(current.take::<Echo>().map_err(|error| match error {
+                ProcessError::Timeout { .. } => "timeout",
+                ProcessError::Cancelled => "cancelled",
+                _ => "other",
+            }));
+        }
+        seen
+    }
+
+    #[test]
+    fn items_are_read_across_frames() {
+        let frames = vec![
+            results_frame(0, &[1, 2]),
+            results_frame(2, &[]),
+            results_frame(2, &[3]),
+        ];
+        assert_eq!(drain(3, frames, None), [Ok(1), Ok(2), Ok(3)]);
+    }
+
+    #[test]
+    fn items_no_frame_covers_have_the_chunks_failure() {
+        let timeout = Failure::Timeout {
+            task: "t",
+            after: std::time::Duration::from_secs(1),
+        };
+        let frames = vec![results_frame(0, &[1])];
+        assert_eq!(
+            drain(3, frames, Some(timeout)),
+            [Ok(1), Err("timeout"), Err("timeout")]
+        );
+        assert_eq!(
+            drain(2, Vec::new(), None),
+            [Err("cancelled"), Err("cancelled")]
+        );
+    }
+
+    #[test]
+    fn extra_results_are_ignored_and_a_cut_item_fails_the_rest() {
+        let frames = vec![results_frame(0, &[1, 2, 3])];
+        assert_eq!(drain(2, frames, None), [Ok(1), Ok(2)]);
+
+        let mut cut = results_frame(0, &[1, 300, 3]);
+        // The last item (6 bytes) and the last byte of the one before it.
+        cut.truncate(cut.len() - 7);
+        assert_eq!(
+            drain(3, vec![cut], None),
+            [Ok(1), Err("cancelled"), Err("cancelled")]
+        );
     }
 }

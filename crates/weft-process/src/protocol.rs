@@ -50,6 +50,9 @@ struct Append<'a>(&'a mut Vec<u8>);
 impl postcard::ser_flavors::Flavor for Append<'_> {
     type Output = ();
 
+    // Inline: without it these are calls into this crate from every task's
+    // monomorphized encoder, one or more per item.
+    #[inline]
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
         // Varints and small strings are a few bytes: a call to `memcpy` for each
         // costs more than the copy (it was a tenth of a `map`'s time).
@@ -65,11 +68,13 @@ impl postcard::ser_flavors::Flavor for Append<'_> {
         Ok(())
     }
 
+    #[inline]
     fn try_push(&mut self, data: u8) -> postcard::Result<()> {
         self.0.push(data);
         Ok(())
     }
 
+    #[inline]
     fn finalize(self) -> postcard::Result<()> {
         Ok(())
     }
@@ -77,9 +82,14 @@ impl postcard::ser_flavors::Flavor for Append<'_> {
 
 /// Appends `value` in postcard to `out`. On error `out` may hold a partial value: the
 /// callers truncate back to where they started.
-#[inline]
+// What `postcard::serialize_with_flavor` does (`Append` needs no `finalize`), spelled
+// out so it inlines into the loops over a chunk's items: that function stayed a call
+// per item on both sides of a `map`.
+#[inline(always)]
 pub(crate) fn append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> postcard::Result<()> {
-    postcard::serialize_with_flavor(value, Append(out))
+    value.serialize(&mut postcard::Serializer {
+        output: Append(out),
+    })
 }
 
 /// Deserializes a whole item: bytes left over mean the sender's type was not this
@@ -88,12 +98,23 @@ pub(crate) fn append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> pos
 pub(crate) fn from_bytes_exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     match postcard::take_from_bytes(bytes) {
         Ok((value, [])) => Ok(value),
-        Ok((_, rest)) => Err(format!(
-            "{} bytes left over: the value's type differs from the one expected",
-            rest.len()
-        )),
-        Err(error) => Err(error.to_string()),
+        Ok((_, rest)) => Err(left_over(rest.len())),
+        Err(error) => Err(malformed(error)),
     }
+}
+
+// The messages of `from_bytes_exact`'s errors, out of line: it is inlined into every
+// loop over a chunk's items.
+#[cold]
+#[inline(never)]
+fn left_over(bytes: usize) -> String {
+    format!("{bytes} bytes left over: the value's type differs from the one expected")
+}
+
+#[cold]
+#[inline(never)]
+fn malformed(error: postcard::Error) -> String {
+    error.to_string()
 }
 
 /// Builds one RUN or INIT frame item by item.

@@ -1,10 +1,14 @@
 //! Tasks and their registration: the [`Task`] trait a `#[task]` function's handle
 //! implements, and the [`Registration`] that lets a worker find it by name.
 
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::protocol;
+use crate::protocol::{self, Cursor};
+use crate::worker::Answer;
 
 /// A function that can run in a worker process, named so the worker can find it.
 ///
@@ -59,9 +63,14 @@ pub trait Task: Copy + Send + Sync + 'static {
 /// What running task `T` in a pool gives: its output, or why there is none.
 pub type TaskResult<T> = Result<<T as Task>::Output, crate::ProcessError<<T as Task>::Error>>;
 
-/// The type-erased entry a worker calls: deserialize the item's arguments, run the
-/// task, append one result item (status, length, bytes) to the output.
-pub(crate) type Dispatch = fn(&[u8], &mut Vec<u8>);
+/// The type-erased entry a worker calls for a RUN (or INIT) frame: for each of the
+/// `count` items read from the cursor, deserialize its arguments, run the task, and
+/// append one result item (status, length, bytes) to the answer.
+///
+/// One call per frame, not per item: the loop over a chunk's items is then
+/// monomorphized for the task, with its (de)serialization inlined, instead of an
+/// indirect call and an unwind guard per item.
+pub(crate) type Dispatch = fn(&mut Cursor<'_>, u32, &mut Answer<'_>) -> io::Result<()>;
 
 /// A task's entry in a worker's table: its name and how to run it from bytes.
 ///
@@ -99,25 +108,66 @@ impl std::fmt::Debug for Registration {
 
 inventory::collect!(Registration);
 
-fn dispatch<T: Task>(args: &[u8], out: &mut Vec<u8>) {
+fn dispatch<T: Task>(
+    items: &mut Cursor<'_>,
+    count: u32,
+    answer: &mut Answer<'_>,
+) -> io::Result<()> {
+    let mut left = count;
+    // Where the item being run starts in the answer, and whether the task's own code
+    // (its call, its output's `Serialize`) is running: a panic there is the item's
+    // `Panicked`; anywhere else (the arguments' `Deserialize`) it kills the worker,
+    // as it always has.
+    let mut item_start = 0;
+    let mut in_task = false;
+    while left > 0 {
+        // One unwind guard for the rest of the frame, not one per item; after a
+        // panic the loop takes up again at the next item under a new guard.
+        let ran = panic::catch_unwind(AssertUnwindSafe(|| {
+            while left > 0 {
+                let Some(args) = items.item() else {
+                    crate::worker::malformed_item();
+                };
+                item_start = answer.out.len();
+                run_item::<T>(args, answer.out, &mut in_task);
+                left -= 1;
+                answer.item_done(item_start)?;
+            }
+            Ok(())
+        }));
+        match ran {
+            Ok(result) => return result,
+            Err(payload) if in_task => {
+                in_task = false;
+                answer.out.truncate(item_start);
+                let message = crate::worker::panic_message(&*payload);
+                text_item(answer.out, protocol::STATUS_PANICKED, message);
+                left -= 1;
+                answer.item_done(item_start)?;
+            }
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+    Ok(())
+}
+
+/// Runs one item and appends its result; `in_task` is true while the task's code
+/// runs (a panic then leaves a partial item, which the caller cuts off).
+#[inline(always)]
+fn run_item<T: Task>(args: &[u8], out: &mut Vec<u8>, in_task: &mut bool) {
     let args: T::Args = match protocol::from_bytes_exact(args) {
         Ok(args) => args,
         Err(error) => return text_item(out, protocol::STATUS_BAD_ARGS, &error),
     };
-    let start = out.len();
-    // One unwind guard around the call and the serialization of what it returned
-    // (a `Serialize` impl may panic too): a panic leaves a partial item, cut off.
-    let ran = crate::worker::catch(|| match T::call(args) {
+    *in_task = true;
+    match T::call(args) {
         Ok(output) => value_item(out, protocol::STATUS_OK, &output),
         Err(error) => value_item(out, protocol::STATUS_TASK_ERROR, &error),
-    });
-    if let Err(message) = ran {
-        out.truncate(start);
-        text_item(out, protocol::STATUS_PANICKED, &message);
     }
+    *in_task = false;
 }
 
-#[inline]
+#[inline(always)]
 fn value_item<V: Serialize>(out: &mut Vec<u8>, status: u8, value: &V) {
     let start = out.len();
     let at = protocol::open_result_item(out, status);
@@ -130,7 +180,9 @@ fn value_item<V: Serialize>(out: &mut Vec<u8>, status: u8, value: &V) {
     }
 }
 
-fn text_item(out: &mut Vec<u8>, status: u8, text: &str) {
+#[cold]
+#[inline(never)]
+pub(crate) fn text_item(out: &mut Vec<u8>, status: u8, text: &str) {
     let at = protocol::open_result_item(out, status);
     out.extend_from_slice(text.as_bytes());
     protocol::close_result_item(out, at);

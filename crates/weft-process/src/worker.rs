@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::process::Signal;
@@ -191,45 +190,93 @@ fn serve(
         fail_start("malformed frame from the pool");
     };
     let name = String::from_utf8_lossy(name);
-    let dispatch = table.tasks.get(&*name).copied().flatten();
-
-    let mut start = 0u32;
-    begin_results(out, start);
-    let mut in_frame = 0u32;
-    for _ in 0..count {
-        let Some(args) = cursor.item() else {
-            fail_start("malformed item from the pool");
-        };
-        let item_start = out.len();
-        match dispatch {
-            Some(dispatch) => dispatch(args, out),
-            None => {
-                let at = protocol::open_result_item(out, protocol::STATUS_NOT_REGISTERED);
-                out.extend_from_slice(name.as_bytes());
-                protocol::close_result_item(out, at);
+    let mut answer = Answer::new(out, writer, limit);
+    match table.tasks.get(&*name).copied().flatten() {
+        Some(dispatch) => dispatch(&mut cursor, count, &mut answer)?,
+        None => {
+            for _ in 0..count {
+                if cursor.item().is_none() {
+                    malformed_item();
+                }
+                let item_start = answer.out.len();
+                crate::registry::text_item(answer.out, protocol::STATUS_NOT_REGISTERED, &name);
+                answer.item_done(item_start)?;
             }
         }
+    }
+    answer.finish()
+}
+
+/// A RUN frame whose items do not match its count: the pool and this worker disagree
+/// on the protocol.
+#[cold]
+pub(crate) fn malformed_item() -> ! {
+    fail_start("malformed item from the pool")
+}
+
+/// The RESULTS frames answering one job, built in one buffer and written as each
+/// fills (one frame unless the results pass the frame limit).
+pub(crate) struct Answer<'a> {
+    /// The frame being built; the dispatch appends result items to it.
+    pub(crate) out: &'a mut Vec<u8>,
+    writer: &'a mut UnixStream,
+    limit: usize,
+    /// The index of the frame's first item, and how many items it holds.
+    start: u32,
+    in_frame: u32,
+}
+
+impl<'a> Answer<'a> {
+    fn new(out: &'a mut Vec<u8>, writer: &'a mut UnixStream, limit: usize) -> Answer<'a> {
+        begin_results(out, 0);
+        Answer {
+            out,
+            writer,
+            limit,
+            start: 0,
+            in_frame: 0,
+        }
+    }
+
+    /// Counts the result item just appended at `item_start`, once it is sure to fit.
+    #[inline(always)]
+    pub(crate) fn item_done(&mut self, item_start: usize) -> std::io::Result<()> {
+        // An item too large alone also makes the frame too large: one test for both.
+        if self.out.len() - 4 > self.limit {
+            self.overflow(item_start)?;
+        }
+        self.in_frame += 1;
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn overflow(&mut self, item_start: usize) -> std::io::Result<()> {
+        let out = &mut *self.out;
         let item_len = out.len() - item_start;
-        if protocol::RESULTS_HEADER + item_len > limit {
+        if protocol::RESULTS_HEADER + item_len > self.limit {
             // This result alone can never fit: say so, in a few bytes.
             out.truncate(item_start);
             let at = protocol::open_result_item(out, protocol::STATUS_TOO_LARGE);
             out.extend_from_slice(&(item_len as u64).to_le_bytes());
             protocol::close_result_item(out, at);
-        } else if out.len() - 4 > limit {
+        } else {
             // It fits alone but not after the others: send those first.
             let item = out.split_off(item_start);
-            finish_results(out, in_frame);
-            writer.write_all(out)?;
-            start += in_frame;
-            in_frame = 0;
-            begin_results(out, start);
+            finish_results(out, self.in_frame);
+            self.writer.write_all(out)?;
+            self.start += self.in_frame;
+            self.in_frame = 0;
+            begin_results(out, self.start);
             out.extend_from_slice(&item);
         }
-        in_frame += 1;
+        Ok(())
     }
-    finish_results(out, in_frame);
-    writer.write_all(out)
+
+    fn finish(self) -> std::io::Result<()> {
+        finish_results(self.out, self.in_frame);
+        self.writer.write_all(self.out)
+    }
 }
 
 fn begin_results(out: &mut Vec<u8>, start: u32) {
@@ -255,9 +302,4 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     } else {
         "(a panic payload that is not a string)"
     }
-}
-
-/// Runs `f`, catching a panic, for the dispatch functions.
-pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload).to_owned())
 }

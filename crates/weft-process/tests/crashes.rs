@@ -36,6 +36,13 @@ fn panics(message: String) -> u64 {
     panic!("{message}");
 }
 
+/// Panics on multiples of 3.
+#[weft_process::task]
+fn panics_on_thirds(x: u64) -> u64 {
+    assert!(!x.is_multiple_of(3), "third {x}");
+    x
+}
+
 /// Dies the first time (creating `marker`), succeeds after.
 #[weft_process::task]
 fn die_once(marker: String) -> Result<String, String> {
@@ -203,6 +210,30 @@ fn panic_is_panicked() -> Result<(), Failed> {
         check(
             pool.worker_pids() == vec![pid],
             "a caught panic replaced the worker",
+        )
+    })
+}
+
+fn a_panic_in_map_fails_its_item_only() -> Result<(), Failed> {
+    with_pool(ProcessPool::builder().workers(1), |pool| {
+        let pid = pool.worker_pids()[0];
+        // Panics first, last and back to back in one chunk, then in a second chunk.
+        let inputs = [0u64, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+        let results: Vec<_> = pool.map(panics_on_thirds, inputs).chunksize(10).collect();
+        check(results.len() == inputs.len(), format!("{results:?}"))?;
+        for (x, result) in inputs.iter().zip(&results) {
+            match result {
+                Err(ProcessError::Panicked { message }) if x.is_multiple_of(3) => {
+                    check(*message == format!("third {x}"), message)?
+                }
+                Ok(y) if !x.is_multiple_of(3) => check(y == x, format!("{x} gave {y}"))?,
+                other => return Err(format!("{x} gave {other:?}").into()),
+            }
+        }
+        still_serves(pool)?;
+        check(
+            pool.worker_pids() == vec![pid],
+            "caught panics replaced the worker",
         )
     })
 }
@@ -438,6 +469,10 @@ fn main() {
         Trial::test("exit_is_worker_died", exit_is_worker_died),
         Trial::test("sigkill_is_worker_died", sigkill_is_worker_died),
         Trial::test("panic_is_panicked", panic_is_panicked),
+        Trial::test(
+            "a_panic_in_map_fails_its_item_only",
+            a_panic_in_map_fails_its_item_only,
+        ),
         Trial::test("timeout_kills_the_worker", timeout_kills_the_worker),
         Trial::test(
             "a_queued_task_survives_a_crash_ahead_of_it",
