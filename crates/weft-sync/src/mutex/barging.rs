@@ -11,15 +11,21 @@ use std::time::{Duration, Instant};
 /// A mutual exclusion lock that never hands itself to a waiter: every unlock lets a
 /// running thread take it ahead of the sleepers.
 ///
-/// Same word, spin-then-park, and cost as [`Mutex`](crate::Mutex) when it is free or
-/// lightly contended; the difference is under heavy contention on an oversubscribed
-/// machine. There `Mutex`'s starvation rule (a waiter that lost for a millisecond
-/// switches the lock to handoff mode) turns every unlock into a hand-over to a thread
-/// that is asleep or descheduled: the lock sits reserved, no running thread may take
-/// it, and throughput falls to one context switch per critical section. A
-/// `BargingMutex` keeps the lock with whichever thread is running, which is the best
-/// throughput and the risk of a waiter losing for a long time (as with
-/// `std::sync::Mutex`, which has no fairness rule either).
+/// Same one-word state machine and cost as [`Mutex`](crate::Mutex) when it is free or
+/// lightly contended; two things differ under heavy contention on an oversubscribed
+/// machine:
+///
+/// - No starvation rule. `Mutex`'s (a waiter that lost for a millisecond switches the
+///   lock to handoff mode) turns every unlock into a hand-over to a thread that is
+///   asleep or descheduled: the lock sits reserved, no running thread may take it,
+///   and throughput falls to one context switch per critical section. A
+///   `BargingMutex` stays with whichever thread is running: the best throughput, and
+///   the risk of a waiter losing for a long time (as with `std::sync::Mutex`, which
+///   has no fairness rule either).
+/// - No yielding. A thread that finds it held spins for a few hundred nanoseconds and
+///   then sleeps; `Mutex` yields its time slice a few times in between, which helps
+///   long sections and hurts tiny ones, where a holder still holding after the spin
+///   was most likely preempted and a yield only hands the core to another contender.
 ///
 /// # When to pick it
 ///
