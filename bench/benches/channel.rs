@@ -4,7 +4,9 @@
 //! (4 senders), mpmc (4x4), select_rx (4 senders on 4 channels, one selecting
 //! receiver) and select_both (4 selecting senders, 4 selecting receivers). Plus an
 //! async ping-pong between two tasks, over bounded(1) and over unbounded channels,
-//! against tokio::sync::mpsc, async-channel and flume. Figures are messages (or round
+//! against tokio::sync::mpsc, async-channel and flume (on unbounded channels weft
+//! and tokio send with their plain, never-waiting `send`; the others with their
+//! async send). Figures are messages (or round
 //! trips) per second; ratios are of medians.
 //!
 //! `cargo bench -p weft-bench --bench channel -- --quick` (200,000 messages, 3
@@ -371,6 +373,14 @@ ping_pong_contender!(
     |s, v| s.send_async(v).await.unwrap(),
     |r| r.recv_async().await.ok()
 );
+// On an unbounded channel a send never waits, so, as with tokio's
+// `UnboundedSender::send`, a task sends with the plain `send`.
+ping_pong_contender!(
+    weft_unbounded_ping_pong,
+    weft_chan,
+    |s, v| s.send(v).unwrap(),
+    |r| r.recv_async().await.ok()
+);
 ping_pong_contender!(
     tokio_ping_pong,
     |cap: Option<usize>| tokio::sync::mpsc::channel::<usize>(cap.expect("bounded")),
@@ -405,7 +415,10 @@ fn ping_pong(args: &BenchArgs, flavour: Flavour, trips: usize) -> Results {
         format!("async ping-pong {}, round trips/s", flavour.name()),
         trips,
     );
-    c.contender("weft", move |_| weft_ping_pong(cap, trips))
+    c.contender("weft", move |_| match cap {
+        Some(_) => weft_ping_pong(cap, trips),
+        None => weft_unbounded_ping_pong(cap, trips),
+    })
         .contender("tokio", move |_| match cap {
             Some(_) => tokio_ping_pong(cap, trips),
             None => tokio_unbounded_ping_pong(cap, trips),
