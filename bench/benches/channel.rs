@@ -419,15 +419,15 @@ fn ping_pong(args: &BenchArgs, flavour: Flavour, trips: usize) -> Results {
         Some(_) => weft_ping_pong(cap, trips),
         None => weft_unbounded_ping_pong(cap, trips),
     })
-        .contender("tokio", move |_| match cap {
-            Some(_) => tokio_ping_pong(cap, trips),
-            None => tokio_unbounded_ping_pong(cap, trips),
-        })
-        .contender("async-channel", move |_| {
-            async_channel_ping_pong(cap, trips)
-        })
-        .contender("flume", move |_| flume_ping_pong(cap, trips))
-        .run()
+    .contender("tokio", move |_| match cap {
+        Some(_) => tokio_ping_pong(cap, trips),
+        None => tokio_unbounded_ping_pong(cap, trips),
+    })
+    .contender("async-channel", move |_| {
+        async_channel_ping_pong(cap, trips)
+    })
+    .contender("flume", move |_| flume_ping_pong(cap, trips))
+    .run()
 }
 
 fn main() {
