@@ -243,7 +243,8 @@ fn many_shards_many_keys_exact_contents() {
     for writer in writers {
         writer.join().unwrap();
     }
-    let expected = (0..THREADS as u64 * PER_THREAD).filter(|key| !(key % PER_THREAD).is_multiple_of(3));
+    let expected =
+        (0..THREADS as u64 * PER_THREAD).filter(|key| !(key % PER_THREAD).is_multiple_of(3));
     assert_eq!(map.len(), expected.clone().count());
     let mut seen = vec![false; THREADS * PER_THREAD as usize];
     for entry in map.iter() {

@@ -3,10 +3,12 @@
 //! moves slots only when it grows, and only a vacant entry's insert grows it).
 
 use core::fmt;
+use core::hash::{BuildHasher, Hash};
 use core::mem;
+use std::collections::hash_map::RandomState;
 use weft_sync::RwLockWriteGuard;
 
-use super::{RefMut, Slot, Table, slot_hash};
+use super::{RefMut, Slot, Table, slot_hasher};
 
 const HELD: &str = "an occupied entry's bucket stays full while its shard is locked";
 
@@ -27,14 +29,14 @@ const HELD: &str = "an occupied entry's bucket stays full while its shard is loc
 /// assert_eq!(map.get_cloned("b"), Some(0));
 /// ```
 #[must_use = "an Entry holds its shard write-locked until dropped"]
-pub enum Entry<'a, K, V> {
+pub enum Entry<'a, K, V, S = RandomState> {
     /// The key is in the map.
     Occupied(OccupiedEntry<'a, K, V>),
     /// The key is not in the map.
-    Vacant(VacantEntry<'a, K, V>),
+    Vacant(VacantEntry<'a, K, V, S>),
 }
 
-impl<'a, K, V> Entry<'a, K, V> {
+impl<K, V, S> Entry<'_, K, V, S> {
     /// The entry's key (the one in the map if occupied, else the one given).
     pub fn key(&self) -> &K {
         match self {
@@ -42,7 +44,9 @@ impl<'a, K, V> Entry<'a, K, V> {
             Entry::Vacant(entry) => entry.key(),
         }
     }
+}
 
+impl<'a, K: Hash, V, S: BuildHasher> Entry<'a, K, V, S> {
     /// The value, inserting `default` first if the key is absent.
     pub fn or_insert(self, default: V) -> RefMut<'a, K, V> {
         match self {
@@ -167,15 +171,27 @@ impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for OccupiedEntry<'_, K, V> {
 
 /// The entry of a key absent from the map; see [`Entry`].
 #[must_use = "a VacantEntry holds its shard write-locked until dropped"]
-pub struct VacantEntry<'a, K, V> {
+pub struct VacantEntry<'a, K, V, S = RandomState> {
     table: RwLockWriteGuard<'a, Table<K, V>>,
     hash: u64,
     key: K,
+    /// For the table's growth, should this insert fill it.
+    hasher: &'a S,
 }
 
-impl<'a, K, V> VacantEntry<'a, K, V> {
-    pub(super) fn new(table: RwLockWriteGuard<'a, Table<K, V>>, hash: u64, key: K) -> Self {
-        Self { table, hash, key }
+impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
+    pub(super) fn new(
+        table: RwLockWriteGuard<'a, Table<K, V>>,
+        hash: u64,
+        key: K,
+        hasher: &'a S,
+    ) -> Self {
+        Self {
+            table,
+            hash,
+            key,
+            hasher,
+        }
     }
 
     /// The key that would be inserted.
@@ -189,17 +205,26 @@ impl<'a, K, V> VacantEntry<'a, K, V> {
     }
 
     /// Inserts the key with `value` and returns the value, keeping the lock.
-    pub fn insert(self, value: V) -> RefMut<'a, K, V> {
-        let Self { table, hash, key } = self;
+    pub fn insert(self, value: V) -> RefMut<'a, K, V>
+    where
+        K: Hash,
+        S: BuildHasher,
+    {
+        let Self {
+            table,
+            hash,
+            key,
+            hasher,
+        } = self;
         RefMut::new(RwLockWriteGuard::map(table, |table| {
             table
-                .insert_unique(hash, Slot { hash, key, value }, slot_hash)
+                .insert_unique(hash, Slot { key, value }, slot_hasher(hasher))
                 .into_mut()
         }))
     }
 }
 
-impl<K: fmt::Debug, V> fmt::Debug for VacantEntry<'_, K, V> {
+impl<K: fmt::Debug, V, S> fmt::Debug for VacantEntry<'_, K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VacantEntry")
             .field("key", self.key())
@@ -207,7 +232,7 @@ impl<K: fmt::Debug, V> fmt::Debug for VacantEntry<'_, K, V> {
     }
 }
 
-impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for Entry<'_, K, V> {
+impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for Entry<'_, K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Entry::Occupied(entry) => f.debug_tuple("Occupied").field(entry).finish(),
