@@ -4,7 +4,7 @@
 //! # The design
 //!
 //! The map is a fixed array of shards, a power of two of them, each a
-//! [`RwLock`](weft_sync::RwLock) around a `hashbrown::HashTable` (the SwissTable
+//! [`weft_sync::RwLock`] around a `hashbrown::HashTable` (the SwissTable
 //! behind std's `HashMap`: groups of one-byte tags probed sixteen at a time, slots
 //! inline) and padded to its own cache line pair with [`CachePadded`], so the lock
 //! word and the table's header share one line and no two shards share any. This is
