@@ -16,8 +16,8 @@
 //! picks the shard and then probes that shard's table:
 //!
 //! ```text
-//!   bit 63 ..... 57 | 56 ..... 57-b | ..... | b' ....... 0
-//!   table tag (7)   | shard (b bits)|       | table index (low bits)
+//!   bits 63..=57   | 56..=57-b      | ...                 | low bits
+//!   table tag (7)  | shard (b bits) | (unused until huge) | bucket index in the table
 //! ```
 //!
 //! The table takes its one-byte tag from the top seven bits and its bucket index from
@@ -46,21 +46,21 @@
 //!
 //! # What runs under a shard's lock
 //!
-//! `K::eq`, always; `K::hash` while a table grows (a vacant insert that finds it
-//! full); the closures of [`ShardedMap::update`], [`ShardedMap::remove_if`],
-//! [`ShardedMap::retain`] and the [`Entry`] methods; the table's growth; and the
-//! destructors of the values that `retain` drops and of an old value replaced through
-//! an entry. The operation's own hash does not (it is computed before the lock is
-//! taken), nor do the
-//! destructors of values that [`ShardedMap::insert`] and [`ShardedMap::remove`] return
-//! or that [`ShardedMap::clear`] drops (`clear` swaps each table out and drops it after
-//! unlocking). Code running under a lock must not use the map (see the type's
-//! "Deadlocks" section).
+//! `K::eq`, always; `K::hash` of every key of a table while it grows (an insert that
+//! finds it full); the closures of [`ShardedMap::update`], [`ShardedMap::remove_if`],
+//! [`ShardedMap::retain`] and the [`Entry`] methods; and the destructors of the values
+//! that `retain` drops and of an old value replaced through an entry. The
+//! operation's own hash does not (it is computed before the lock is taken), nor do
+//! the destructors of the values (and keys) that [`ShardedMap::insert`] and
+//! [`ShardedMap::remove`] hand back or drop, or that [`ShardedMap::clear`] drops
+//! (`clear` swaps each table out and drops it after unlocking). Code running under a
+//! lock must not use the map (see the type's "Deadlocks" section).
 //!
 //! # Why no loom model
 //!
 //! The map has no atomics, `UnsafeCell`s or thread-locals of its own: every shared
-//! access goes through `weft_sync::RwLock`, which has loom models in weft-sync. What
+//! access goes through `weft_sync::RwLock`, which has loom models in weft-sync (the
+//! default shard count is cached in a std `OnceLock`, written once per process). What
 //! is left to check is sequential table logic under a lock, which the unit tests do,
 //! and the composition of many shards, which the stress test
 //! (`tests/stress_sharded_map.rs`) does. The one `unsafe` of the module is in
@@ -151,12 +151,19 @@ fn default_shards() -> usize {
 /// doubles, rehashing its keys under its shard's write lock (the only time a key is
 /// hashed again); tables never shrink, except that [`clear`](Self::clear) frees them.
 ///
+/// Every read *writes* its shard's lock word, so on several cores reads move lock
+/// lines between caches even when no writer is around. In the map benchmark (64 Ki
+/// `u64` pairs, 90 % reads) one thread does about 47 M ops/s, against 26 M for
+/// `HashMap`; two threads on two otherwise idle cores about 21 M, against 36 M for
+/// `HashMap` and 69 M for `FlatMap`, whose reads write nothing (dashmap, built the
+/// same way, does the same).
+///
 /// - Pick [`HashMap`](crate::HashMap) when readers must never block or wait (its
-///   reads are wait-free: no lock at all), when a held [`map::Ref`](crate::map::Ref)
-///   must stay valid while writers go on (its values are immutable and reclaimed
-///   through the epoch), or when one key is so hot that a shard's lock line would
-///   bounce. It pays for that with an allocation per write and a second cache miss per
-///   read.
+///   reads are wait-free: no lock at all, nothing written), when read-mostly traffic
+///   from many cores dominates, when a held [`map::Ref`](crate::map::Ref) must stay
+///   valid while writers go on (its values are immutable and reclaimed through the
+///   epoch), or when one key is so hot that a shard's lock line would bounce. It pays
+///   for that with an allocation per write and a second cache miss per read.
 /// - Pick [`FlatMap`](crate::FlatMap) when keys and values are small plain data
 ///   ([`Plain`](crate::Plain)) and copies are what you want back: it is the fastest of
 ///   the three, reads write nothing shared, and writes update in place.
