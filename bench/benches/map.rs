@@ -1,11 +1,12 @@
-//! weft's `HashMap` and `FlatMap` against `dashmap::DashMap` and `papaya::HashMap`: a read-heavy
+//! weft's `HashMap`, `FlatMap` and `ShardedMap` against `dashmap::DashMap` and `papaya::HashMap`: a read-heavy
 //! (90 % `get`, 10 % `insert`) and a write-heavy (50 / 50) mix on 1, 2 and 4 threads,
 //! over a key space every map is pre-filled with.
 //!
 //! Every contender keeps its default hasher (std's `RandomState`, SipHash-1-3 in all
 //! three) and is used the way its documentation suggests for one operation at a time:
 //! `get` and `insert` on weft's maps and dashmap, `pin().get` / `pin().insert` on papaya
-//! (`FlatMap::get` returns the value by copy, the others a guard the benchmark derefs). The
+//! (`FlatMap::get` returns the value by copy, the others a guard the benchmark derefs;
+//! `ShardedMap` and dashmap keep their default shard counts). The
 //! inserts overwrite keys already present, so the maps neither grow nor shrink while
 //! they are measured. Keys are drawn uniformly by a per-thread xorshift; each thread
 //! draws the same sequence on every contender. Figures are operations per second over
@@ -47,6 +48,17 @@ impl Map for weft_lockfree::FlatMap<u64, u64> {
     #[inline]
     fn insert(&self, key: u64, value: u64) {
         let _ = weft_lockfree::FlatMap::insert(self, key, value);
+    }
+}
+
+impl Map for weft_lockfree::ShardedMap<u64, u64> {
+    #[inline]
+    fn get(&self, key: u64) -> Option<u64> {
+        weft_lockfree::ShardedMap::get(self, &key).map(|value| *value)
+    }
+    #[inline]
+    fn insert(&self, key: u64, value: u64) {
+        let _ = weft_lockfree::ShardedMap::insert(self, key, value);
     }
 }
 
@@ -118,10 +130,12 @@ fn add<'a, M: Map>(
 fn mix(args: &BenchArgs, threads: usize, write_percent: u64) -> Results {
     let weft = weft_lockfree::HashMap::new();
     let flat = weft_lockfree::FlatMap::new();
+    let sharded = weft_lockfree::ShardedMap::new();
     let dashmap = dashmap::DashMap::new();
     let papaya = papaya::HashMap::new();
     prefill(&weft);
     prefill(&flat);
+    prefill(&sharded);
     prefill(&dashmap);
     prefill(&papaya);
     let ops: u64 = match (args.smoke, args.quick) {
@@ -134,19 +148,21 @@ fn mix(args: &BenchArgs, threads: usize, write_percent: u64) -> Results {
     let mut comparison = Comparison::throughput(name, Budget::Ops(ops)).rounds(args.rounds());
     comparison = add(comparison, "weft", &weft, threads, write_percent);
     comparison = add(comparison, "weft flat", &flat, threads, write_percent);
+    comparison = add(comparison, "weft sharded", &sharded, threads, write_percent);
     comparison = add(comparison, "dashmap", &dashmap, threads, write_percent);
     comparison = add(comparison, "papaya", &papaya, threads, write_percent);
     let results = comparison.run();
     // Every map still holds exactly the key space.
     assert_eq!(weft.len() as u64, KEYS);
     assert_eq!(flat.len() as u64, KEYS);
+    assert_eq!(sharded.len() as u64, KEYS);
     assert_eq!(dashmap.len() as u64, KEYS);
     assert_eq!(papaya.len() as u64, KEYS);
     results
 }
 
 /// The contenders the summaries compare with the others.
-const CANDIDATES: [&str; 2] = ["weft", "weft flat"];
+const CANDIDATES: [&str; 3] = ["weft", "weft flat", "weft sharded"];
 
 fn main() {
     let args = BenchArgs::from_env();

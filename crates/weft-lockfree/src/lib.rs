@@ -59,3 +59,10 @@ pub mod flat_map;
 pub use flat_map::{FlatMap, Plain};
 
 // ---- end [flat_map] ----
+
+// ---- [sharded_map] ShardedMap: RwLock-striped tables, keys and values inline ----
+
+pub mod sharded_map;
+pub use sharded_map::ShardedMap;
+
+// ---- end [sharded_map] ----

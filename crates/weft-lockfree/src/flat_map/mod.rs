@@ -95,7 +95,8 @@ const KEYS_PER_BUCKET: usize = if cfg!(loom) { 1 } else { 2 };
 /// (integers, arrays of them, `#[repr(C)]` structs of them) and copies are what you
 /// want back; pick `HashMap` for anything owning memory (`String`, `Vec`, `Arc`), for
 /// values you want to borrow rather than copy, or for large values (a read copies the
-/// whole value, and may copy it again if it raced with a writer).
+/// whole value, and may copy it again if it raced with a writer), or
+/// [`ShardedMap`](crate::ShardedMap) if readers may block for a moment.
 ///
 /// The design and its sources are in the [module](self) documentation.
 ///
