@@ -204,6 +204,23 @@ impl<T> ArrayQueue<T> {
         }
     }
 
+    /// The slot of `position`. Every position `head` and `tail` ever hold has an
+    /// index below `capacity` (both start at 0, and `next_position` skips the indices
+    /// above), so the lookup needs no bounds check. Without it, and with `push` and
+    /// `pop` inlinable, a push and a pop on one thread take 64 instructions instead of
+    /// 107 (callgrind; crossbeam's took 57-96 in the same probe, as LLVM inlined it
+    /// or not).
+    #[inline(always)]
+    fn slot(&self, position: usize) -> &Slot<T> {
+        let index = position & (self.one_lap - 1);
+        debug_assert!(
+            index < self.buffer.len(),
+            "position {position} off the ring"
+        );
+        // SAFETY: `index < capacity == buffer.len()` by the position invariant above.
+        unsafe { self.buffer.get_unchecked(index) }
+    }
+
     /// The position after `position`, skipping the unused indices above `capacity`.
     #[inline]
     fn next_position(&self, position: usize) -> usize {
@@ -230,12 +247,13 @@ impl<T> ArrayQueue<T> {
     /// assert_eq!(queue.push(10), Ok(()));
     /// assert_eq!(queue.push(20), Err(20));
     /// ```
+    #[inline]
     pub fn push(&self, value: T) -> Result<(), T> {
         let backoff = Backoff::new();
         // Relaxed: only a guess; the slot's stamp (Acquire) and the CAS validate it.
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
-            let slot = &self.buffer[tail & (self.one_lap - 1)];
+            let slot = self.slot(tail);
             // Acquire: pairs with the Release stamp store in `pop` (or `force_push`),
             // so the previous lap's read of the value is done before we overwrite it.
             let stamp = slot.stamp.load(Ordering::Acquire);
@@ -299,7 +317,7 @@ impl<T> ArrayQueue<T> {
         let backoff = Backoff::new();
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
-            let slot = &self.buffer[tail & (self.one_lap - 1)];
+            let slot = self.slot(tail);
             // Acquire: as in `push`; also makes last lap's value visible for eviction.
             let stamp = slot.stamp.load(Ordering::Acquire);
             let next = self.next_position(tail);
@@ -376,11 +394,12 @@ impl<T> ArrayQueue<T> {
     /// assert_eq!(queue.pop(), Some(1));
     /// assert_eq!(queue.pop(), None);
     /// ```
+    #[inline]
     pub fn pop(&self) -> Option<T> {
         let backoff = Backoff::new();
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
-            let slot = &self.buffer[head & (self.one_lap - 1)];
+            let slot = self.slot(head);
             // Acquire: pairs with the Release stamp store in `push`/`force_push`, so
             // the value written there is visible before we read it.
             let stamp = slot.stamp.load(Ordering::Acquire);
@@ -526,7 +545,7 @@ impl<T> Drop for ArrayQueue<T> {
         let mut position = self.head.load(Ordering::Relaxed);
         let tail = self.tail.load(Ordering::Relaxed);
         while position != tail {
-            let slot = &self.buffer[position & (self.one_lap - 1)];
+            let slot = self.slot(position);
             // SAFETY: positions in `head..tail` hold values that were pushed and not
             // popped (no operation is in flight, given `&mut self`), each dropped once.
             slot.value
