@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::{fs, io};
 
 /// The options of a benchmark binary: `cargo bench -p weft-bench --bench NAME -- [--quick]
-/// [--json FILE]`.
+/// [--rounds N] [--json FILE]`.
 ///
 /// Arguments it doesn't know (cargo passes `--bench`) are ignored, so the benchmarks
 /// also run under `cargo test --benches`, where they are called without `--bench`.
@@ -20,6 +20,10 @@ use std::{fs, io};
 /// assert!(args.quick);
 /// assert_eq!(args.json.as_deref(), Some(std::path::Path::new("out.json")));
 /// assert_eq!(args.rounds(), 3);
+///
+/// // Many short rounds, for cells whose spread is wider than the difference sought.
+/// let args = BenchArgs::parse(["--bench", "--quick", "--rounds", "31"]);
+/// assert_eq!(args.rounds(), 31);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BenchArgs {
@@ -27,6 +31,9 @@ pub struct BenchArgs {
     pub quick: bool,
     /// `--json FILE`: where to write every raw sample.
     pub json: Option<PathBuf>,
+    /// `--rounds N`: rounds per comparison instead of the default (ignored under
+    /// `cargo test`, and when `N` is not a positive number).
+    pub rounds: Option<usize>,
     /// Set when run by `cargo test --benches` (no `--bench` argument): one tiny round,
     /// just to prove the benchmark runs.
     pub smoke: bool,
@@ -50,18 +57,26 @@ impl BenchArgs {
                 "--quick" => parsed.quick = true,
                 "--bench" => parsed.smoke = false,
                 "--json" => parsed.json = args.next().map(|p| PathBuf::from(p.as_ref())),
+                "--rounds" => {
+                    parsed.rounds = args
+                        .next()
+                        .and_then(|n| n.as_ref().parse().ok())
+                        .filter(|&n: &usize| n > 0);
+                }
                 _ => {}
             }
         }
         parsed
     }
 
-    /// Rounds per comparison: 9 by default, 3 with `--quick`, 1 under `cargo test`.
+    /// Rounds per comparison: 9 by default, 3 with `--quick`, `N` with `--rounds N`,
+    /// 1 under `cargo test`.
     pub fn rounds(&self) -> usize {
-        match (self.smoke, self.quick) {
-            (true, _) => 1,
-            (false, true) => 3,
-            (false, false) => 9,
+        match (self.smoke, self.rounds, self.quick) {
+            (true, _, _) => 1,
+            (false, Some(n), _) => n,
+            (false, None, true) => 3,
+            (false, None, false) => 9,
         }
     }
 
@@ -136,8 +151,27 @@ mod tests {
             BenchArgs {
                 quick: false,
                 json: None,
+                rounds: None,
                 smoke: false
             }
         );
+    }
+
+    #[test]
+    fn rounds_override_the_default_but_not_a_smoke_run() {
+        assert_eq!(BenchArgs::parse(["--bench", "--rounds", "31"]).rounds(), 31);
+        assert_eq!(
+            BenchArgs::parse(["--bench", "--quick", "--rounds", "5"]).rounds(),
+            5
+        );
+        // Not a positive number: the default stays.
+        assert_eq!(BenchArgs::parse(["--bench", "--rounds", "0"]).rounds(), 9);
+        assert_eq!(
+            BenchArgs::parse(["--bench", "--rounds", "many"]).rounds(),
+            9
+        );
+        assert_eq!(BenchArgs::parse(["--bench", "--rounds"]).rounds(), 9);
+        // Under `cargo test` one round, whatever was asked.
+        assert_eq!(BenchArgs::parse(["--rounds", "31"]).rounds(), 1);
     }
 }
