@@ -21,7 +21,7 @@ use weft_sync::{Condvar, Mutex};
 
 use crate::error::NoError;
 use crate::error::{Failure, Payload, ProcessError};
-use crate::protocol::{self, Cursor};
+use crate::protocol;
 
 /// What came back for one job: the RESULTS frame bodies received, and, if the job did
 /// not finish, why (it applies to every item no frame covered).
@@ -65,19 +65,15 @@ impl ItemPosition {
         loop {
             let body = frames.get(self.frame)?;
             if self.offset == 0 {
-                let mut header = Cursor::new(body);
-                let (_kind, _start, count) = (header.u8()?, header.u32()?, header.u32()?);
+                self.left = protocol::results_count(body)?;
                 self.offset = protocol::RESULTS_HEADER;
-                self.left = count;
             }
             if self.left == 0 {
                 self.frame += 1;
                 self.offset = 0;
                 continue;
             }
-            let mut cursor = Cursor::new(&body[self.offset..]);
-            let status = cursor.u8()?;
-            let bytes = cursor.item()?;
+            let (status, bytes) = protocol::result_item(body, self.offset)?;
             self.offset += protocol::RESULT_ITEM_HEADER + bytes.len();
             self.left -= 1;
             return Some((status, bytes));

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 
 use crate::error::{Failure, Payload, ProcessError};
 use crate::future::{ChunkTag, Inbox, Outcome, Sink, decode};
-use crate::protocol::{self, Cursor, JobEncoder};
+use crate::protocol::{self, JobEncoder};
 use crate::registry::{Task, TaskResult};
 use crate::slot::{Job, Shared};
 
@@ -202,11 +202,11 @@ impl Current {
     #[inline(never)]
     fn ready(&mut self) -> bool {
         while self.left > 0 && self.in_frame == 0 {
-            let header = self.outcome.frames.get(self.opened).and_then(|body| {
-                let mut cursor = Cursor::new(body);
-                let (_kind, _start, count) = (cursor.u8()?, cursor.u32()?, cursor.u32()?);
-                Some(count)
-            });
+            let header = self
+                .outcome
+                .frames
+                .get(self.opened)
+                .and_then(|body| protocol::results_count(body));
             let Some(count) = header else {
                 // No frame left (or a malformed one): the items left have the chunk's
                 // failure.
@@ -231,7 +231,7 @@ impl Current {
                 .outcome
                 .frames
                 .get(self.opened.wrapping_sub(1))
-                .and_then(|body| result_item(body, self.offset));
+                .and_then(|body| protocol::result_item(body, self.offset));
             if let Some((status, bytes)) = item {
                 self.offset += protocol::RESULT_ITEM_HEADER + bytes.len();
                 self.in_frame -= 1;
@@ -255,15 +255,6 @@ impl Current {
             .unwrap_or(Failure::Cancelled)
             .typed())
     }
-}
-
-/// The `(status, bytes)` of the RESULTS item at `offset` of `body`, if it is whole.
-#[inline(always)]
-fn result_item(body: &[u8], offset: usize) -> Option<(u8, &[u8])> {
-    let (&status, rest) = body.get(offset..)?.split_first()?;
-    let (len, rest) = rest.split_first_chunk::<4>()?;
-    let bytes = rest.get(..u32::from_le_bytes(*len) as usize)?;
-    Some((status, bytes))
 }
 
 /// The ordered results of [`ProcessPool::map`](crate::ProcessPool::map): an

@@ -254,6 +254,25 @@ pub(crate) fn close_result_item(out: &mut [u8], len_at: usize) {
     out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
+/// The item count in a RESULTS frame's header (kind, first index, count), if the
+/// header is whole.
+#[inline]
+pub(crate) fn results_count(body: &[u8]) -> Option<u32> {
+    let mut header = Cursor::new(body);
+    let (_kind, _start, count) = (header.u8()?, header.u32()?, header.u32()?);
+    Some(count)
+}
+
+/// The `(status, bytes)` of the RESULTS item at `offset` of `body`, if it is whole;
+/// the next item starts [`RESULT_ITEM_HEADER`]` + bytes.len()` further on.
+#[inline(always)]
+pub(crate) fn result_item(body: &[u8], offset: usize) -> Option<(u8, &[u8])> {
+    let (&status, rest) = body.get(offset..)?.split_first()?;
+    let (len, rest) = rest.split_first_chunk::<4>()?;
+    let bytes = rest.get(..u32::from_le_bytes(*len) as usize)?;
+    Some((status, bytes))
+}
+
 /// What [`read_frame`] found.
 #[derive(Debug)]
 pub(crate) enum FrameRead {
