@@ -58,6 +58,7 @@ impl TaskWaiter {
     ///
     /// Spends a unit of the task's poll budget (`weft_sync::coop`) when it completes,
     /// and records the channel as what the task waits on when it does not.
+    #[inline]
     pub(crate) fn poll<R>(
         &mut self,
         list: &SyncWaiterList,
@@ -163,7 +164,16 @@ impl TaskWaiter {
     }
 
     /// Withdraws the registration, passing on a wake-up that was claimed for it.
+    /// Inline for the common case of a future that completed (nothing to withdraw).
+    #[inline]
     pub(crate) fn cancel(&mut self, list: &SyncWaiterList) {
+        if self.registered != Registration::None {
+            self.withdraw(list);
+        }
+    }
+
+    #[inline(never)]
+    fn withdraw(&mut self, list: &SyncWaiterList) {
         match std::mem::take(&mut self.registered) {
             Registration::None => {}
             Registration::Slot => {

@@ -423,3 +423,41 @@ fn panicking_waker_clone_leaves_the_channel_usable() {
         assert_eq!(block_on(r.recv_async()), Err(RecvError), "{name}");
     }
 }
+
+/// One message at a time through an unbounded channel, each receive polled on the
+/// empty channel first: every slot of several blocks, each block's last among them,
+/// is found empty, woken for once and received once.
+#[test]
+fn unbounded_recv_async_waits_at_every_slot_of_several_blocks() {
+    let (s, r) = unbounded::<usize>();
+    let wakes = Arc::new(WakeCounter::default());
+    for i in 0..100 {
+        let mut recv = r.recv_async();
+        assert_eq!(poll_once(&mut recv, &wakes), Poll::Pending, "message {i}");
+        s.send(i).unwrap();
+        assert_eq!(wakes.count(), i + 1, "message {i}");
+        assert_eq!(poll_once(&mut recv, &wakes), Poll::Ready(Ok(i)));
+    }
+    assert_eq!(r.try_recv(), Err(weft_channel::TryRecvError::Empty));
+}
+
+/// Disconnection is seen wherever the receivers stand in a block, the slot before a
+/// block's end and the end itself included.
+#[test]
+fn unbounded_recv_async_sees_disconnection_at_any_slot() {
+    for sent in [0, 1, 29, 30, 31, 32, 61, 62, 63] {
+        let (s, r) = unbounded::<usize>();
+        let wakes = Arc::new(WakeCounter::default());
+        for i in 0..sent {
+            s.send(i).unwrap();
+        }
+        for i in 0..sent {
+            assert_eq!(poll_once(&mut r.recv_async(), &wakes), Poll::Ready(Ok(i)));
+        }
+        let mut recv = r.recv_async();
+        assert_eq!(poll_once(&mut recv, &wakes), Poll::Pending, "after {sent}");
+        drop(s);
+        assert_eq!(wakes.count(), 1, "after {sent}");
+        assert_eq!(poll_once(&mut recv, &wakes), Poll::Ready(Err(RecvError)));
+    }
+}

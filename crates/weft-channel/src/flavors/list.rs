@@ -174,14 +174,55 @@ impl<T> Channel<T> {
 
     /// Claims a slot to write into (always succeeds: unbounded).
     pub(crate) fn start_send(&self, token: &mut Token) -> bool {
+        self.claim_send(&mut token.list);
+        true
+    }
+
+    /// Claims a slot to write into `token` (a null `token.block`: disconnected).
+    ///
+    /// The common case, a slot inside an installed block that is not the block's
+    /// last, is one load of each of `tail`'s words and one CAS, inline; the rest
+    /// (the first block, the last slot of a block, a block being installed, a lost
+    /// CAS) is `claim_send_slow`'s.
+    #[inline]
+    fn claim_send(&self, token: &mut ListToken) {
+        let tail = self.tail.index.load(Ordering::Acquire);
+        let block = self.tail.block.load(Ordering::Acquire);
+        let offset = (tail >> SHIFT) % LAP;
+        if tail & MARK_BIT == 0 && offset + 1 < BLOCK_CAP && !block.is_null() {
+            // SeqCst: the notifier's change in the wake-up protocol (`waker.rs`).
+            if self
+                .tail
+                .index
+                .compare_exchange(
+                    tail,
+                    tail + (1 << SHIFT),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                // `block` is `tail`'s: both were loaded with Acquire, the block
+                // first stored (Release) before the index that moved into it.
+                token.block = block as *const u8;
+                token.offset = offset;
+                return;
+            }
+        }
+        self.claim_send_slow(token);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn claim_send_slow(&self, token: &mut ListToken) {
         let backoff = Backoff::new();
         let mut tail = self.tail.index.load(Ordering::Acquire);
         let mut block = self.tail.block.load(Ordering::Acquire);
         let mut next_block = None;
         loop {
             if tail & MARK_BIT != 0 {
-                token.list.block = ptr::null();
-                return true;
+                token.block = ptr::null();
+                return;
             }
             let offset = (tail >> SHIFT) % LAP;
             if offset == BLOCK_CAP {
@@ -233,9 +274,9 @@ impl<T> Channel<T> {
                         // SAFETY: `block` is alive: its last slot (ours) is unread.
                         unsafe { (*block).next.store(next_block, Ordering::Release) };
                     }
-                    token.list.block = block as *const u8;
-                    token.list.offset = offset;
-                    return true;
+                    token.block = block as *const u8;
+                    token.offset = offset;
+                    return;
                 }
                 Err(t) => {
                     tail = t;
@@ -252,13 +293,24 @@ impl<T> Channel<T> {
     ///
     /// `token` was filled by `start_send` on this channel.
     pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
-        if token.list.block.is_null() {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.write_claimed(&token.list, msg) }
+    }
+
+    /// Writes into a slot claimed by `claim_send`.
+    ///
+    /// # Safety
+    ///
+    /// `token` was filled by `claim_send` on this channel, and is written once.
+    #[inline]
+    unsafe fn write_claimed(&self, token: &ListToken, msg: T) -> Result<(), T> {
+        if token.block.is_null() {
             return Err(msg);
         }
-        let block = token.list.block.cast::<Block<T>>();
+        let block = token.block.cast::<Block<T>>();
         // SAFETY: the claimed slot's block stays alive until its slots are read, and
         // ours is not read before WRITE is set.
-        let slot = unsafe { (*block).slots.get_unchecked(token.list.offset) };
+        let slot = unsafe { (*block).slots.get_unchecked(token.offset) };
         // SAFETY: the claim makes us the cell's only user until WRITE is set.
         slot.msg
             .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
@@ -270,12 +322,76 @@ impl<T> Channel<T> {
 
     /// Claims a slot to read from; `false` if the channel is empty.
     pub(crate) fn start_recv(&self, token: &mut Token) -> bool {
-        self.start_recv_with(token, Look::Ordered)
+        self.claim_recv(&mut token.list, Look::Ordered)
     }
 
-    /// [`start_recv`](Self::start_recv), looking at `tail` as `look` says.
+    /// Whether the channel is empty, looking at `tail` as `look` says: the answer
+    /// of [`claim_recv`](Self::claim_recv) when it finds nothing, without its loop,
+    /// its backoff or a token. An async receive that waits asks this three times per
+    /// message and gets "empty" twice.
+    ///
+    /// The answer is as good as `claim_recv`'s: `head` is loaded first and only
+    /// grows, and never passes `tail`, so when the later load of `tail` equals it,
+    /// the channel was empty at that load (with [`Look::Ordered`] or
+    /// [`Look::Recheck`], a point in the order the wake-up protocol needs). A head
+    /// at `BLOCK_CAP` that equals `tail` is a claimed last slot, with both ends
+    /// moving to the next block: empty too, where `claim_recv` waits to say so.
+    #[inline(always)]
+    fn looks_empty(&self, look: Look) -> bool {
+        let head = self.head.index.load(Ordering::Acquire);
+        let tail = self.tail.index.load(look.other_end());
+        head >> SHIFT == tail >> SHIFT && tail & MARK_BIT == 0
+    }
+
+    /// Claims a slot to read from into `token`; `false` if the channel is empty
+    /// (a null `token.block` and `true`: empty and disconnected). Looks at `tail`
+    /// as `look` says.
+    ///
+    /// The common case, a slot inside an installed block that is not the block's
+    /// last, is inline: the loads of `head`'s two words and of `tail`'s index (or
+    /// none of it, when `head`'s mark says the tail is in a later block), and one
+    /// CAS. The rest is `claim_recv_slow`'s.
     #[inline]
-    pub(crate) fn start_recv_with(&self, token: &mut Token, look: Look) -> bool {
+    fn claim_recv(&self, token: &mut ListToken, look: Look) -> bool {
+        let head = self.head.index.load(Ordering::Acquire);
+        let block = self.head.block.load(Ordering::Acquire);
+        let offset = (head >> SHIFT) % LAP;
+        if offset + 1 < BLOCK_CAP && !block.is_null() {
+            let mut new_head = head + (1 << SHIFT);
+            if head & MARK_BIT == 0 {
+                let tail = self.tail.index.load(look.other_end());
+                if head >> SHIFT == tail >> SHIFT {
+                    if tail & MARK_BIT != 0 {
+                        token.block = ptr::null();
+                        return true;
+                    }
+                    return false;
+                }
+                if (head >> SHIFT) / LAP != (tail >> SHIFT) / LAP {
+                    new_head |= MARK_BIT;
+                }
+            }
+            // SeqCst: the notifier's change for `is_empty`-based re-checks.
+            if self
+                .head
+                .index
+                .compare_exchange(head, new_head, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                // `block` is `head`'s: it is stored before the index moves into
+                // it, and moves on only once the index has passed this block's
+                // last slot, which would have failed the CAS.
+                token.block = block as *const u8;
+                token.offset = offset;
+                return true;
+            }
+        }
+        self.claim_recv_slow(token, look)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn claim_recv_slow(&self, token: &mut ListToken, look: Look) -> bool {
         let backoff = Backoff::new();
         let mut head = self.head.index.load(Ordering::Acquire);
         let mut block = self.head.block.load(Ordering::Acquire);
@@ -294,7 +410,7 @@ impl<T> Channel<T> {
                 let tail = self.tail.index.load(look.other_end());
                 if head >> SHIFT == tail >> SHIFT {
                     if tail & MARK_BIT != 0 {
-                        token.list.block = ptr::null();
+                        token.block = ptr::null();
                         return true;
                     }
                     return false;
@@ -329,8 +445,8 @@ impl<T> Channel<T> {
                         self.head.block.store(next, Ordering::Release);
                         self.head.index.store(next_index, Ordering::Release);
                     }
-                    token.list.block = block as *const u8;
-                    token.list.offset = offset;
+                    token.block = block as *const u8;
+                    token.offset = offset;
                     return true;
                 }
                 Err(h) => {
@@ -348,11 +464,22 @@ impl<T> Channel<T> {
     ///
     /// `token` was filled by `start_recv` on this channel.
     pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
-        if token.list.block.is_null() {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.read_claimed(&token.list) }
+    }
+
+    /// Reads from a slot claimed by `claim_recv`.
+    ///
+    /// # Safety
+    ///
+    /// `token` was filled by `claim_recv` on this channel, and is read once.
+    #[inline]
+    unsafe fn read_claimed(&self, token: &ListToken) -> Result<T, ()> {
+        if token.block.is_null() {
             return Err(());
         }
-        let block = token.list.block.cast::<Block<T>>().cast_mut();
-        let offset = token.list.offset;
+        let block = token.block.cast::<Block<T>>().cast_mut();
+        let offset = token.offset;
         // SAFETY: the block is alive until this slot is marked READ.
         let slot = unsafe { (*block).slots.get_unchecked(offset) };
         slot.wait_write();
@@ -369,11 +496,15 @@ impl<T> Channel<T> {
         Ok(msg)
     }
 
+    #[inline]
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        let token = &mut Token::default();
-        self.start_send(token);
-        // SAFETY: filled just now by `start_send`.
-        unsafe { self.write(token, msg).map_err(TrySendError::Disconnected) }
+        let token = &mut ListToken::default();
+        self.claim_send(token);
+        // SAFETY: filled just now by `claim_send`.
+        unsafe {
+            self.write_claimed(token, msg)
+                .map_err(TrySendError::Disconnected)
+        }
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
@@ -383,10 +514,26 @@ impl<T> Channel<T> {
     /// [`try_recv`](Self::try_recv), looking as `look` says.
     #[inline]
     pub(crate) fn try_recv_with(&self, look: Look) -> Result<T, TryRecvError> {
-        let token = &mut Token::default();
-        if self.start_recv_with(token, look) {
-            // SAFETY: filled just now by `start_recv`.
-            unsafe { self.read(token).map_err(|_| TryRecvError::Disconnected) }
+        // `Ordered` (a linearizable `try_recv`) keeps to one fence per look, in
+        // `claim_recv`; the async looks, whose ordering is a plain or `SeqCst` load,
+        // answer "empty" from two loads.
+        if look != Look::Ordered && self.looks_empty(look) {
+            return Err(TryRecvError::Empty);
+        }
+        self.claim_and_read(look)
+    }
+
+    /// The rest of `try_recv_with`, out of line so that what an async receive
+    /// inlines at each of its attempts is the two loads of `looks_empty`.
+    #[inline(never)]
+    fn claim_and_read(&self, look: Look) -> Result<T, TryRecvError> {
+        let token = &mut ListToken::default();
+        if self.claim_recv(token, look) {
+            // SAFETY: filled just now by `claim_recv`.
+            unsafe {
+                self.read_claimed(token)
+                    .map_err(|_| TryRecvError::Disconnected)
+            }
         } else {
             Err(TryRecvError::Empty)
         }
