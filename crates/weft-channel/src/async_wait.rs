@@ -80,6 +80,7 @@ impl TaskWaiter {
         }
     }
 
+    #[inline(always)]
     fn poll_inner<R>(
         &mut self,
         list: &SyncWaiterList,
@@ -197,6 +198,7 @@ impl TaskWaiter {
 }
 
 impl Drop for TaskWaiter {
+    #[inline]
     fn drop(&mut self) {
         // The owning future has cancelled (unregistered) by now.
         if self.registered == Registration::None

@@ -18,6 +18,13 @@
 //! 3. Messages nobody received are dropped by the last receiver as it leaves
 //!    (`discard_all_messages`), since no one can receive them any more and the
 //!    senders may live on; if the senders left first, by the channel's `Drop`.
+//! 4. A block whose every slot was read is not freed but kept, zeroed, as the
+//!    channel's one `spare`, which the next sender that needs a block takes (a
+//!    stream of messages then allocates no more, as tokio's list reuses its
+//!    blocks). It is nobody's between the destroyer's Release CAS that parks it
+//!    and the taker's Acquire swap. A sender that loaded a block pointer before
+//!    the block was recycled cannot use it: its CAS on the index, which only
+//!    grows, fails, exactly as if the allocator had handed the address out again.
 
 use crate::context::Context;
 use crate::err::{RecvTimeoutError, TryRecvError, TrySendError};
@@ -102,13 +109,16 @@ impl<T> Block<T> {
         }
     }
 
-    /// Frees the block once every slot from `start` on has been read (see invariant 2).
+    /// Frees the block once every slot from `start` on has been read (see invariant
+    /// 2), or keeps it as the channel's `spare` (invariant 4).
     ///
     /// # Safety
     ///
     /// `this` is a block all of whose slots before `start` have been read, and whose
     /// last slot's reader has started destruction.
-    unsafe fn destroy(this: *mut Block<T>, start: usize) {
+    #[cold]
+    #[inline(never)]
+    unsafe fn destroy(this: *mut Block<T>, start: usize, spare: &AtomicPtr<Block<T>>) {
         // The last slot's reader is the one who got here first; skip its slot.
         for i in start..BLOCK_CAP - 1 {
             // SAFETY: the block is alive until this function frees it.
@@ -122,7 +132,32 @@ impl<T> Block<T> {
             }
         }
         // SAFETY: every slot has been read; nobody refers to the block any more.
-        drop(unsafe { Box::from_raw(this) });
+        unsafe { Self::recycle(this, spare) };
+    }
+
+    /// Makes a block that nobody refers to any more the channel's spare, zeroed as
+    /// `new` would make it, or frees it if the channel has one.
+    ///
+    /// # Safety
+    ///
+    /// `this` is a live block nobody else refers to (every slot read or dropped).
+    unsafe fn recycle(this: *mut Block<T>, spare: &AtomicPtr<Block<T>>) {
+        // SAFETY: ours alone (the caller's promise), so plain resets suffice; the
+        // Release below publishes them with the block.
+        unsafe {
+            (*this).next.store(ptr::null_mut(), Ordering::Relaxed);
+            for slot in &(*this).slots {
+                slot.state.store(0, Ordering::Relaxed);
+            }
+        }
+        // Release: the next owner's Acquire `swap` in `take_spare` sees the resets.
+        if spare
+            .compare_exchange(ptr::null_mut(), this, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            // SAFETY: as above; allocated by `Box` (`new`).
+            drop(unsafe { Box::from_raw(this) });
+        }
     }
 }
 
@@ -153,6 +188,8 @@ pub(crate) struct Channel<T> {
     tail: CachePadded<Position<T>>,
     /// Blocked receivers, on their own cache line (see the array flavour).
     pub(crate) receivers: CachePadded<SyncWaiterList>,
+    /// A zeroed block for the next sender that needs one, or null (invariant 4).
+    spare: AtomicPtr<Block<T>>,
     _marker: PhantomData<T>,
 }
 
@@ -168,7 +205,22 @@ impl<T> Channel<T> {
                 index: AtomicUsize::new(0),
             }),
             receivers: CachePadded::new(SyncWaiterList::new()),
+            spare: AtomicPtr::new(ptr::null_mut()),
             _marker: PhantomData,
+        }
+    }
+
+    /// A zeroed block: the spare if there is one, else a new one.
+    fn new_block(&self) -> Box<Block<T>> {
+        // Acquire: pairs with the Release in `Block::recycle`, so the block's
+        // resets happen before our use of it.
+        let spare = self.spare.swap(ptr::null_mut(), Ordering::Acquire);
+        if spare.is_null() {
+            Block::new()
+        } else {
+            // SAFETY: the spare was a block of ours, from `Box`, that nobody refers
+            // to; the swap made it ours alone.
+            unsafe { Box::from_raw(spare) }
         }
     }
 
@@ -235,11 +287,11 @@ impl<T> Channel<T> {
             // About to fill the block: allocate the next one before claiming, so the
             // window in which others wait for it is short.
             if offset + 1 == BLOCK_CAP && next_block.is_none() {
-                next_block = Some(Block::<T>::new());
+                next_block = Some(self.new_block());
             }
             if block.is_null() {
                 // The first message ever: install the first block.
-                let new = Box::into_raw(Block::<T>::new());
+                let new = Box::into_raw(self.new_block());
                 // Release: publishes the zeroed block to the Acquire loads above.
                 if self
                     .tail
@@ -486,12 +538,15 @@ impl<T> Channel<T> {
         // SAFETY: WRITE is set (Acquire): the message is initialized, and the claim
         // makes us its only reader.
         let msg = slot.msg.with(|p| unsafe { p.read().assume_init() });
+        // `fetch_add` below: only this slot's one reader sets READ, so adding it is
+        // setting it, in one `lock xadd` where `fetch_or` with its old value used
+        // is a CAS loop on x86-64.
         if offset + 1 == BLOCK_CAP {
             // SAFETY: the last slot's reader starts the destruction (invariant 2).
-            unsafe { Block::destroy(block, 0) };
-        } else if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
+            unsafe { Block::destroy(block, 0, &self.spare) };
+        } else if slot.state.fetch_add(READ, Ordering::AcqRel) & DESTROY != 0 {
             // SAFETY: destruction reached our slot and left it to us.
-            unsafe { Block::destroy(block, offset + 1) };
+            unsafe { Block::destroy(block, offset + 1, &self.spare) };
         }
         Ok(msg)
     }
@@ -754,6 +809,11 @@ impl<T> Drop for Channel<T> {
         if !block.is_null() {
             // SAFETY: the last block, ours alone.
             drop(unsafe { Box::from_raw(block) });
+        }
+        let spare = self.spare.load(Ordering::Relaxed);
+        if !spare.is_null() {
+            // SAFETY: the spare is referred to by nothing but this field.
+            drop(unsafe { Box::from_raw(spare) });
         }
     }
 }
